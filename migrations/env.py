@@ -1,0 +1,26 @@
+"""Alembic environment: the models' metadata, batch mode on SQLite (ALTER TABLE support)."""
+
+from alembic import context
+
+import crm_core.models  # noqa: F401  (registers every table on Base.metadata)
+from crm_core.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()
