@@ -136,8 +136,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 # ---------------------------------------------------------------- the callcenter command
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False,
-             add_version_option=False)  # fmt: skip
+@click.group(
+    cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False
+)
 def cli() -> None:
     """The call-center engine: database, users, tokens, worker, servers and the demo."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,7 @@ from crm_core.timeline import activity_dict, timeline
 from crm_core.users import get_user
 
 bp = Blueprint("api", __name__)
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")  # ASCII only: str.isdigit() accepts "¹"
 ANY = ()
 LEADS = (Role.SUPERVISOR, Role.ADMIN)
 ADMIN = (Role.ADMIN,)
@@ -51,7 +53,7 @@ def _int_arg(name: str, default: int | None = None, lo: int = 0, hi: int = 2**31
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    if not raw.lstrip("-").isdigit() or not lo <= int(raw) <= hi:
+    if not WHOLE_NUMBER.fullmatch(raw) or not lo <= int(raw) <= hi:
         raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)
     return int(raw)
 
@@ -307,7 +309,7 @@ def list_calls():
 def get_call(call_ref: str):
     """A call by its CallSid (``CA…``) or its numeric id."""
     with _deps().session_factory() as session:
-        if call_ref.isdigit():
+        if WHOLE_NUMBER.fullmatch(call_ref):
             call = session.get(Call, int(call_ref))
             if call is None:
                 raise NotFound(f"no call {call_ref}", field="call_sid")

@@ -24,7 +24,7 @@ from crm_core import users as user_service
 from crm_core.errors import Forbidden, Unauthorized
 from crm_core.models import Role, User
 
-bp = Blueprint("auth", __name__)
+bp = Blueprint("auth", __name__, template_folder="templates")
 csrf = CSRFProtect()
 login_manager = LoginManager()
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -63,7 +63,7 @@ def init_auth(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> Principal | None:
-        if not user_id.isdigit():
+        if not user_id.isascii() or not user_id.isdigit():
             return None
         with _deps().session_factory() as session:
             user = session.get(User, int(user_id))

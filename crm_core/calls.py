@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from crm_core.schemas import ConsentIn, OutcomeIn
 from crm_core.timeline import add_activity
 
 D = Disposition
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # What each disposition means for the lead. Outcomes only move a lead forward (or to Lost).
 DISPOSITION_STAGE: dict[Disposition, LeadStage | None] = {
     D.APPOINTMENT_SET: LeadStage.APPOINTMENT_SET,
@@ -262,7 +264,7 @@ def record_call_outcome(
 
 
 def _is_e164(number: str | None) -> bool:
-    return bool(number) and number.startswith("+") and number[1:].isdigit()
+    return bool(number) and E164.fullmatch(number) is not None
 
 
 def list_calls(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,10 +30,22 @@ from crm_core.schemas import ConsentIn, CustomerIn, CustomerUpdate
 from crm_core.timeline import add_activity
 
 MERGEABLE_FIELDS = (
-    "first_name", "last_name", "email", "address_line1", "address_line2", "city", "state",
-    "postal_code", "time_zone", "contact_hours_start", "contact_hours_end", "special_needs",
-    "price_min", "price_max", "notes",
-)  # fmt: skip
+    "first_name",
+    "last_name",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "time_zone",
+    "contact_hours_start",
+    "contact_hours_end",
+    "special_needs",
+    "price_min",
+    "price_max",
+    "notes",
+)
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
@@ -311,20 +323,11 @@ def merge_customers(
         dup.phones.remove(phone)
         keep.phones.append(phone)
     session.flush()
-    for model in (ConsentEntry, Vehicle, Lead, Appointment, Task):
+    for model in (ConsentEntry, Vehicle, Lead, Appointment, Task, Call, Activity):
+        # ORM-enabled bulk UPDATE: objects already in the session see the new owner too.
         session.execute(
-            model.__table__.update()
-            .where(model.__table__.c.customer_id == dup.id)
-            .values(customer_id=keep.id)
+            update(model).where(model.customer_id == dup.id).values(customer_id=keep.id)
         )
-    session.execute(
-        Call.__table__.update().where(Call.customer_id == dup.id).values(customer_id=keep.id)
-    )
-    session.execute(
-        Activity.__table__.update()
-        .where(Activity.customer_id == dup.id)
-        .values(customer_id=keep.id)
-    )
     keep.updated_at = clock.now()
     add_activity(
         session,

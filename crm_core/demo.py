@@ -27,19 +27,73 @@ SKILLS = {"ana": {"sales": 8, "service": 4}, "luis": {"sales": 6, "spanish": 9, 
 
 CUSTOMERS = [
     # first, last, phone, email, source, source name, temperature, stage, vehicle of interest
-    ("Maria", "Gonzalez", "+13135550101", "maria.g@example.com", "marketplace", "Cars.com", 92,
-     "qualified", ("Toyota", "RAV4", 2025)),
-    ("James", "Carter", "+13135550102", "jcarter@example.com", "website", "dealer site", 75,
-     "engaged", ("Ford", "F-150", 2024)),
-    ("Aisha", "Brown", "+13135550103", None, "google_ads", "Spring SUV campaign", 64,
-     "contacted", ("Honda", "CR-V", 2025)),
-    ("Daniel", "Nguyen", "+13135550104", "dnguyen@example.com", "phone", None, 40, "new",
-     ("Chevrolet", "Equinox", 2023)),
-    ("Sofia", "Ramirez", "+13135550105", "sofia.r@example.com", "referral", "Maria Gonzalez",
-     85, "appointment_set", ("Toyota", "Camry", 2025)),
-    ("Robert", "Johnson", "+13135550106", None, "walk_in", None, 20, "lost",
-     ("Jeep", "Wrangler", 2022)),
-]  # fmt: skip
+    (
+        "Maria",
+        "Gonzalez",
+        "+13135550101",
+        "maria.g@example.com",
+        "marketplace",
+        "Cars.com",
+        92,
+        "qualified",
+        ("Toyota", "RAV4", 2025),
+    ),
+    (
+        "James",
+        "Carter",
+        "+13135550102",
+        "jcarter@example.com",
+        "website",
+        "dealer site",
+        75,
+        "engaged",
+        ("Ford", "F-150", 2024),
+    ),
+    (
+        "Aisha",
+        "Brown",
+        "+13135550103",
+        None,
+        "google_ads",
+        "Spring SUV campaign",
+        64,
+        "contacted",
+        ("Honda", "CR-V", 2025),
+    ),
+    (
+        "Daniel",
+        "Nguyen",
+        "+13135550104",
+        "dnguyen@example.com",
+        "phone",
+        None,
+        40,
+        "new",
+        ("Chevrolet", "Equinox", 2023),
+    ),
+    (
+        "Sofia",
+        "Ramirez",
+        "+13135550105",
+        "sofia.r@example.com",
+        "referral",
+        "Maria Gonzalez",
+        85,
+        "appointment_set",
+        ("Toyota", "Camry", 2025),
+    ),
+    (
+        "Robert",
+        "Johnson",
+        "+13135550106",
+        None,
+        "walk_in",
+        None,
+        20,
+        "lost",
+        ("Jeep", "Wrangler", 2022),
+    ),
+]
 
 
 def seed(session: Session, clock: Clock) -> bool:
@@ -49,10 +103,15 @@ def seed(session: Session, clock: Clock) -> bool:
     for username, role, password in DEMO_LOGINS:
         users.create_user(
             session,
-            UserIn(username=username, display_name=username.title(), role=role,
-                   skills=SKILLS.get(username, {}), password=password),
+            UserIn(
+                username=username,
+                display_name=username.title(),
+                role=role,
+                skills=SKILLS.get(username, {}),
+                password=password,
+            ),
             clock,
-        )  # fmt: skip
+        )
     ana = session.scalars(select(User).where(User.username == "ana")).one()
     north = Dealer(
         name="Northside Motors",
@@ -73,23 +132,47 @@ def seed(session: Session, clock: Clock) -> bool:
     now = clock.now()
     for i, (first, last, phone, email, source, name, temp, stage, car) in enumerate(CUSTOMERS):
         data = {
-            "customer": {"first_name": first, "last_name": last, "phones": [phone],
-                         "email": email, "preferred_makes": [car[0]]},
-            "source_type": source, "source_name": name, "temperature": temp,
-            "dealer_id": north.id if i % 2 == 0 else lake.id, "assigned_agent_id": ana.id,
-            "vehicles": [{"relation": "interest", "make": car[0], "model": car[1],
-                          "year": car[2], "condition": "new" if car[2] >= 2025 else "used"}],
-        }  # fmt: skip
+            "customer": {
+                "first_name": first,
+                "last_name": last,
+                "phones": [phone],
+                "email": email,
+                "preferred_makes": [car[0]],
+            },
+            "source_type": source,
+            "source_name": name,
+            "temperature": temp,
+            "dealer_id": north.id if i % 2 == 0 else lake.id,
+            "assigned_agent_id": ana.id,
+            "vehicles": [
+                {
+                    "relation": "interest",
+                    "make": car[0],
+                    "model": car[1],
+                    "year": car[2],
+                    "condition": "new" if car[2] >= 2025 else "used",
+                }
+            ],
+        }
         if source == "google_ads":
             data["gclid"] = f"demo-gclid-{i}"
         lead = leads.create_lead(session, LeadIn.model_validate(data), clock)
         sid = f"CA{'demo':0>4}{i:0>28}"
         calls.log_call(
-            session, call_sid=sid, direction=CallDirection.OUTBOUND_API,
-            from_number="+13135550100", to_number=phone, clock=clock,
-            status=CallStatus.COMPLETED, agent_id=ana.id, customer_id=lead.customer_id,
-            lead_id=lead.id, queue="sales", wait_seconds=0, talk_seconds=120 + 30 * i,
-        )  # fmt: skip
+            session,
+            call_sid=sid,
+            direction=CallDirection.OUTBOUND_API,
+            from_number="+13135550100",
+            to_number=phone,
+            clock=clock,
+            status=CallStatus.COMPLETED,
+            agent_id=ana.id,
+            customer_id=lead.customer_id,
+            lead_id=lead.id,
+            queue="sales",
+            wait_seconds=0,
+            talk_seconds=120 + 30 * i,
+        )
         if stage == "appointment_set":
             outcome = {
                 "disposition": "appointment_set",

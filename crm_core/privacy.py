@@ -82,9 +82,11 @@ def erase_customer(
         .where(Lead.customer_id == customer_id)
         .values(notes=None, gclid=None, lost_reason=None)
     )
-    session.execute(update(Appointment).where(Appointment.customer_id == customer_id).values(
-        notes=None, resource=None
-    ))  # fmt: skip
+    session.execute(
+        update(Appointment)
+        .where(Appointment.customer_id == customer_id)
+        .values(notes=None, resource=None)
+    )
     session.execute(
         update(Task).where(Task.customer_id == customer_id).values(notes=None, phone=None)
     )
@@ -92,10 +94,21 @@ def erase_customer(
     session.execute(delete(Activity).where(Activity.customer_id == customer_id))
     customer.phones.clear()
     for name in (
-        "first_name", "last_name", "email", "address_line1", "address_line2", "city", "state",
-        "postal_code", "special_needs", "notes", "price_min", "price_max",
-        "contact_hours_start", "contact_hours_end",
-    ):  # fmt: skip
+        "first_name",
+        "last_name",
+        "email",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postal_code",
+        "special_needs",
+        "notes",
+        "price_min",
+        "price_max",
+        "contact_hours_start",
+        "contact_hours_end",
+    ):
         setattr(customer, name, None)
     customer.preferred_makes = []
     customer.preferred_models = []

@@ -297,7 +297,7 @@ def parse_skills(value: str | dict[str, int] | None) -> dict[str, int]:
         items: dict[str, Any] = {}
         for part in value.split(","):
             name, sep, level = part.strip().partition(":")
-            if not sep or not level.strip().lstrip("-").isdigit():
+            if not sep or not re.fullmatch(r"-?[0-9]{1,3}", level.strip()):
                 raise InvalidInput(
                     f"skill {part.strip()!r} is not name:level (e.g. sales:8)", field="skills"
                 )

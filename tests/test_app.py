@@ -1,0 +1,103 @@
+"""The factory: configuration precedence, embedded defaults, and one Redis for all processes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from app import create_app, load_config
+
+
+def test_defaults_then_environment_then_overrides(tmp_path, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://calls.example.com")
+    monkeypatch.setenv("DEFAULT_REGION", "MX")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    config = load_config({"DEFAULT_REGION": "CA"}, str(tmp_path))
+    assert config["PUBLIC_BASE_URL"] == "https://calls.example.com"  # environment
+    assert config["DEFAULT_REGION"] == "CA"  # test override beats the environment
+    assert config["TWILIO_API_BASE_URL"] == "https://api.twilio.com"  # default
+    assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'callcenter.db'}"
+
+
+def test_secret_key_is_generated_once_per_installation(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_config({}, str(tmp_path))["SECRET_KEY"]
+    assert len(first) == 64 and load_config({}, str(tmp_path))["SECRET_KEY"] == first
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_carrier_defaults_to_simulator_without_twilio_credentials(tmp_path, monkeypatch):
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CARRIER"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_config({}, str(tmp_path))["CARRIER"] == "simulator"
+    creds = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "x"}
+    assert load_config(creds, str(tmp_path))["CARRIER"] == "twilio"
+    with pytest.raises(ValueError, match="CARRIER"):
+        load_config({"CARRIER": "pigeon"}, str(tmp_path))
+
+
+def test_secure_cookies_behind_https(tmp_path, redis_url, database_url):
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path),
+            "PUBLIC_BASE_URL": "https://x.example",
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url,
+        }
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    app.extensions["callcenter"].engine.dispose()
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from app import create_app
+    app = create_app({"INSTANCE_PATH": sys.argv[1]})
+    r = app.extensions["callcenter"].redis
+    if sys.argv[2] == "write":
+        r.set("shared", "from-" + str(__import__("os").getpid()))
+        print(r.connection_pool.connection_kwargs["path"], flush=True)
+        time.sleep(float(sys.argv[3]))
+    else:
+        print(r.get("shared").decode(), r.connection_pool.connection_kwargs["path"], flush=True)
+    """
+)
+
+
+def test_embedded_redis_is_shared_by_every_process_and_stops_with_the_last(tmp_path):
+    """Two processes with no REDIS_URL talk to one server; it stops when both have exited."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    instance = str(tmp_path / "instance")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", CHILD, instance, "write", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    socket_path = writer.stdout.readline().strip()
+    reader = subprocess.run(
+        [sys.executable, "-c", CHILD, instance, "read"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert reader.returncode == 0, reader.stderr
+    value, reader_socket = reader.stdout.split()
+    assert value == f"from-{writer.pid}" and reader_socket == socket_path
+    assert os.path.exists(socket_path)  # the reader left; the writer still holds the server
+    writer.wait(timeout=60)
+    writer.stdout.close()
+    for _ in range(50):
+        if not os.path.exists(socket_path):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(socket_path), "the last process out should stop the server"
