@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import run_simple
 
 from crm_core.clock import Clock, SystemClock
-from crm_core.db import make_engine, make_session_factory
+from crm_core.db import make_engine, make_read_engine, make_session_factory
 
 log = logging.getLogger("callcenter")
 
@@ -57,12 +57,20 @@ class Deps:
 
     config: dict[str, Any]
     engine: Engine
+    read_engine: Engine  # GET requests: autocommit on PostgreSQL (crm_core.db.make_read_engine)
     session_factory: sessionmaker
+    read_session_factory: sessionmaker
     redis: redis.Redis
     queues: dict[str, Queue]
     clock: Clock
     carrier: Any = None  # telephony.Carrier; set by the telephony package when it is configured
     erasure_hooks: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Release pooled connections (tests and short-lived commands)."""
+        self.read_engine.dispose()
+        self.engine.dispose()
+        self.redis.close()
 
 
 def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[str, Any]:
@@ -101,11 +109,14 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
     from routing.connection import connect
 
     engine = make_engine(config["DATABASE_URL"])
+    read_engine = make_read_engine(engine)
     connection = connect(config["REDIS_URL"], instance_path)
     return Deps(
         config=config,
         engine=engine,
+        read_engine=read_engine,
         session_factory=make_session_factory(engine),
+        read_session_factory=make_session_factory(read_engine),
         redis=connection,
         queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
         clock=clock or SystemClock(),

@@ -110,7 +110,7 @@ def me():
 def list_customers():
     """``?phone=`` is the screen pop (one match or none); ``?q=`` searches names and e-mail."""
     phone, text = request.args.get("phone"), request.args.get("q")
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         if phone is not None:
             found = customers.find_by_phone(session, phone, region=_region())
             return {"customers": [customer_summary(found)] if found else []}
@@ -136,7 +136,7 @@ def create_customer():
 @bp.get("/customers/<int:customer_id>")
 @require_role(*ANY)
 def get_customer(customer_id: int):
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         customer = customers.load_detail(session, customer_id)
         body = customer_detail(customer)
         body["leads"] = [lead_dict(x) for x in leads.list_leads(session, customer_id=customer_id)]
@@ -170,7 +170,7 @@ def add_phone(customer_id: int):
 @require_role(*ANY)
 def customer_timeline(customer_id: int):
     limit, before = _int_arg("limit", 50, 1, 200), _int_arg("before_id")
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         customers.get_customer(session, customer_id)
         items = timeline(session, customer_id, limit=limit, before_id=before)
         return {"timeline": [activity_dict(a) for a in items]}
@@ -190,7 +190,7 @@ def record_consent(customer_id: int):
 @bp.get("/customers/<int:customer_id>/duplicates")
 @require_role(*ANY)
 def duplicates(customer_id: int):
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         found = customers.duplicate_candidates(session, customer_id)
         return {"customers": [customer_summary(c) for c in found]}
 
@@ -212,7 +212,7 @@ def merge(customer_id: int):
 @bp.get("/customers/<int:customer_id>/export")
 @require_role(*ADMIN)
 def export(customer_id: int):
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         return privacy.export_customer(session, customer_id)
 
 
@@ -251,7 +251,7 @@ def create_lead():
 @require_role(*ANY)
 def list_leads():
     limit, offset = _page()
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         found = leads.list_leads(
             session,
             stage=_enum_arg("stage", LeadStage),
@@ -270,7 +270,7 @@ def list_leads():
 @bp.get("/leads/<int:lead_id>")
 @require_role(*ANY)
 def get_lead(lead_id: int):
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         lead = leads.get_lead(session, lead_id)
         return lead_dict(lead) | {"customer": customer_summary(lead.customer)}
 
@@ -291,7 +291,7 @@ def change_stage(lead_id: int):
 @require_role(*ANY)
 def list_calls():
     limit, offset = _page()
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         found = calls.list_calls(
             session,
             customer_id=_int_arg("customer_id"),
@@ -308,7 +308,7 @@ def list_calls():
 @require_role(*ANY)
 def get_call(call_ref: str):
     """A call by its CallSid (``CA…``) or its numeric id."""
-    with _deps().session_factory() as session:
+    with _deps().read_session_factory() as session:
         if WHOLE_NUMBER.fullmatch(call_ref):
             call = session.get(Call, int(call_ref))
             if call is None:

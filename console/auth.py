@@ -65,7 +65,7 @@ def init_auth(app: Flask) -> None:
     def load_user(user_id: str) -> Principal | None:
         if not user_id.isascii() or not user_id.isdigit():
             return None
-        with _deps().session_factory() as session:
+        with _deps().read_session_factory() as session:
             user = session.get(User, int(user_id))
             return Principal.of(user) if user is not None and user.active else None
 
@@ -132,7 +132,7 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
         password = request.form.get("password", "")[:256]
-        with _deps().session_factory() as session:
+        with _deps().read_session_factory() as session:
             user = user_service.authenticate(session, username, password)
             principal = Principal.of(user) if user is not None else None
         if principal is not None:

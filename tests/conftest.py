@@ -74,8 +74,7 @@ def app(database_url, redis_url, clock, tmp_path):
     _empty(deps)
     yield app
     _empty(deps)
-    deps.engine.dispose()
-    deps.redis.close()
+    deps.close()
 
 
 def _empty(deps) -> None:

@@ -49,7 +49,7 @@ def test_secure_cookies_behind_https(tmp_path, redis_url, database_url):
         }
     )
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
-    app.extensions["callcenter"].engine.dispose()
+    app.extensions["callcenter"].close()
 
 
 def test_healthz(client):
