@@ -210,14 +210,9 @@ def advance_to(
     Used by call outcomes: leaving a voicemail for a Qualified lead must not demote it.
     Returns whether the stage changed.
     """
-    if target is lead.stage:
-        return False
-    if target is S.LOST:
-        if lead.stage in (S.SOLD, S.LOST):
-            return False
-    elif not is_forward(lead.stage, target) and not (
-        lead.stage is S.LOST and can_move(lead.stage, target)
-    ):
+    current = lead.stage
+    step_back = current in FUNNEL and target in FUNNEL and not is_forward(current, target)
+    if step_back or not can_move(current, target):
         return False
     change_stage(
         session, lead.id, StageChangeIn(stage=target, reason=reason), clock, actor_id=actor_id
