@@ -7,6 +7,7 @@ blueprints. Nothing runs at import time; ``gunicorn "app:create_app()"`` serves 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -28,6 +29,7 @@ from werkzeug.serving import run_simple
 
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
+from crm_core.errors import CallCenterError
 
 log = logging.getLogger("callcenter")
 
@@ -95,13 +97,20 @@ def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[st
 def _instance_secret(instance_path: str) -> str:
     """One random key per installation, shared by every worker, surviving restarts."""
     path = Path(instance_path) / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: linking fails if another worker got there
+        # first, and nobody ever reads a half-written key.
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
@@ -166,9 +175,6 @@ def deps() -> Deps:
 
 def _fail_clearly(fn):
     """Domain errors become a one-line message naming the field, exit status 1."""
-    import functools
-
-    from crm_core.errors import CallCenterError
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -299,10 +305,7 @@ def run_command(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int) -> None:
-    env = dict(os.environ, INSTANCE_PATH=current_app.instance_path)
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if deps().config.get(name) and name in os.environ:
-            env[name] = os.environ[name]
+    env = dict(os.environ, INSTANCE_PATH=current_app.instance_path)  # the same installation
     worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
     # SIGTERM (systemd, docker, timeout) ends the server like Ctrl-C does, so the worker is
     # stopped and exit hooks run (the embedded Redis stops with its last client).

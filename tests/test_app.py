@@ -119,3 +119,16 @@ def test_embedded_redis_is_shared_by_every_process_and_stops_with_the_last(tmp_p
             break
         time.sleep(0.1)
     assert not os.path.exists(socket_path), "the last process out should stop the server"
+
+
+def test_workers_booting_together_agree_on_the_secret_key(tmp_path):
+    code = "import sys; from app import _instance_secret; print(_instance_secret(sys.argv[1]))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert [f.name for f in tmp_path.iterdir()] == ["secret_key"]
