@@ -8,6 +8,8 @@ blueprints. Nothing runs at import time; ``gunicorn "app:create_app()"`` serves 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -49,6 +51,8 @@ SETTINGS: dict[str, Any] = {
     "CARRIER": None,  # "twilio" or "simulator"; None: simulator unless Twilio credentials
     "DEFAULT_REGION": "US",  # how numbers without a country code are read
     "DEFAULT_TIME_ZONE": "America/New_York",
+    # Development only: "false" accepts webhooks without checking X-Twilio-Signature.
+    "TWILIO_VERIFY_SIGNATURES": True,
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
@@ -91,7 +95,31 @@ def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[st
         config["CARRIER"] = "twilio" if has_twilio else "simulator"
     if config["CARRIER"] not in ("twilio", "simulator"):
         raise ValueError(f"CARRIER must be 'twilio' or 'simulator', not {config['CARRIER']!r}")
+    if config["CARRIER"] == "simulator" and not config["TWILIO_AUTH_TOKEN"]:
+        # The local simulator signs webhooks like Twilio does, with credentials every
+        # process of the installation derives from the same secret.
+        config["TWILIO_ACCOUNT_SID"] = "AC" + _derive(config["SECRET_KEY"], "account-sid")
+        config["TWILIO_AUTH_TOKEN"] = _derive(config["SECRET_KEY"], "auth-token")
+    config["TWILIO_VERIFY_SIGNATURES"] = _flag("TWILIO_VERIFY_SIGNATURES", config)
+    if not config["TWILIO_VERIFY_SIGNATURES"]:
+        log.warning("TWILIO_VERIFY_SIGNATURES is off: anyone can post to /twilio/*")
     return config
+
+
+def _derive(secret: str, purpose: str) -> str:
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flag(name: str, config: dict[str, Any]) -> bool:
+    value = config[name]
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -150,8 +178,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
 
     from console import init_console
+    from telephony.views import bp as telephony_bp
 
     init_console(app)
+    app.register_blueprint(telephony_bp)
     return app
 
 

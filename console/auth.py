@@ -89,7 +89,10 @@ def init_auth(app: Flask) -> None:
     def check_csrf() -> None:
         """Cookie-authenticated writes need the CSRF token; bearer-token calls carry no
         ambient credential, and Twilio webhooks are verified by signature instead."""
-        if request.method not in UNSAFE or request.path.startswith("/twilio/"):
+        if request.method not in UNSAFE:
+            return
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "signed_webhook", False):
             return
         if request.headers.get("Authorization", "").lower().startswith("bearer "):
             return

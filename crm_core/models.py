@@ -387,11 +387,15 @@ class Call(Base):
     from_number: Mapped[str | None] = mapped_column(String(64))
     to_number: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus), default=CallStatus.QUEUED)
+    # The SequenceNumber of the status callback that set ``status`` (callbacks can arrive
+    # out of order or twice; only a later one moves the status).
+    status_sequence: Mapped[int | None] = mapped_column(Integer)
     queue: Mapped[str | None] = mapped_column(String(64), index=True)
     ivr_path: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)  # the carrier's CallDuration
     wait_seconds: Mapped[int | None] = mapped_column(Integer)
     talk_seconds: Mapped[int | None] = mapped_column(Integer)
     hold_seconds: Mapped[int | None] = mapped_column(Integer)

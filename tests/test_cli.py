@@ -73,7 +73,7 @@ def test_worker_runs_queued_jobs(runner, deps):
 
 def test_db_upgrade_and_current(runner):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert runner.invoke(args=["db", "current"]).output.strip() == "0001"
+    assert runner.invoke(args=["db", "current"]).output.strip() == "0002"
 
 
 def test_demo_seeds_once(runner, deps):

@@ -1,0 +1,93 @@
+"""The public Twilio URLs (DESIGN.md, the telephony contract). Each view: parse → service → TwiML.
+
+Until the auto-attendant exists (the IVR issue), ``/twilio/voice`` greets the caller, by
+name when the caller ID is known, and takes a message: a working voicemail line whose
+messages land as tasks on the customer.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from telephony import service
+from telephony.events import CallEvent
+from telephony.twiml import apology_then_voicemail, voicemail
+from telephony.webhooks import callback_webhook, public_url, voice_webhook
+
+bp = Blueprint("telephony", __name__, url_prefix="/twilio")
+
+
+def _deps():
+    return current_app.extensions["callcenter"]
+
+
+def _event() -> CallEvent:
+    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+
+
+@bp.post("/voice")
+@voice_webhook
+def voice() -> str:
+    event = _event()
+    d = _deps()
+    with d.session_factory.begin() as session:
+        _, customer = service.inbound_call(
+            session, event, d.clock, region=current_app.config["DEFAULT_REGION"]
+        )
+        name = customer.first_name if customer is not None else None
+    hello = f"Hello {name}, thank you for calling." if name else "Thank you for calling."
+    return str(
+        voicemail(
+            VoiceResponse(),
+            f"{hello} Everyone on our team is helping other customers right now. Please "
+            "leave your name, number and a short message after the tone, and we will call "
+            "you back shortly.",
+        )
+    )
+
+
+@bp.post("/voice/status")
+@callback_webhook
+def status() -> None:
+    d = _deps()
+    with d.session_factory.begin() as session:
+        service.apply_status(session, _event(), d.clock)
+
+
+@bp.post("/voice/fallback")
+@voice_webhook
+def fallback() -> str:
+    """Twilio could not fetch or run our TwiML: keep the error, and still take a message."""
+    event = _event()
+    d = _deps()
+    with d.session_factory.begin() as session:
+        service.record_error(
+            session,
+            d.clock,
+            source="twilio",
+            url=event.error_url or public_url(),
+            call_sid=event.call_sid,
+            error_code=event.error_code,
+            message=f"Twilio reported error {event.error_code or 'unknown'} "
+            f"on {event.error_url or 'an unknown URL'}",
+            params=request.form.to_dict(),
+        )
+    return apology_then_voicemail()
+
+
+@bp.post("/voice/voicemail")
+@voice_webhook
+def voicemail_recorded() -> str:
+    """The action of every voicemail ``<Record>``: the message becomes a task."""
+    event = _event()
+    d = _deps()
+    response = VoiceResponse()
+    with d.session_factory.begin() as session:
+        task = service.take_voicemail(session, event, d.clock)
+    if task is None:
+        response.say("We did not receive a message. Goodbye.")
+    else:
+        response.say("Thank you. Your message has been saved and we will call you back. Goodbye.")
+    response.hangup()
+    return str(response)

@@ -1,0 +1,128 @@
+"""Every Twilio webhook goes through one of two decorators here.
+
+Both verify ``X-Twilio-Signature`` with twilio-python's RequestValidator against the URL
+Twilio was configured with: ``PUBLIC_BASE_URL`` + the path + the query string, so it is
+right behind a proxy or a TLS terminator, whatever Host header arrives. A missing or wrong
+signature is 403 and is logged; nothing in the request can turn the check off (only the
+``TWILIO_VERIFY_SIGNATURES=false`` development setting can).
+
+``voice_webhook`` also guarantees the caller never hears an error: whatever goes wrong in
+the view, Twilio gets valid TwiML (an apology, then voicemail) and the failure is logged
+with the CallSid and kept as a TelephonyError a supervisor can see.
+``callback_webhook`` (status, recording and conference callbacks) answers 204 in the same
+circumstances: Twilio does not retry a callback, so the error record is what is kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+from flask import Response, current_app, request
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from telephony import service
+from telephony.twiml import apology_then_voicemail, twiml
+
+log = logging.getLogger("callcenter.telephony")
+
+
+def public_url() -> str:
+    """The URL Twilio requested, as Twilio saw it (the one it signed)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def signature_ok() -> bool:
+    config = current_app.config
+    if not config["TWILIO_VERIFY_SIGNATURES"]:
+        return True
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    token = config.get("TWILIO_AUTH_TOKEN")
+    if not signature or not token:
+        return False
+    validator = RequestValidator(token)
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    url = public_url()
+    try:
+        if "bodySHA256" in request.args:  # JSON body: the signature covers its SHA-256
+            body = request.get_data(as_text=True)
+            return validator.validate(url, body, signature, algorithm=algorithm)
+        return validator.validate(url, request.form, signature, algorithm=algorithm)
+    except ValueError:  # an algorithm twilio-python does not know
+        return False
+
+
+def _refuse() -> Response:
+    log.warning(
+        "refused unsigned or mis-signed webhook %s %s CallSid=%s from %s",
+        request.method,
+        request.path,
+        request.form.get("CallSid", "-"),
+        request.remote_addr,
+    )
+    return Response("invalid signature", status=403, mimetype="text/plain")
+
+
+def _deps():
+    return current_app.extensions["callcenter"]
+
+
+def _record_failure(exc: BaseException) -> None:
+    call_sid = request.form.get("CallSid")
+    log.exception("webhook %s failed CallSid=%s", request.path, call_sid or "-")
+    try:
+        with _deps().session_factory.begin() as session:
+            service.record_error(
+                session,
+                _deps().clock,
+                source="app",
+                url=request.path,
+                call_sid=call_sid,
+                message=f"{type(exc).__name__}: {exc}",
+                params=request.form.to_dict(),
+            )
+    except Exception:  # the database itself may be what failed; the log line stays
+        log.exception("could not store the error record for CallSid=%s", call_sid or "-")
+
+
+def voice_webhook(view: Callable[..., str]) -> Callable[..., Response]:
+    """A webhook that answers TwiML. The view returns the TwiML document as a string."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs) -> Response:
+        if not signature_ok():
+            return _refuse()
+        try:
+            body = view(*args, **kwargs)
+        except Exception as exc:
+            _record_failure(exc)
+            body = apology_then_voicemail()
+        return twiml(body)
+
+    wrapper.signed_webhook = True  # console.auth: signature-checked, so no CSRF token
+    return wrapper
+
+
+def callback_webhook(view: Callable[..., object]) -> Callable[..., Response]:
+    """A webhook Twilio only notifies (status, recording, conference): answers 204."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs) -> Response:
+        if not signature_ok():
+            return _refuse()
+        try:
+            view(*args, **kwargs)
+        except Exception as exc:
+            _record_failure(exc)
+        return Response(status=204)
+
+    wrapper.signed_webhook = True
+    return wrapper
