@@ -1,0 +1,75 @@
+"""How the simulator reaches the app: signed form POSTs, in-process (WSGI) or over HTTP.
+
+Both sign exactly as Twilio does (RequestValidator.compute_signature over the absolute URL
+and the form) and add the documented headers, so the app's own verification runs unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import requests
+from twilio.request_validator import RequestValidator
+from werkzeug.test import Client
+
+USER_AGENT = "TwilioProxy/1.1"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    content_type: str
+
+
+class Transport(Protocol):
+    def post(self, url: str, params: dict[str, str], auth_token: str) -> Reply: ...
+
+
+def _headers(url: str, params: dict[str, str], auth_token: str) -> dict[str, str]:
+    signature = RequestValidator(auth_token).compute_signature(url, params)
+    return {"X-Twilio-Signature": signature, "User-Agent": USER_AGENT}
+
+
+class WsgiTransport:
+    """Calls a WSGI app directly: no sockets, deterministic, for tests."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.client = Client(wsgi_app)
+
+    def post(self, url: str, params: dict[str, str], auth_token: str) -> Reply:
+        parts = urlsplit(url)
+        response = self.client.post(
+            parts.path,
+            query_string=parts.query,
+            data=params,
+            headers=_headers(url, params, auth_token),
+            base_url=f"{parts.scheme}://{parts.netloc}",
+        )
+        try:
+            return Reply(response.status_code, response.get_data(), response.mimetype or "")
+        finally:
+            response.close()
+
+
+class HttpTransport:
+    """Real HTTP requests, for the demo and load tests (15 s timeout, as Twilio's)."""
+
+    def __init__(self, timeout: float = 15.0) -> None:
+        self.session = requests.Session()
+        self.timeout = timeout
+
+    def post(self, url: str, params: dict[str, str], auth_token: str) -> Reply:
+        try:
+            response = self.session.post(
+                url, data=params, headers=_headers(url, params, auth_token), timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            return Reply(0, str(exc).encode(), "")
+        return Reply(
+            response.status_code,
+            response.content,
+            response.headers.get("Content-Type", "").split(";")[0],
+        )
