@@ -1,0 +1,128 @@
+"""The simulator's state: calls, recordings, numbers, and Twilio's constants."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urljoin
+
+from telephony.simulator.parties import Party
+
+API_VERSION = "2010-04-01"
+SECONDS_PER_WORD = 0.4  # how long <Say> takes: about 150 words a minute
+PLAY_SECONDS = 3.0  # the length assumed for a <Play> file
+TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
+EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
+HTTP_RETRIEVAL_FAILURE = "11200"
+DOCUMENT_PARSE_FAILURE = "12100"
+
+
+class SimulationError(Exception):
+    pass
+
+
+def sid(prefix: str, counter: itertools.count) -> str:
+    return f"{prefix}{next(counter):032x}"
+
+
+@dataclass
+class Gather:
+    attrs: dict[str, str]
+    nested: list[ET.Element]
+    digits: str = ""
+
+
+@dataclass
+class Record:
+    attrs: dict[str, str]
+    started: float
+    audio: float = 0.0  # seconds of speech recorded so far
+    last_audio_end: float | None = None
+
+
+@dataclass
+class Recording:
+    sid: str
+    account_sid: str
+    call_sid: str
+    duration: int
+    channels: int
+    source: str  # RecordVerb, or StartCallRecordingAPI
+    created_at: datetime
+    status: str = "completed"  # in-progress, paused, stopped, completed
+    deleted: bool = False
+    pause_behavior: str | None = None
+    status_callback: str | None = None
+    running_since: float | None = None  # elapsed() when the current stretch began
+    seconds: float = 0.0  # recorded so far (silence while paused counts, skip does not)
+
+
+@dataclass
+class SimCall:
+    sid: str
+    account_sid: str
+    from_: str
+    to: str
+    direction: str
+    created_at: datetime
+    status: str = "queued"
+    parent_sid: str | None = None
+    url: str | None = None
+    method: str = "POST"
+    fallback_url: str | None = None
+    status_callback: str | None = None
+    events: set[str] = field(default_factory=lambda: {"completed"})
+    timeout: float = 60.0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    party: Party | None = None
+    program: list[ET.Element] = field(default_factory=list)
+    doc_url: str | None = None
+    sequence: int = 0
+    token: int = 0
+    gather: Gather | None = None
+    record: Record | None = None
+    in_fallback: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def answered(self) -> bool:
+        return self.start_time is not None
+
+    def duration(self) -> int:
+        if self.start_time is None or self.end_time is None:
+            return 0
+        return int((self.end_time - self.start_time).total_seconds())
+
+
+@dataclass
+class Number:
+    """An incoming phone number's configuration, as in the IncomingPhoneNumbers resource."""
+
+    number: str
+    voice_url: str
+    voice_method: str = "POST"
+    fallback_url: str | None = None
+    status_callback: str | None = None
+
+
+def number(value: str | None, default: float) -> float:
+    try:
+        number = float(value) if value not in (None, "") else float(default)
+    except ValueError:
+        return float(default)
+    return number if number >= 0 else float(default)
+
+
+def absolute(url: str, base: str | None) -> str:
+    return urljoin(base or "", url)
+
+
+def delta(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)

@@ -1,0 +1,366 @@
+"""The simulator's Twilio-compatible REST API, for the real twilio-python client.
+
+A subset of ``/2010-04-01/Accounts/{AccountSid}/…`` with HTTP basic auth (the account SID
+and auth token, or an API key and secret), Twilio's JSON shapes (snake_case, RFC 2822
+dates, ``uri`` and ``subresource_uris``) and its error bodies
+(``{"code", "message", "more_info", "status"}``): Calls (create, fetch, list, update: Url,
+Twiml, Status), Recordings (fetch, delete, media as ``.wav``), a call's Recordings (start;
+update Status paused / in-progress / stopped with PauseBehavior) and Messages (create,
+fetch). Handlers only change state and schedule events; the engine does the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import wave
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.serving import make_server
+
+from telephony.simulator.engine import (
+    API_VERSION,
+    Recording,
+    SimCall,
+    SimulationError,
+    Simulator,
+    sid,
+)
+
+PREFIX = f"/{API_VERSION}/Accounts/<account>"
+SAMPLE_RATE = 8000
+
+
+def rfc2822(value: datetime | None) -> str | None:
+    return format_datetime(value.replace(microsecond=0), usegmt=True) if value else None
+
+
+def error(status: int, code: int, message: str):
+    body = {
+        "code": code,
+        "message": message,
+        "status": status,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+    }
+    return jsonify(body), status
+
+
+def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> Flask:
+    app = Flask("twilio-simulator")
+    credentials = {sim.account_sid: sim.auth_token, **(api_keys or {})}
+
+    @app.before_request
+    def authenticate():
+        auth = request.authorization
+        if auth is None or credentials.get(auth.username or "") != auth.password:
+            return error(401, 20003, "Authenticate")
+        account = (request.view_args or {}).get("account")
+        if account is not None and account != sim.account_sid:
+            return error(404, 20404, f"The requested resource {request.path} was not found")
+        return None
+
+    def base() -> str:
+        return f"/{API_VERSION}/Accounts/{sim.account_sid}"
+
+    def call_json(call: SimCall) -> dict[str, Any]:
+        uri = f"{base()}/Calls/{call.sid}"
+        return {
+            "sid": call.sid,
+            "account_sid": call.account_sid,
+            "api_version": API_VERSION,
+            "to": call.to,
+            "to_formatted": call.to,
+            "from": call.from_,
+            "from_formatted": call.from_,
+            "status": call.status,
+            "direction": call.direction,
+            "parent_call_sid": call.parent_sid,
+            "phone_number_sid": None,
+            "date_created": rfc2822(call.created_at),
+            "date_updated": rfc2822(sim.clock.now()),
+            "start_time": rfc2822(call.start_time),
+            "end_time": rfc2822(call.end_time),
+            "duration": str(call.duration()) if call.ended else None,
+            "price": None,
+            "price_unit": "USD",
+            "answered_by": None,
+            "caller_name": None,
+            "forwarded_from": None,
+            "group_sid": None,
+            "queue_time": "0",
+            "trunk_sid": None,
+            "annotation": None,
+            "uri": f"{uri}.json",
+            "subresource_uris": {
+                "recordings": f"{uri}/Recordings.json",
+                "notifications": f"{uri}/Notifications.json",
+            },
+        }
+
+    def recording_json(r: Recording) -> dict[str, Any]:
+        return {
+            "sid": r.sid,
+            "account_sid": r.account_sid,
+            "call_sid": r.call_sid,
+            "conference_sid": None,
+            "api_version": API_VERSION,
+            "channels": r.channels,
+            "duration": str(r.duration) if r.status == "completed" else "-1",
+            "status": r.status,
+            "source": r.source,
+            "error_code": None,
+            "price": None,
+            "price_unit": "USD",
+            "encryption_details": None,
+            "track": "both",
+            "date_created": rfc2822(r.created_at),
+            "date_updated": rfc2822(sim.clock.now()),
+            "start_time": rfc2822(r.created_at),
+            "uri": f"{base()}/Recordings/{r.sid}.json",
+            "media_url": f"{sim.api_base_url}{base()}/Recordings/{r.sid}",
+            "subresource_uris": {},
+            "pause_behavior": r.pause_behavior,
+        }
+
+    def get_call(call_sid: str) -> SimCall | None:
+        return sim.calls.get(call_sid)
+
+    def not_found():
+        return error(404, 20404, f"The requested resource {request.path} was not found")
+
+    # -------------------------------------------------------------------- Calls
+    @app.post(f"{PREFIX}/Calls.json")
+    def create_call(account: str):
+        form = request.form
+        if not form.get("To"):
+            return error(400, 21201, "No 'To' number is specified")
+        if not form.get("From"):
+            return error(400, 21213, "No 'From' number is specified")
+        if not form.get("Url") and not form.get("Twiml"):
+            return error(400, 21205, "Url parameter is required")
+        events = set(form.getlist("StatusCallbackEvent")) or {"completed"}
+        if "answered" in events:
+            events.add("answered")
+        try:
+            timeout = float(form.get("Timeout", 60))
+        except ValueError:
+            return error(400, 21207, "Timeout must be a number")
+        with sim.lock:
+            call = sim.create_call(
+                to=form["To"],
+                from_=form["From"],
+                url=form.get("Url"),
+                twiml=form.get("Twiml"),
+                method=form.get("Method", "POST"),
+                status_callback=form.get("StatusCallback"),
+                events=events,
+                fallback_url=form.get("FallbackUrl"),
+                timeout=max(5.0, min(timeout, 600.0)),
+            )
+            return jsonify(call_json(call)), 201
+
+    @app.get(f"{PREFIX}/Calls.json")
+    def list_calls(account: str):
+        status = request.args.get("Status")
+        with sim.lock:
+            calls = [call_json(c) for c in sim.calls.values() if status in (None, c.status)]
+        uri = f"{base()}/Calls.json"
+        return jsonify(
+            {
+                "calls": calls,
+                "page": 0,
+                "page_size": len(calls) or 50,
+                "start": 0,
+                "end": max(len(calls) - 1, 0),
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
+    @app.get(f"{PREFIX}/Calls/<call_sid>.json")
+    def fetch_call(account: str, call_sid: str):
+        with sim.lock:
+            call = get_call(call_sid)
+            return jsonify(call_json(call)) if call else not_found()
+
+    @app.post(f"{PREFIX}/Calls/<call_sid>.json")
+    def update_call(account: str, call_sid: str):
+        form = request.form
+        with sim.lock:
+            call = get_call(call_sid)
+            if call is None:
+                return not_found()
+            try:
+                if form.get("Status") in ("completed", "canceled"):
+                    sim.end_call(call, form["Status"])
+                elif form.get("Status"):
+                    return error(400, 21218, "Invalid value for Status")
+                elif form.get("Twiml") or form.get("Url"):
+                    if call.ended:
+                        raise SimulationError("ended")
+                    if form.get("Twiml"):
+                        sim.replace_twiml(call, form["Twiml"])
+                    else:
+                        sim.redirect(call, form["Url"], form.get("Method", "POST"))
+            except SimulationError:
+                return error(400, 21220, "Call is not in-progress. Cannot redirect.")
+            return jsonify(call_json(call))
+
+    # -------------------------------------------------------------------- Recordings
+    @app.post(f"{PREFIX}/Calls/<call_sid>/Recordings.json")
+    def start_recording(account: str, call_sid: str):
+        with sim.lock:
+            call = get_call(call_sid)
+            if call is None:
+                return not_found()
+            if call.status != "in-progress":
+                return error(400, 21220, "Requested resource is not eligible for recording")
+            channels = request.form.get("RecordingChannels", "mono")
+            recording = sim.start_call_recording(
+                call,
+                channels=2 if channels == "dual" else 1,
+                status_callback=request.form.get("RecordingStatusCallback"),
+            )
+            return jsonify(recording_json(recording)), 201
+
+    @app.post(f"{PREFIX}/Calls/<call_sid>/Recordings/<recording_sid>.json")
+    def update_recording(account: str, call_sid: str, recording_sid: str):
+        status = request.form.get("Status")
+        with sim.lock:
+            recording = sim.recordings.get(recording_sid)
+            if recording is None or recording.call_sid != call_sid:
+                return not_found()
+            if status not in ("paused", "in-progress", "stopped"):
+                return error(400, 21218, "Invalid value for Status")
+            try:
+                sim.set_recording_status(
+                    recording, status, request.form.get("PauseBehavior", "silence")
+                )
+            except SimulationError as exc:
+                return error(400, 21220, str(exc))
+            return jsonify(recording_json(recording))
+
+    @app.get(f"{PREFIX}/Recordings/<recording_sid>.json")
+    def fetch_recording(account: str, recording_sid: str):
+        with sim.lock:
+            recording = sim.recordings.get(recording_sid)
+            if recording is None or recording.deleted:
+                return not_found()
+            return jsonify(recording_json(recording))
+
+    @app.delete(f"{PREFIX}/Recordings/<recording_sid>.json")
+    def delete_recording(account: str, recording_sid: str):
+        with sim.lock:
+            recording = sim.recordings.get(recording_sid)
+            if recording is None or recording.deleted:
+                return not_found()
+            recording.deleted = True
+            return "", 204
+
+    @app.get(f"{PREFIX}/Recordings/<recording_sid>.wav")
+    def recording_media(account: str, recording_sid: str):
+        with sim.lock:
+            recording = sim.recordings.get(recording_sid)
+            if recording is None or recording.deleted or recording.status != "completed":
+                return not_found()
+            audio = wav_bytes(recording)
+        return Response(audio, mimetype="audio/x-wav", headers={"Content-Length": str(len(audio))})
+
+    # -------------------------------------------------------------------- Messages
+    @app.post(f"{PREFIX}/Messages.json")
+    def create_message(account: str):
+        form = request.form
+        if not form.get("To"):
+            return error(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return error(400, 21603, "A 'From' phone number is required.")
+        if not form.get("Body") and not form.get("MediaUrl"):
+            return error(400, 21602, "Message body is required.")
+        if len(form.get("Body", "")) > 1600:
+            return error(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
+        with sim.lock:
+            message = sim.send_message(
+                form["To"], form.get("From", ""), form.get("Body", ""), form.get("StatusCallback")
+            )
+            return jsonify(message_json(message)), 201
+
+    @app.get(f"{PREFIX}/Messages/<message_sid>.json")
+    def fetch_message(account: str, message_sid: str):
+        with sim.lock:
+            message = sim.messages.get(message_sid)
+            return jsonify(message_json(message)) if message else not_found()
+
+    def message_json(m: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sid": m["sid"],
+            "account_sid": sim.account_sid,
+            "api_version": API_VERSION,
+            "to": m["to"],
+            "from": m["from"],
+            "body": m["body"],
+            "status": m["status"],
+            "direction": "outbound-api",
+            "num_segments": str(1 + len(m["body"]) // 160),
+            "num_media": "0",
+            "date_created": rfc2822(m["created_at"]),
+            "date_updated": rfc2822(sim.clock.now()),
+            "date_sent": None,
+            "error_code": None,
+            "error_message": None,
+            "price": None,
+            "price_unit": "USD",
+            "messaging_service_sid": None,
+            "uri": f"{base()}/Messages/{m['sid']}.json",
+            "subresource_uris": {"media": f"{base()}/Messages/{m['sid']}/Media.json"},
+        }
+
+    @app.errorhandler(404)
+    def unknown(_exc):
+        return not_found()
+
+    @app.errorhandler(405)
+    def method(_exc):
+        return error(405, 20004, "Method not allowed")
+
+    return app
+
+
+def wav_bytes(recording: Recording) -> bytes:
+    """A real WAV file of the recording's length (silence: the audio itself is not
+    simulated), 8 kHz 16-bit, one channel per recorded track."""
+    frames = SAMPLE_RATE * recording.duration
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(recording.channels)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(bytes(frames * 2 * recording.channels))
+    return buffer.getvalue()
+
+
+class RestServer:
+    """The REST app on a loopback port in a thread (tests and the demo)."""
+
+    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server = make_server(host, port, make_rest_app(sim), threaded=True)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RestServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+__all__ = ["RestServer", "make_rest_app", "sid", "wav_bytes"]

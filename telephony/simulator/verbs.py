@@ -1,0 +1,258 @@
+"""TwiML, verb by verb, as Twilio documents it: the Simulator's half that runs documents."""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from email.utils import format_datetime
+from typing import TYPE_CHECKING
+
+from telephony.simulator.model import (
+    API_VERSION,
+    DOCUMENT_PARSE_FAILURE,
+    HTTP_RETRIEVAL_FAILURE,
+    PLAY_SECONDS,
+    SECONDS_PER_WORD,
+    Gather,
+    Record,
+    Recording,
+    SimCall,
+    sid,
+)
+from telephony.simulator.model import absolute as _absolute
+from telephony.simulator.model import number as _number
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("callcenter.simulator")
+
+
+class Verbs:
+    """Mixed into Simulator: fetching documents and executing their verbs."""
+
+    def _params(self, call: SimCall) -> dict[str, str]:
+        params = {
+            "CallSid": call.sid,
+            "AccountSid": call.account_sid,
+            "From": call.from_,
+            "To": call.to,
+            "Caller": call.from_,
+            "Called": call.to,
+            "CallStatus": call.status,
+            "ApiVersion": API_VERSION,
+            "Direction": call.direction,
+        }
+        if call.parent_sid:
+            params["ParentCallSid"] = call.parent_sid
+        return params
+
+    def _post(self, url: str, params: dict[str, str]):
+        return self.transport.post(url, params, self.auth_token)
+
+    def _parse(self, body: bytes | str) -> list[ET.Element] | None:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return None
+        return list(root) if root.tag == "Response" else None
+
+    def _fetch(self, call: SimCall, url: str | None, extra: dict[str, str]) -> bool:
+        """Fetch TwiML into the call's program; on failure, the fallback URL, then an error."""
+        if url is None:
+            call.program = []
+            return False
+        reply = self._post(url, self._params(call) | extra)
+        program = self._parse(reply.body) if reply.status == 200 else None
+        if program is not None:
+            call.program, call.doc_url = program, url
+            return True
+        code = HTTP_RETRIEVAL_FAILURE if reply.status != 200 else DOCUMENT_PARSE_FAILURE
+        message = f"{code} on {url}: HTTP {reply.status} {reply.body[:200]!r}"
+        call.errors.append(message)
+        self.errors.append(f"{call.sid}: {message}")
+        log.warning("call %s: %s", call.sid, message)
+        if call.fallback_url and not call.in_fallback:
+            call.in_fallback = True
+            return self._fetch(call, call.fallback_url, {"ErrorCode": code, "ErrorUrl": url})
+        call.program = self._parse(
+            "<Response><Say>An application error has occurred. Goodbye.</Say><Hangup/></Response>"
+        )  # what Twilio plays when nothing else can be done
+        return False
+
+    def _run(self, call: SimCall) -> None:
+        while call.program and not call.ended:
+            verb = call.program.pop(0)
+            handler = getattr(self, f"_verb_{verb.tag.lower()}", None)
+            if handler is None:
+                call.errors.append(f"unsupported verb <{verb.tag}> skipped")
+                continue
+            if handler(call, verb):
+                return  # the verb continues later (a timer, input, or a new document)
+        if not call.ended and call.record is None and call.gather is None:
+            self._end(call, "completed")  # no more verbs: Twilio hangs up
+
+    def _continue(self, call: SimCall, token: int) -> None:
+        if call.token == token and not call.ended:
+            self._run(call)
+
+    def _hear(self, call: SimCall, kind: str, text: str, seconds: float = 0.0) -> None:
+        if call.party is not None:
+            call.party.heard(kind, text, seconds)
+
+    def _speak_seconds(self, verb: ET.Element) -> tuple[str, float]:
+        text = " ".join((verb.text or "").split())
+        loops = int(_number(verb.get("loop"), 1)) or 1
+        return text, max(1.0, len(text.split()) * SECONDS_PER_WORD) * loops
+
+    def _verb_say(self, call: SimCall, verb: ET.Element) -> bool:
+        text, seconds = self._speak_seconds(verb)
+        self._hear(call, "say", text, seconds)
+        self.after(seconds, self._continue, call, call.token)
+        return True
+
+    def _verb_play(self, call: SimCall, verb: ET.Element) -> bool:
+        loops = int(_number(verb.get("loop"), 1)) or 1
+        self._hear(call, "play", (verb.text or "").strip(), PLAY_SECONDS * loops)
+        self.after(PLAY_SECONDS * loops, self._continue, call, call.token)
+        return True
+
+    def _verb_pause(self, call: SimCall, verb: ET.Element) -> bool:
+        self.after(_number(verb.get("length"), 1), self._continue, call, call.token)
+        return True
+
+    def _verb_hangup(self, call: SimCall, verb: ET.Element) -> bool:
+        self._end(call, "completed")
+        return True
+
+    def _verb_reject(self, call: SimCall, verb: ET.Element) -> bool:
+        self._end(call, "completed" if call.answered else "busy")
+        return True
+
+    def _verb_redirect(self, call: SimCall, verb: ET.Element) -> bool:
+        url = _absolute((verb.text or "").strip(), call.doc_url)
+        call.token += 1
+        self.after(0, self._redirect_now, call, call.token, url, verb.get("method", "POST"))
+        return True
+
+    # <Gather>: nested Say/Play/Pause play in turn; input stops them; then `timeout` seconds.
+    def _verb_gather(self, call: SimCall, verb: ET.Element) -> bool:
+        call.gather = Gather(dict(verb.attrib), list(verb))
+        self._gather_step(call, call.token)
+        return True
+
+    def _gather_step(self, call: SimCall, token: int) -> None:
+        gather = call.gather
+        if call.token != token or call.ended or gather is None:
+            return
+        if gather.nested:
+            nested = gather.nested.pop(0)
+            if nested.tag == "Say":
+                text, seconds = self._speak_seconds(nested)
+                self._hear(call, "say", text, seconds)
+            elif nested.tag == "Play":
+                seconds = PLAY_SECONDS
+                self._hear(call, "play", (nested.text or "").strip(), seconds)
+            else:
+                seconds = _number(nested.get("length"), 1)
+            self.after(seconds, self._gather_step, call, token)
+            return
+        self.after(_number(gather.attrs.get("timeout"), 5), self._gather_timeout, call, token)
+
+    def _gather_timeout(self, call: SimCall, token: int) -> None:
+        if call.token == token and not call.ended and call.gather is not None:
+            self._submit_gather(call)
+
+    def _submit_gather(
+        self, call: SimCall, *, speech: str | None = None, finished_on_key: str | None = None
+    ) -> None:
+        gather, call.gather = call.gather, None
+        call.token += 1
+        empty = not gather.digits and speech is None
+        if empty and gather.attrs.get("actionOnEmptyResult", "false") != "true":
+            self.after(0, self._continue, call, call.token)  # no input: the next verb
+            return
+        extra = {"Digits": gather.digits}
+        if finished_on_key is not None:
+            extra["FinishedOnKey"] = finished_on_key
+        if speech is not None:
+            extra = {"SpeechResult": speech, "Confidence": "0.92"}
+        url = _absolute(gather.attrs.get("action") or call.doc_url or "", call.doc_url)
+        self.after(0, self._action, call, call.token, url, extra)
+
+    def _action(self, call: SimCall, token: int, url: str, extra: dict[str, str]) -> None:
+        if call.token == token and not call.ended:
+            call.status = "in-progress"
+            self._fetch(call, url, extra)
+            self._run(call)
+
+    # <Record>: a beep, then audio until silence, a finish key, maxLength or hang-up.
+    def _verb_record(self, call: SimCall, verb: ET.Element) -> bool:
+        if verb.get("playBeep", "true") == "true":
+            self._hear(call, "beep", "")
+        call.record = Record(dict(verb.attrib), started=self.elapsed())
+        silence = _number(verb.get("timeout"), 5)
+        self.after(silence, self._finish_record_if, call, call.token, None)
+        return True
+
+    def _finish_record_if(self, call: SimCall, token: int, digits: str | None) -> None:
+        if call.token == token and call.record is not None and not call.ended:
+            self._finish_record(call, digits)
+
+    def _finish_record(self, call: SimCall, digits: str | None) -> None:
+        record, call.record = call.record, None
+        call.token += 1
+        if record.audio <= 0:
+            self.after(0, self._continue, call, call.token)  # nothing recorded: next verb
+            return
+        recording = Recording(
+            sid=sid("RE", self._sids),
+            account_sid=call.account_sid,
+            call_sid=call.sid,
+            duration=max(1, round(record.audio)),
+            channels=1,
+            source="RecordVerb",
+            created_at=self.clock.now(),
+        )
+        self.recordings[recording.sid] = recording
+        url = self.recording_url(recording)
+        extra = {
+            "RecordingUrl": url,
+            "RecordingSid": recording.sid,
+            "RecordingDuration": str(recording.duration),
+        }
+        if digits is not None:
+            extra["Digits"] = digits
+        callback = record.attrs.get("recordingStatusCallback")
+        if callback:
+            self.after(
+                0,
+                self._post_quietly,
+                _absolute(callback, call.doc_url),
+                {
+                    "AccountSid": call.account_sid,
+                    "CallSid": call.sid,
+                    "RecordingSid": recording.sid,
+                    "RecordingUrl": url,
+                    "RecordingStatus": "completed",
+                    "RecordingDuration": str(recording.duration),
+                    "RecordingChannels": "1",
+                    "RecordingSource": "RecordVerb",
+                    "RecordingStartTime": format_datetime(recording.created_at, usegmt=True),
+                },
+            )
+        action = _absolute(record.attrs.get("action") or call.doc_url or "", call.doc_url)
+        if digits == "hangup":  # the action is requested, its TwiML ignored
+            self._post_quietly(action, self._params(call) | extra)
+        else:
+            self.after(0, self._action, call, call.token, action, extra)
+
+    def recording_url(self, recording: Recording) -> str:
+        """Where the media is served (the REST API), without extension, as Twilio sends it."""
+        base = f"{self.api_base_url}/{API_VERSION}/Accounts/{recording.account_sid}"
+        return f"{base}/Recordings/{recording.sid}"
+
+    def _post_quietly(self, url: str, params: dict[str, str]) -> None:
+        reply = self._post(url, params)
+        if reply.status >= 400 or reply.status == 0:
+            self.errors.append(f"callback {url} answered {reply.status}")
