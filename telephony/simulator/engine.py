@@ -24,19 +24,21 @@ from telephony.simulator.model import (
     Number,
     Recording,
     SimCall,
+    SimQueue,
     SimulationError,
     sid,
 )
 from telephony.simulator.model import delta as _delta
 from telephony.simulator.model import number as _number
 from telephony.simulator.parties import Party, Phone
+from telephony.simulator.queues import Queues
 from telephony.simulator.transport import Transport
 from telephony.simulator.verbs import Verbs
 
 log = logging.getLogger("callcenter.simulator")
 
 
-class Simulator(Verbs):
+class Simulator(Verbs, Queues):
     def __init__(
         self,
         *,
@@ -57,6 +59,7 @@ class Simulator(Verbs):
         self.recordings: dict[str, Recording] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.numbers: dict[str, Number] = {}
+        self.queues: dict[str, SimQueue] = {}
         self.phones: dict[str, Phone] = {}
         self.errors: list[str] = []
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
@@ -225,6 +228,8 @@ class Simulator(Verbs):
         with self.lock:
             if call.ended:
                 raise SimulationError("call is not in progress")
+            if call.queued is not None:
+                self._leave_queue(call, "redirected")
             call.token += 1
             call.gather = call.record = None
             call.program = []
@@ -251,6 +256,8 @@ class Simulator(Verbs):
         program = self._parse(twiml)
         if program is None:
             raise SimulationError("invalid TwiML")
+        if call.queued is not None:
+            self._leave_queue(call, "redirected")
         call.token += 1
         call.gather = call.record = None
         call.program = program
@@ -428,6 +435,8 @@ class Simulator(Verbs):
     def _end(self, call: SimCall, status: str) -> None:
         if call.ended:
             return
+        if call.queued is not None:
+            self._leave_queue(call, "hangup")
         call.token += 1
         call.gather = None
         call.program = []

@@ -85,6 +85,7 @@ class SimCall:
     gather: Gather | None = None
     record: Record | None = None
     in_fallback: bool = False
+    queued: Queued | None = None
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +100,36 @@ class SimCall:
         if self.start_time is None or self.end_time is None:
             return 0
         return int((self.end_time - self.start_time).total_seconds())
+
+
+@dataclass
+class SimQueue:
+    """A Twilio queue: callers waiting in order, created on first use by its friendly name."""
+
+    sid: str
+    name: str
+    created_at: datetime
+    max_size: int = 100
+    members: list[SimCall] = field(default_factory=list)
+    recent_waits: list[float] = field(default_factory=list)  # for AvgQueueTime
+
+    def average_wait(self) -> int:
+        waits = self.recent_waits[-100:]
+        return round(sum(waits) / len(waits)) if waits else 0
+
+
+@dataclass
+class Queued:
+    """Where a call stands in a queue, and where to go when it leaves."""
+
+    queue: SimQueue
+    since: float  # elapsed() when it joined
+    action: str | None
+    method: str
+    wait_url: str | None
+    wait_method: str
+    rest: list[ET.Element] = field(default_factory=list)  # the verbs after <Enqueue>
+    last_wait_fetch: float = -1.0
 
 
 @dataclass

@@ -271,6 +271,92 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             audio = wav_bytes(recording)
         return Response(audio, mimetype="audio/x-wav", headers={"Content-Length": str(len(audio))})
 
+    # -------------------------------------------------------------------- Queues
+    def queue_json(q) -> dict[str, Any]:
+        return {
+            "sid": q.sid,
+            "account_sid": sim.account_sid,
+            "friendly_name": q.name,
+            "current_size": len(q.members),
+            "max_size": q.max_size,
+            "average_wait_time": q.average_wait(),
+            "date_created": rfc2822(q.created_at),
+            "date_updated": rfc2822(sim.clock.now()),
+            "uri": f"{base()}/Queues/{q.sid}.json",
+            "subresource_uris": {"members": f"{base()}/Queues/{q.sid}/Members.json"},
+        }
+
+    def member_json(q, call: SimCall) -> dict[str, Any]:
+        since = call.queued.since if call.queued else sim.elapsed()
+        return {
+            "call_sid": call.sid,
+            "queue_sid": q.sid,
+            "position": q.members.index(call) + 1,
+            "wait_time": int(sim.elapsed() - since),
+            "date_enqueued": rfc2822(call.created_at),
+            "uri": f"{base()}/Queues/{q.sid}/Members/{call.sid}.json",
+        }
+
+    def find_queue(queue_sid: str):
+        return next((q for q in sim.queues.values() if q.sid == queue_sid), None)
+
+    @app.get(f"{PREFIX}/Queues.json")
+    def list_queues(account: str):
+        with sim.lock:
+            queues = [queue_json(q) for q in sim.queues.values()]
+        return jsonify(
+            {
+                "queues": queues,
+                "page": 0,
+                "page_size": 50,
+                "start": 0,
+                "end": max(len(queues) - 1, 0),
+                "next_page_uri": None,
+                "uri": f"{base()}/Queues.json",
+            }
+        )
+
+    @app.get(f"{PREFIX}/Queues/<queue_sid>.json")
+    def fetch_queue(account: str, queue_sid: str):
+        with sim.lock:
+            q = find_queue(queue_sid)
+            return jsonify(queue_json(q)) if q else not_found()
+
+    @app.get(f"{PREFIX}/Queues/<queue_sid>/Members.json")
+    def list_members(account: str, queue_sid: str):
+        with sim.lock:
+            q = find_queue(queue_sid)
+            if q is None:
+                return not_found()
+            members = [member_json(q, c) for c in q.members]
+        return jsonify(
+            {
+                "queue_members": members,
+                "page": 0,
+                "page_size": 50,
+                "start": 0,
+                "end": max(len(members) - 1, 0),
+                "next_page_uri": None,
+                "uri": f"{base()}/Queues/{queue_sid}/Members.json",
+            }
+        )
+
+    @app.post(f"{PREFIX}/Queues/<queue_sid>/Members/<member>.json")
+    def dequeue_member(account: str, queue_sid: str, member: str):
+        """Dequeue a member (``Front`` or a CallSid): its call fetches ``Url``."""
+        with sim.lock:
+            q = find_queue(queue_sid)
+            if q is None or not q.members:
+                return not_found()
+            call = q.members[0] if member == "Front" else sim.calls.get(member)
+            if call is None or call not in q.members:
+                return not_found()
+            if not request.form.get("Url"):
+                return error(400, 21205, "Url parameter is required")
+            body = member_json(q, call)
+            sim.redirect(call, request.form["Url"], request.form.get("Method", "POST"))
+            return jsonify(body)
+
     # -------------------------------------------------------------------- Messages
     @app.post(f"{PREFIX}/Messages.json")
     def create_message(account: str):

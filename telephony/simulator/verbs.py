@@ -89,7 +89,11 @@ class Verbs:
                 continue
             if handler(call, verb):
                 return  # the verb continues later (a timer, input, or a new document)
-        if not call.ended and call.record is None and call.gather is None:
+        if call.ended or call.record is not None or call.gather is not None:
+            return
+        if call.queued is not None:  # the hold document ran out: it is requested again
+            self.after(0, self._queue_wait, call, call.token)
+        else:
             self._end(call, "completed")  # no more verbs: Twilio hangs up
 
     def _continue(self, call: SimCall, token: int) -> None:
