@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from crm_core.clock import Clock
+from telephony.simulator.dial import Dial
 from telephony.simulator.model import (
     API_VERSION,
     EVENT_OF_STATUS,
@@ -38,7 +39,7 @@ from telephony.simulator.verbs import Verbs
 log = logging.getLogger("callcenter.simulator")
 
 
-class Simulator(Verbs, Queues):
+class Simulator(Verbs, Queues, Dial):
     def __init__(
         self,
         *,
@@ -209,9 +210,10 @@ class Simulator(Verbs, Queues):
     def _answered_out(self, call: SimCall, token: int, phone: Phone) -> None:
         if call.token != token or call.ended:
             return
-        party = Party(self, f"callee {call.to}", steps=list(phone.script))
+        party = Party(self, f"callee {call.to}", steps=list(phone.steps))
         party.call = call
         call.party = party
+        phone.answered.append(party)
         self._answer(call)
         self.wake(party)
         if not call.program and call.url:
@@ -438,6 +440,7 @@ class Simulator(Verbs, Queues):
         if call.queued is not None:
             self._leave_queue(call, "hangup")
         call.token += 1
+        was_dialing = call.dialing is not None
         call.gather = None
         call.program = []
         call.end_time = self.clock.now()
@@ -448,3 +451,7 @@ class Simulator(Verbs, Queues):
         if call.party is not None:
             call.party.did("call ended", status)
             self.wake(call.party)
+        if was_dialing:
+            self._abort_dial(call)
+        if call.dial_parent is not None:
+            self._leg_ended(call)

@@ -86,6 +86,8 @@ class SimCall:
     record: Record | None = None
     in_fallback: bool = False
     queued: Queued | None = None
+    dialing: Dialing | None = None  # this call is in <Dial>
+    dial_parent: SimCall | None = None  # this call is a leg <Dial> placed
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -130,6 +132,19 @@ class Queued:
     wait_method: str
     rest: list[ET.Element] = field(default_factory=list)  # the verbs after <Enqueue>
     last_wait_fetch: float = -1.0
+
+
+@dataclass
+class Dialing:
+    """A call blocked in <Dial>: the legs it rings, and where to go when it is over."""
+
+    attrs: dict[str, str]
+    doc_url: str | None
+    rest: list[ET.Element]  # the verbs after <Dial>
+    started: float
+    children: list[SimCall] = field(default_factory=list)
+    child: SimCall | None = None  # the leg that answered and is bridged
+    bridged_at: float | None = None
 
 
 @dataclass

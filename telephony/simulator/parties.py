@@ -30,8 +30,39 @@ class Step:
     within: float = 60.0
 
 
+class Script:
+    """The chainable steps of a party's behaviour (``self.steps``)."""
+
+    steps: list[Step]
+
+    def expect_say(self, text: str, within: float = 60.0) -> Script:
+        self.steps.append(Step("expect_say", text.lower(), within))
+        return self
+
+    def press(self, digits: str) -> Script:
+        self.steps.append(Step("press", digits))
+        return self
+
+    def speak(self, text: str) -> Script:
+        self.steps.append(Step("speak", text))
+        return self
+
+    def wait(self, seconds: float) -> Script:
+        self.steps.append(Step("wait", float(seconds)))
+        return self
+
+    def talk(self, seconds: float) -> Script:
+        """Speak for a while (a voicemail), without words the simulator needs to understand."""
+        self.steps.append(Step("talk", float(seconds)))
+        return self
+
+    def hangup(self) -> Script:
+        self.steps.append(Step("hangup"))
+        return self
+
+
 @dataclass
-class Party:
+class Party(Script):
     """One end of a call, driven by a script of steps."""
 
     sim: Simulator
@@ -43,32 +74,6 @@ class Party:
     _next: int = 0
     _waiting_since: float | None = None
     _busy_until: float = 0.0
-
-    # ---- building the script (chainable) ----
-    def expect_say(self, text: str, within: float = 60.0) -> Party:
-        self.steps.append(Step("expect_say", text.lower(), within))
-        return self
-
-    def press(self, digits: str) -> Party:
-        self.steps.append(Step("press", digits))
-        return self
-
-    def speak(self, text: str) -> Party:
-        self.steps.append(Step("speak", text))
-        return self
-
-    def wait(self, seconds: float) -> Party:
-        self.steps.append(Step("wait", float(seconds)))
-        return self
-
-    def talk(self, seconds: float) -> Party:
-        """Speak for a while (a voicemail), without words the simulator needs to understand."""
-        self.steps.append(Step("talk", float(seconds)))
-        return self
-
-    def hangup(self) -> Party:
-        self.steps.append(Step("hangup"))
-        return self
 
     # ---- what the party perceives ----
     def heard(self, kind: str, text: str, seconds: float = 0.0) -> None:
@@ -142,10 +147,12 @@ class Party:
 
 
 @dataclass
-class Phone:
-    """How a called number or softphone behaves: answer after N s, reject, or never answer."""
+class Phone(Script):
+    """How a called number or softphone behaves: answer after N s, reject, or never answer;
+    once answered, the person runs ``steps`` (the same script methods as a caller)."""
 
     address: str  # "+13135550199" or "client:agent_ana"
     answer_after: float | None = 2.0  # None: never answers
     reject: bool = False
-    script: list[Step] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    answered: list[Party] = field(default_factory=list)  # one party per answered call

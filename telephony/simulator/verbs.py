@@ -93,6 +93,16 @@ class Verbs:
             return
         if call.queued is not None:  # the hold document ran out: it is requested again
             self.after(0, self._queue_wait, call, call.token)
+        elif call.dialing is not None:
+            return  # held in <Dial> until the bridge ends
+        elif (
+            call.dial_parent is not None
+            and call.dial_parent.dialing is not None
+            and (call.dial_parent.dialing.child is None)
+        ):
+            self._bridge(call)  # an answered leg's whisper is over: connect it
+        elif call.dial_parent is not None and call.dial_parent.dialing is not None:
+            return  # a bridged leg stays up until one side hangs up
         else:
             self._end(call, "completed")  # no more verbs: Twilio hangs up
 
