@@ -27,6 +27,9 @@ class Dial:
     """Mixed into Simulator."""
 
     def _verb_dial(self: Simulator, call: SimCall, verb: ET.Element) -> bool:
+        conference = verb.find("Conference")
+        if conference is not None:
+            return self._verb_dial_conference(call, verb, conference)
         nouns = [n for n in verb if n.tag in ("Number", "Client")]
         if not nouns and (verb.text or "").strip():
             nouns = [ET.Element("Number")]

@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from crm_core.clock import Clock
+from telephony.simulator.conference import Conferences
 from telephony.simulator.dial import Dial
 from telephony.simulator.model import (
     API_VERSION,
@@ -25,6 +26,7 @@ from telephony.simulator.model import (
     Number,
     Recording,
     SimCall,
+    SimConference,
     SimQueue,
     SimulationError,
     sid,
@@ -39,7 +41,7 @@ from telephony.simulator.verbs import Verbs
 log = logging.getLogger("callcenter.simulator")
 
 
-class Simulator(Verbs, Queues, Dial):
+class Simulator(Verbs, Queues, Dial, Conferences):
     def __init__(
         self,
         *,
@@ -61,6 +63,7 @@ class Simulator(Verbs, Queues, Dial):
         self.messages: dict[str, dict[str, Any]] = {}
         self.numbers: dict[str, Number] = {}
         self.queues: dict[str, SimQueue] = {}
+        self.conferences: dict[str, SimConference] = {}
         self.phones: dict[str, Phone] = {}
         self.errors: list[str] = []
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
@@ -216,6 +219,10 @@ class Simulator(Verbs, Queues, Dial):
         phone.answered.append(party)
         self._answer(call)
         self.wake(party)
+        if call.joins is not None:  # a participant added through the REST API
+            conference, attrs = call.joins
+            self._join(call, conference, attrs)
+            return
         if not call.program and call.url:
             self._fetch(call, call.url, {})
         self._run(call)
@@ -451,7 +458,9 @@ class Simulator(Verbs, Queues, Dial):
         if call.party is not None:
             call.party.did("call ended", status)
             self.wake(call.party)
-        if was_dialing:
+        if call.conference is not None or (call.dialing is not None and call.dialing.conference):
+            self._left_by_hangup(call)
+        if was_dialing and call.dialing is not None:
             self._abort_dial(call)
         if call.dial_parent is not None:
             self._leg_ended(call)

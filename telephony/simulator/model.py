@@ -88,6 +88,8 @@ class SimCall:
     queued: Queued | None = None
     dialing: Dialing | None = None  # this call is in <Dial>
     dial_parent: SimCall | None = None  # this call is a leg <Dial> placed
+    conference: SimConference | None = None  # in a conference (by TwiML or the REST API)
+    joins: tuple[SimConference, dict[str, str]] | None = None  # REST participant, on answer
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -135,6 +137,36 @@ class Queued:
 
 
 @dataclass
+class Participant:
+    call: SimCall
+    joined_at: datetime
+    muted: bool = False
+    hold: bool = False
+    hold_url: str | None = None
+    coaching: bool = False
+    call_sid_to_coach: str | None = None
+    start_on_enter: bool = True
+    end_on_exit: bool = False
+    wait_url: str | None = None
+    label: str | None = None
+    status: str = "connected"
+
+
+@dataclass
+class SimConference:
+    sid: str
+    name: str
+    created_at: datetime
+    status: str = "init"  # in-progress once someone with startConferenceOnEnter is in
+    participants: dict[str, Participant] = field(default_factory=dict)
+    status_callback: str | None = None
+    events: set[str] = field(default_factory=set)
+    sequence: int = 0
+    reason_ended: str | None = None
+    call_sid_ending: str | None = None
+
+
+@dataclass
 class Dialing:
     """A call blocked in <Dial>: the legs it rings, and where to go when it is over."""
 
@@ -145,6 +177,7 @@ class Dialing:
     children: list[SimCall] = field(default_factory=list)
     child: SimCall | None = None  # the leg that answered and is bridged
     bridged_at: float | None = None
+    conference: SimConference | None = None  # <Dial><Conference>
 
 
 @dataclass

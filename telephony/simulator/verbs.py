@@ -93,8 +93,9 @@ class Verbs:
             return
         if call.queued is not None:  # the hold document ran out: it is requested again
             self.after(0, self._queue_wait, call, call.token)
-        elif call.dialing is not None:
-            return  # held in <Dial> until the bridge ends
+        elif call.dialing is not None or call.conference is not None:
+            self._music_ended(call)  # in a conference: waiting or hold music goes round again
+            return  # held in <Dial> until the bridge or conference ends
         elif (
             call.dial_parent is not None
             and call.dial_parent.dialing is not None
