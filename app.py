@@ -32,6 +32,8 @@ from werkzeug.serving import run_simple
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
 from crm_core.errors import CallCenterError
+from telephony.carrier import Carrier
+from telephony.twilio_carrier import TwilioCarrier
 
 log = logging.getLogger("callcenter")
 
@@ -69,11 +71,12 @@ class Deps:
     redis: redis.Redis
     queues: dict[str, Queue]
     clock: Clock
-    carrier: Any = None  # telephony.Carrier; set by the telephony package when it is configured
+    carrier: Carrier
     erasure_hooks: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
+        self.carrier.close()
         self.read_engine.dispose()
         self.engine.dispose()
         self.redis.close()
@@ -95,11 +98,15 @@ def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[st
         config["CARRIER"] = "twilio" if has_twilio else "simulator"
     if config["CARRIER"] not in ("twilio", "simulator"):
         raise ValueError(f"CARRIER must be 'twilio' or 'simulator', not {config['CARRIER']!r}")
-    if config["CARRIER"] == "simulator" and not config["TWILIO_AUTH_TOKEN"]:
-        # The local simulator signs webhooks like Twilio does, with credentials every
-        # process of the installation derives from the same secret.
-        config["TWILIO_ACCOUNT_SID"] = "AC" + _derive(config["SECRET_KEY"], "account-sid")
-        config["TWILIO_AUTH_TOKEN"] = _derive(config["SECRET_KEY"], "auth-token")
+    if config["CARRIER"] == "simulator":
+        if not config["TWILIO_AUTH_TOKEN"]:
+            # The local simulator signs webhooks like Twilio does, with credentials every
+            # process of the installation derives from the same secret.
+            config["TWILIO_ACCOUNT_SID"] = "AC" + _derive(config["SECRET_KEY"], "account-sid")
+            config["TWILIO_AUTH_TOKEN"] = _derive(config["SECRET_KEY"], "auth-token")
+        if config["TWILIO_API_BASE_URL"] == SETTINGS["TWILIO_API_BASE_URL"]:
+            # Not pointed at a separate simulator: the one `callcenter run` embeds.
+            config["TWILIO_API_BASE_URL"] = config["PUBLIC_BASE_URL"]
     config["TWILIO_VERIFY_SIGNATURES"] = _flag("TWILIO_VERIFY_SIGNATURES", config)
     if not config["TWILIO_VERIFY_SIGNATURES"]:
         log.warning("TWILIO_VERIFY_SIGNATURES is off: anyone can post to /twilio/*")
@@ -157,6 +164,7 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         redis=connection,
         queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
         clock=clock or SystemClock(),
+        carrier=TwilioCarrier.from_config(config),
     )
 
 
@@ -335,16 +343,65 @@ def run_command(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int) -> None:
-    env = dict(os.environ, INSTANCE_PATH=current_app.instance_path)  # the same installation
+    app, d = current_app._get_current_object(), deps()
+    if "PUBLIC_BASE_URL" not in os.environ:  # the default names port 5000: use the real one
+        _set_public_url(app, d, f"http://{host}:{port}")
+    wsgi, ticker = app, None
+    if d.config["CARRIER"] == "simulator" and (
+        d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
+    ):
+        from telephony.simulator import live
+
+        sim = live.from_config(d.config)
+        ticker = live.Ticker(sim).start()
+        wsgi = live.mount(app, live.make_app(sim))
+        click.echo(
+            f"  Local carrier simulator: call {', '.join(sim.numbers)} "
+            f"(POST {d.config['PUBLIC_BASE_URL']}/simulator/calls)"
+        )
+    env = dict(os.environ, INSTANCE_PATH=app.instance_path)  # the same installation
     worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
     # SIGTERM (systemd, docker, timeout) ends the server like Ctrl-C does, so the worker is
     # stopped and exit hooks run (the embedded Redis stops with its last client).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        run_simple(host, port, wsgi, threaded=True)
     finally:
+        if ticker is not None:
+            ticker.stop()
         worker_process.terminate()
         worker_process.wait(timeout=30)
+
+
+def _set_public_url(app: Flask, d: Deps, url: str) -> None:
+    embedded = d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
+    for config in (app.config, d.config):
+        config["PUBLIC_BASE_URL"] = url
+        if embedded:
+            config["TWILIO_API_BASE_URL"] = url
+    d.carrier.close()
+    d.carrier = TwilioCarrier.from_config(d.config)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5010, show_default=True, type=int)
+def simulator(host: str, port: int) -> None:
+    """Run the local carrier simulator as its own process (set TWILIO_API_BASE_URL to it)."""
+    from telephony.simulator import live
+
+    config = dict(deps().config, TWILIO_API_BASE_URL=f"http://{host}:{port}")
+    sim = live.from_config(config)
+    ticker = live.Ticker(sim).start()
+    click.echo(
+        f"simulator on http://{host}:{port}; webhooks to {config['PUBLIC_BASE_URL']}; "
+        f"numbers {', '.join(sim.numbers)}"
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        run_simple(host, port, live.make_app(sim), threaded=True)
+    finally:
+        ticker.stop()
 
 
 @cli.command()

@@ -4,7 +4,7 @@ Both apps are served by the same gunicorn command on loopback: the production on
 ``gunicorn -w 4 -k sync -b 127.0.0.1:PORT "app:create_app()"`` (README: "gunicorn -w 4"),
 and ``bench/webhook_latency/baseline.py``, a bare Flask app answering the same two paths with
 a fixed TwiML document (``/twilio/voice``) and 204 (``/twilio/voice/status``). wrk, in its own
-process, drives each at concurrency 32 (``-t4 -c32``) for 20 s after a 3 s warm-up, with
+process, drives each at concurrency 32 (``-t4 -c32``) for 20 s after a 2 s warm-up, with
 requests signed like Twilio signs them (``X-Twilio-Signature``, twilio-python's
 RequestValidator) and replayed by a Lua script. Three scenarios, each measured against both:
 
@@ -38,11 +38,15 @@ connection after each response, so every request is a new TCP connection, on bot
 wrk and gunicorn share the machine's cores (2 on the reference machine): wrk's own CPU is
 printed beside the server's so the throughput figures can be read for what they are.
 
-    python bench/webhook_latency.py                      # ~2.5 minutes
+    python bench/webhook_latency.py                      # ~2.7 minutes (see below)
     python bench/webhook_latency.py --scenarios voice --duration 5 --warmup 1   # smoke run
     python bench/webhook_latency.py --unique-calls       # new calls: the write path
     python bench/webhook_latency.py --redis-url redis://127.0.0.1:6379/15 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1/callcenter_webhook_bench
+
+Of the ~2.7 minutes, 2.2 are wrk runs; the rest is ``callcenter db upgrade`` (~7 s), booting
+the servers (~6 s) and stopping the app (~16 s: with the embedded Redis, gunicorn's master
+waits that long for its workers to exit on SIGTERM; with ``--redis-url`` it takes ~1 s).
 
 Needs wrk (``apt-get install wrk``). Runs from any directory; uses the gunicorn and
 callcenter commands of the running interpreter's virtualenv.
@@ -260,22 +264,21 @@ def start(server: Server, env: dict[str, str]) -> None:
     log.close()
 
 
-def stop(server: Server) -> None:
-    """SIGTERM the master (it stops its workers), wait; SIGKILL what is left, by pid."""
-    proc = server.process
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        workers = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        workers = []
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for worker in workers:
+def stop(*servers: Server) -> None:
+    """SIGTERM each master (it stops its workers), wait; SIGKILL what is left, by pid."""
+    running = [s.process for s in servers if s.process and s.process.poll() is None]
+    workers = []
+    for proc in running:
+        with contextlib.suppress(psutil.Error):
+            workers += psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGTERM)
+    for proc in running:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for worker in workers:  # a master killed above leaves its workers behind
         with contextlib.suppress(psutil.Error):
             worker.wait(timeout=5)
         with contextlib.suppress(psutil.Error):
@@ -586,7 +589,7 @@ def describe(result: WrkResult) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20, help="seconds per measured run")
-    parser.add_argument("--warmup", type=float, default=3, help="seconds of wrk before each run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk before each run")
     parser.add_argument("--connections", "-c", type=int, default=32)
     parser.add_argument("--wrk-threads", "-t", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=5, help="wrk's per-request timeout, s")
@@ -600,7 +603,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a new CallSid per request (inserts) instead of replaying one call",
     )  # fmt: skip
     parser.add_argument(
-        "--pool", type=int, default=60_000,
+        "--pool", type=int, default=20_000,
         help="distinct calls signed per measured app run with --unique-calls",
     )  # fmt: skip
     parser.add_argument(
@@ -743,8 +746,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
                     results[scenario][name].runs.append(result)
     finally:
         engine.dispose()
-        for server in servers.values():
-            stop(server)
+        stop(*servers.values())
 
     all_ok = print_table(results)
     print(

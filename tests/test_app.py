@@ -18,7 +18,9 @@ def test_defaults_then_environment_then_overrides(tmp_path, monkeypatch):
     config = load_config({"DEFAULT_REGION": "CA"}, str(tmp_path))
     assert config["PUBLIC_BASE_URL"] == "https://calls.example.com"  # environment
     assert config["DEFAULT_REGION"] == "CA"  # test override beats the environment
-    assert config["TWILIO_API_BASE_URL"] == "https://api.twilio.com"  # default
+    # no Twilio credentials: the simulator, embedded in the app at its public URL
+    assert config["CARRIER"] == "simulator"
+    assert config["TWILIO_API_BASE_URL"] == "https://calls.example.com"
     assert config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'callcenter.db'}"
 
 
@@ -35,6 +37,7 @@ def test_carrier_defaults_to_simulator_without_twilio_credentials(tmp_path, monk
     assert load_config({}, str(tmp_path))["CARRIER"] == "simulator"
     creds = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "x"}
     assert load_config(creds, str(tmp_path))["CARRIER"] == "twilio"
+    assert load_config(creds, str(tmp_path))["TWILIO_API_BASE_URL"] == "https://api.twilio.com"
     with pytest.raises(ValueError, match="CARRIER"):
         load_config({"CARRIER": "pigeon"}, str(tmp_path))
 

@@ -113,3 +113,68 @@ def test_demo_serves_and_stops_cleanly_on_sigterm(env, tmp_path):
         child.wait(timeout=30)
     servers[0].wait(timeout=30)
     assert not embedded_servers(instance)
+
+
+def test_live_simulator_call_through_the_development_server(env, tmp_path):
+    """`callcenter run` with CARRIER=simulator: a call placed on the control API runs in
+    real time over HTTP, signed webhooks to the app and back, until the message is saved."""
+    import base64
+    import json
+
+    from app import load_config
+
+    env = env | {"SECRET_KEY": "live-test", "CARRIER": "simulator"}
+    port = free_port()
+    creds = load_config(
+        {"SECRET_KEY": "live-test", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, str(tmp_path)
+    )
+    auth = base64.b64encode(
+        f"{creds['TWILIO_ACCOUNT_SID']}:{creds['TWILIO_AUTH_TOKEN']}".encode()
+    ).decode()
+    subprocess.run(
+        [BIN / "callcenter", "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120
+    )
+    server = subprocess.Popen(
+        [BIN / "callcenter", "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", server)
+        steps = [
+            ["expect_say", "thank you for calling"],
+            ["talk", 2],
+            ["press", "#"],
+            ["expect_say", "your message has been saved"],
+        ]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/simulator/calls",
+            method="POST",
+            data=json.dumps(
+                {"from": "+13135550101", "to": "+13135550100", "steps": steps}
+            ).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Basic {auth}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            sid = json.load(response)["sid"]
+        state = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            check = urllib.request.Request(
+                f"http://127.0.0.1:{port}/simulator/calls/{sid}",
+                headers={"Authorization": f"Basic {auth}"},
+            )
+            with urllib.request.urlopen(check, timeout=10) as response:
+                state = json.load(response)
+            if state["status"] == "completed":
+                break
+            time.sleep(0.5)
+        assert state["status"] == "completed", state
+        assert state["failures"] == [] and state["errors"] == [], state
+        heard = " ".join(t for _, kind, t in state["transcript"] if kind == "heard say").lower()
+        assert "your message has been saved" in heard
+    finally:
+        output = stop(server)
+    assert "Local carrier simulator: call +13135550100" in output

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 EPSILON = 1e-3
+REACTION = 0.25  # seconds a person takes to act once a prompt is over
 
 
 def _before(now: float, moment: float) -> bool:
@@ -76,11 +77,13 @@ class Party(Script):
     _busy_until: float = 0.0
 
     # ---- what the party perceives ----
-    def heard(self, kind: str, text: str, seconds: float = 0.0) -> None:
-        """``text`` starts now and lasts ``seconds``; a person reacts once it has been said."""
+    def heard(self, kind: str, text: str, until: float | None = None) -> None:
+        """``text`` starts now and is over at ``until`` (the engine's own end time for it,
+        so the next verb and the listener agree); a person reacts a moment after that."""
         now = self.sim.elapsed()
         self.transcript.append((now, f"heard {kind}", text))
-        self._listening_until = max(self._listening_until, now + seconds)
+        if until is not None:
+            self._listening_until = max(self._listening_until, until + REACTION)
         self.sim.wake(self)
 
     def did(self, kind: str, text: str = "") -> None:

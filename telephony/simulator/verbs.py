@@ -111,9 +111,13 @@ class Verbs:
         if call.token == token and not call.ended:
             self._run(call)
 
-    def _hear(self, call: SimCall, kind: str, text: str, seconds: float = 0.0) -> None:
+    def _hear(self, call: SimCall, kind: str, text: str, seconds: float = 0.0) -> float:
+        """The party hears ``text`` for ``seconds``; returns when it is over (one clock
+        reading, shared by the listener and whatever comes next)."""
+        end = self.elapsed() + seconds
         if call.party is not None:
-            call.party.heard(kind, text, seconds)
+            call.party.heard(kind, text, end)
+        return end
 
     def _speak_seconds(self, verb: ET.Element) -> tuple[str, float]:
         text = " ".join((verb.text or "").split())
@@ -122,14 +126,13 @@ class Verbs:
 
     def _verb_say(self, call: SimCall, verb: ET.Element) -> bool:
         text, seconds = self._speak_seconds(verb)
-        self._hear(call, "say", text, seconds)
-        self.after(seconds, self._continue, call, call.token)
+        self.at(self._hear(call, "say", text, seconds), self._continue, call, call.token)
         return True
 
     def _verb_play(self, call: SimCall, verb: ET.Element) -> bool:
         loops = int(_number(verb.get("loop"), 1)) or 1
-        self._hear(call, "play", (verb.text or "").strip(), PLAY_SECONDS * loops)
-        self.after(PLAY_SECONDS * loops, self._continue, call, call.token)
+        end = self._hear(call, "play", (verb.text or "").strip(), PLAY_SECONDS * loops)
+        self.at(end, self._continue, call, call.token)
         return True
 
     def _verb_pause(self, call: SimCall, verb: ET.Element) -> bool:
@@ -164,13 +167,12 @@ class Verbs:
             nested = gather.nested.pop(0)
             if nested.tag == "Say":
                 text, seconds = self._speak_seconds(nested)
-                self._hear(call, "say", text, seconds)
+                end = self._hear(call, "say", text, seconds)
             elif nested.tag == "Play":
-                seconds = PLAY_SECONDS
-                self._hear(call, "play", (nested.text or "").strip(), seconds)
+                end = self._hear(call, "play", (nested.text or "").strip(), PLAY_SECONDS)
             else:
-                seconds = _number(nested.get("length"), 1)
-            self.after(seconds, self._gather_step, call, token)
+                end = self.elapsed() + _number(nested.get("length"), 1)
+            self.at(end, self._gather_step, call, token)
             return
         self.after(_number(gather.attrs.get("timeout"), 5), self._gather_timeout, call, token)
 
