@@ -356,8 +356,9 @@ def _serve(host: str, port: int) -> None:
         ticker = live.Ticker(sim).start()
         wsgi = live.mount(app, live.make_app(sim))
         click.echo(
-            f"  Local carrier simulator: call {', '.join(sim.numbers)} "
-            f"(POST {d.config['PUBLIC_BASE_URL']}/simulator/calls)"
+            f"  Local carrier simulator: call {', '.join(sim.numbers)} with POST "
+            f"{d.config['PUBLIC_BASE_URL']}/simulator/calls, basic auth "
+            f"{d.config['TWILIO_ACCOUNT_SID']}:{d.config['TWILIO_AUTH_TOKEN']}"
         )
     env = dict(os.environ, INSTANCE_PATH=app.instance_path)  # the same installation
     worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)

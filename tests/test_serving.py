@@ -177,4 +177,4 @@ def test_live_simulator_call_through_the_development_server(env, tmp_path):
         assert "your message has been saved" in heard
     finally:
         output = stop(server)
-    assert "Local carrier simulator: call +13135550100" in output
+    assert "Local carrier simulator: call +13135550100 with POST" in output
