@@ -49,6 +49,23 @@ def error(status: int, code: int, message: str):
     return jsonify(body), status
 
 
+def page(key: str, items: list[dict[str, Any]], uri: str):
+    """A list resource's one page, in Twilio's envelope (everything fits in page 0)."""
+    return jsonify(
+        {
+            key: items,
+            "page": 0,
+            "page_size": max(len(items), 50),
+            "start": 0,
+            "end": max(len(items) - 1, 0),
+            "uri": uri,
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+    )
+
+
 def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> Flask:
     app = Flask("twilio-simulator")
     credentials = {sim.account_sid: sim.auth_token, **(api_keys or {})}
@@ -169,19 +186,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
         with sim.lock:
             calls = [call_json(c) for c in sim.calls.values() if status in (None, c.status)]
         uri = f"{base()}/Calls.json"
-        return jsonify(
-            {
-                "calls": calls,
-                "page": 0,
-                "page_size": len(calls) or 50,
-                "start": 0,
-                "end": max(len(calls) - 1, 0),
-                "uri": uri,
-                "first_page_uri": uri,
-                "next_page_uri": None,
-                "previous_page_uri": None,
-            }
-        )
+        return page("calls", calls, uri)
 
     @app.get(f"{PREFIX}/Calls/<call_sid>.json")
     def fetch_call(account: str, call_sid: str):
@@ -305,17 +310,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
     def list_queues(account: str):
         with sim.lock:
             queues = [queue_json(q) for q in sim.queues.values()]
-        return jsonify(
-            {
-                "queues": queues,
-                "page": 0,
-                "page_size": 50,
-                "start": 0,
-                "end": max(len(queues) - 1, 0),
-                "next_page_uri": None,
-                "uri": f"{base()}/Queues.json",
-            }
-        )
+        return page("queues", queues, f"{base()}/Queues.json")
 
     @app.get(f"{PREFIX}/Queues/<queue_sid>.json")
     def fetch_queue(account: str, queue_sid: str):
@@ -330,17 +325,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             if q is None:
                 return not_found()
             members = [member_json(q, c) for c in q.members]
-        return jsonify(
-            {
-                "queue_members": members,
-                "page": 0,
-                "page_size": 50,
-                "start": 0,
-                "end": max(len(members) - 1, 0),
-                "next_page_uri": None,
-                "uri": f"{base()}/Queues/{queue_sid}/Members.json",
-            }
-        )
+        return page("queue_members", members, f"{base()}/Queues/{queue_sid}/Members.json")
 
     @app.post(f"{PREFIX}/Queues/<queue_sid>/Members/<member>.json")
     def dequeue_member(account: str, queue_sid: str, member: str):
@@ -410,17 +395,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
                 for c in sim.conferences.values()
                 if name in (None, c.name) and status in (None, c.status)
             ]
-        return jsonify(
-            {
-                "conferences": found,
-                "page": 0,
-                "page_size": 50,
-                "start": 0,
-                "end": max(len(found) - 1, 0),
-                "next_page_uri": None,
-                "uri": f"{base()}/Conferences.json",
-            }
-        )
+        return page("conferences", found, f"{base()}/Conferences.json")
 
     @app.get(f"{PREFIX}/Conferences/<key>.json")
     def fetch_conference(account: str, key: str):
@@ -489,17 +464,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             if c is None:
                 return not_found()
             found = [participant_json(c, p) for p in c.participants.values()]
-        return jsonify(
-            {
-                "participants": found,
-                "page": 0,
-                "page_size": 50,
-                "start": 0,
-                "end": max(len(found) - 1, 0),
-                "next_page_uri": None,
-                "uri": f"{base()}/Conferences/{key}/Participants.json",
-            }
-        )
+        return page("participants", found, f"{base()}/Conferences/{key}/Participants.json")
 
     def participant_of(key: str, call_sid: str):
         c = find_conference(key)
