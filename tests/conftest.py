@@ -58,8 +58,8 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
-def app(database_url, redis_url, clock, tmp_path):
+def make_app(database_url, redis_url, clock, tmp_path, **overrides):
+    """The app on the test database and Redis, emptied before and after each test."""
     app = create_app(
         {
             "TESTING": True,
@@ -68,6 +68,7 @@ def app(database_url, redis_url, clock, tmp_path):
             "REDIS_URL": redis_url,
             "SECRET_KEY": "test-secret",
             "CLOCK": clock,
+            **overrides,
         }
     )
     deps = app.extensions["callcenter"]
@@ -75,6 +76,11 @@ def app(database_url, redis_url, clock, tmp_path):
     yield app
     _empty(deps)
     deps.close()
+
+
+@pytest.fixture
+def app(database_url, redis_url, clock, tmp_path):
+    yield from make_app(database_url, redis_url, clock, tmp_path)
 
 
 def _empty(deps) -> None:

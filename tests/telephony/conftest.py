@@ -8,27 +8,17 @@ PUBLIC = "https://calls.example.com"
 @pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
     """The test app as Twilio sees it: behind a proxy at PUBLIC_BASE_URL, a known token."""
-    from app import create_app
-    from tests.conftest import _empty
+    from tests.conftest import make_app
 
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": "test-secret",
-            "CLOCK": clock,
-            "PUBLIC_BASE_URL": PUBLIC,
-            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        }
+    yield from make_app(
+        database_url,
+        redis_url,
+        clock,
+        tmp_path,
+        PUBLIC_BASE_URL=PUBLIC,
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN=TOKEN,
     )
-    deps = app.extensions["callcenter"]
-    _empty(deps)
-    yield app
-    _empty(deps)
-    deps.close()
 
 
 class Twilio:
