@@ -1,15 +1,17 @@
 """<Dial><Conference> and the Conferences/Participants resources through TwilioCarrier."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from crm_core.clock import ManualClock
-from telephony.simulator.engine import Simulator
 from telephony.simulator.rest import RestServer
-from telephony.simulator.transport import WsgiTransport
 from telephony.twilio_carrier import TwilioCarrier
-from tests.telephony.simulator.test_verbs import BASE, CALLER, NUMBER, TOKEN, TwimlServer
+from tests.telephony.simulator.test_verbs import (
+    BASE,
+    CALLER,
+    NUMBER,
+    TOKEN,
+    TwimlServer,
+    new_simulator,
+)
 
 AC = "AC" + "1" * 32
 AGENT_NUMBER = "+13135550111"
@@ -43,12 +45,7 @@ def server():
 
 @pytest.fixture
 def sim(server):
-    sim = Simulator(
-        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
-        transport=WsgiTransport(server.app),
-        account_sid=AC,
-        auth_token=TOKEN,
-    )
+    sim = new_simulator(server)
     sim.add_number(NUMBER, f"{BASE}/voice")
     sim.add_number(AGENT_NUMBER, f"{BASE}/agent")
     return sim

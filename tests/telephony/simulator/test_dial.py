@@ -1,13 +1,14 @@
 """<Dial> with <Number> and <Client>, as Twilio documents it."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from crm_core.clock import ManualClock
-from telephony.simulator.engine import Simulator
-from telephony.simulator.transport import WsgiTransport
-from tests.telephony.simulator.test_verbs import BASE, CALLER, NUMBER, TOKEN, TwimlServer
+from tests.telephony.simulator.test_verbs import (
+    BASE,
+    CALLER,
+    NUMBER,
+    TwimlServer,
+    new_simulator,
+)
 
 AGENT = "client:agent_ana"
 CELL = "+13135550188"
@@ -22,12 +23,7 @@ def server():
 
 @pytest.fixture
 def sim(server):
-    sim = Simulator(
-        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
-        transport=WsgiTransport(server.app),
-        account_sid="AC" + "1" * 32,
-        auth_token=TOKEN,
-    )
+    sim = new_simulator(server)
     sim.add_number(NUMBER, f"{BASE}/voice")
     return sim
 

@@ -1,15 +1,17 @@
 """<Enqueue>, <Leave> and the Queues resource, as Twilio documents them."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from crm_core.clock import ManualClock
-from telephony.simulator.engine import Simulator
 from telephony.simulator.rest import RestServer
-from telephony.simulator.transport import WsgiTransport
 from telephony.twilio_carrier import TwilioCarrier
-from tests.telephony.simulator.test_verbs import BASE, CALLER, NUMBER, TOKEN, TwimlServer
+from tests.telephony.simulator.test_verbs import (
+    BASE,
+    CALLER,
+    NUMBER,
+    TOKEN,
+    TwimlServer,
+    new_simulator,
+)
 
 AC = "AC" + "1" * 32
 ENQUEUE = (
@@ -29,12 +31,7 @@ def server():
 
 @pytest.fixture
 def sim(server):
-    sim = Simulator(
-        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
-        transport=WsgiTransport(server.app),
-        account_sid=AC,
-        auth_token=TOKEN,
-    )
+    sim = new_simulator(server)
     sim.add_number(NUMBER, f"{BASE}/voice")
     return sim
 

@@ -3,17 +3,13 @@ on loopback, for the Carrier's call, recording and message operations."""
 
 import io
 import wave
-from datetime import UTC, datetime
 
 import pytest
 
-from crm_core.clock import ManualClock
 from telephony.carrier import CarrierError, CarrierNotFound
-from telephony.simulator.engine import Simulator
 from telephony.simulator.rest import RestServer
-from telephony.simulator.transport import WsgiTransport
 from telephony.twilio_carrier import TwilioCarrier
-from tests.telephony.simulator.test_verbs import BASE, TOKEN, TwimlServer
+from tests.telephony.simulator.test_verbs import BASE, TOKEN, TwimlServer, new_simulator
 
 AC = "AC" + "1" * 32
 CUSTOMER = "+13135550199"
@@ -27,12 +23,7 @@ def server():
 
 @pytest.fixture
 def sim(server):
-    return Simulator(
-        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
-        transport=WsgiTransport(server.app),
-        account_sid=AC,
-        auth_token=TOKEN,
-    )
+    return new_simulator(server)
 
 
 @pytest.fixture

@@ -39,6 +39,16 @@ class TwimlServer:
         return [params for p, params in self.requests if p == path]
 
 
+def new_simulator(server: TwimlServer) -> Simulator:
+    """A simulator on a manual clock, its webhooks going in-process to ``server``."""
+    return Simulator(
+        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
+        transport=WsgiTransport(server.app),
+        account_sid="AC" + "1" * 32,
+        auth_token=TOKEN,
+    )
+
+
 @pytest.fixture
 def server():
     return TwimlServer()
@@ -46,12 +56,7 @@ def server():
 
 @pytest.fixture
 def sim(server):
-    sim = Simulator(
-        clock=ManualClock(datetime(2026, 1, 5, 15, tzinfo=UTC)),
-        transport=WsgiTransport(server.app),
-        account_sid="AC" + "1" * 32,
-        auth_token=TOKEN,
-    )
+    sim = new_simulator(server)
     sim.add_number(
         NUMBER, f"{BASE}/voice", status_callback=f"{BASE}/status", fallback_url=f"{BASE}/fallback"
     )
