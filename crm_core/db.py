@@ -58,18 +58,40 @@ def make_engine(url: str, **kwargs) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=5000")  # gunicorn workers and rq share the file
-            cursor.close()
-
+        _sqlite_setup(engine, immediate=True)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
+    """WAL, foreign keys, a busy timeout; and for the writing engine, transactions that take
+    the write lock when they begin.
+
+    A deferred SQLite transaction that has read and then wants to write fails at once with
+    "database is locked" if another process committed in between (WAL cannot upgrade a stale
+    snapshot, and busy_timeout does not apply). Webhooks read then write (is this call
+    known? then insert it), so the writing engine begins with BEGIN IMMEDIATE and writers
+    queue on busy_timeout instead; this is SQLAlchemy's documented pysqlite recipe. The read
+    engine keeps the driver's behaviour: reads never wait.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")  # gunicorn workers and rq share the file
+        cursor.close()
+        if immediate:
+            dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+
+    if immediate:
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
@@ -82,10 +104,16 @@ def make_read_engine(engine: Engine) -> Engine:
     On PostgreSQL its own pool of autocommit connections: no BEGIN and ROLLBACK round trips,
     and psycopg keeps its prepared statements (a ROLLBACK discards them); a screen pop costs
     a third less (bench/crm_lookup.py). Switching one pool's connections in and out of
-    autocommit costs a round trip each way, hence a second pool. SQLite has no round trips
-    to save, so there it is the same engine. Never write through it: each statement would
-    commit on its own.
+    autocommit costs a round trip each way, hence a second pool. On SQLite a second engine
+    whose transactions stay deferred, so reads never queue behind the writers' BEGIN
+    IMMEDIATE. Never write through it.
     """
+    if engine.dialect.name == "sqlite":
+        if engine.url.database in (None, "", ":memory:"):
+            return engine  # one in-memory database is one connection's: share it
+        reader = create_engine(engine.url)
+        _sqlite_setup(reader, immediate=False)
+        return reader
     if engine.dialect.name != "postgresql":
         return engine
     return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
