@@ -33,6 +33,7 @@ from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
 from crm_core.errors import CallCenterError
 from telephony.carrier import Carrier
+from telephony.messaging import erase_texts
 from telephony.twilio_carrier import TwilioCarrier
 
 log = logging.getLogger("callcenter")
@@ -165,6 +166,7 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
         clock=clock or SystemClock(),
         carrier=TwilioCarrier.from_config(config),
+        erasure_hooks=[erase_texts],
     )
 
 

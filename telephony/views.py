@@ -8,12 +8,13 @@ messages land as tasks on the customer.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import service
+from telephony import messaging, service
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, voicemail
-from telephony.webhooks import callback_webhook, public_url, voice_webhook
+from telephony.webhooks import callback_webhook, message_webhook, public_url, voice_webhook
 
 bp = Blueprint("telephony", __name__, url_prefix="/twilio")
 
@@ -91,3 +92,15 @@ def voicemail_recorded() -> str:
         response.say("Thank you. Your message has been saved and we will call you back. Goodbye.")
     response.hangup()
     return str(response)
+
+
+@bp.post("/sms")
+@message_webhook
+def sms() -> str:
+    """The number's Messaging webhook: keywords into the consent ledger, texts to agents."""
+    d = _deps()
+    region = current_app.config["DEFAULT_REGION"]
+    event = messaging.MessageEvent.from_form(request.form, region=region)
+    with d.session_factory.begin() as session:
+        messaging.receive_text(session, event, d.clock, region=region)
+    return str(MessagingResponse())

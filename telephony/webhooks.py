@@ -11,6 +11,7 @@ the view, Twilio gets valid TwiML (an apology, then voicemail) and the failure i
 with the CallSid and kept as a TelephonyError a supervisor can see.
 ``callback_webhook`` (status, recording and conference callbacks) answers 204 in the same
 circumstances: Twilio does not retry a callback, so the error record is what is kept.
+``message_webhook`` (incoming texts) answers an empty messaging ``<Response/>`` then.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from twilio.request_validator import (
     RequestValidator,
     get_signature_algorithm,
 )
+from twilio.twiml.messaging_response import MessagingResponse
 
 from telephony import service
 from telephony.twiml import apology_then_voicemail, twiml
@@ -76,7 +78,7 @@ def _deps():
 
 
 def _record_failure(exc: BaseException) -> None:
-    call_sid = request.form.get("CallSid")
+    call_sid = request.form.get("CallSid") or request.form.get("MessageSid")
     log.exception("webhook %s failed CallSid=%s", request.path, call_sid or "-")
     try:
         with _deps().session_factory.begin() as session:
@@ -123,6 +125,24 @@ def callback_webhook(view: Callable[..., object]) -> Callable[..., Response]:
         except Exception as exc:
             _record_failure(exc)
         return Response(status=204)
+
+    wrapper.signed_webhook = True
+    return wrapper
+
+
+def message_webhook(view: Callable[..., str]) -> Callable[..., Response]:
+    """The incoming-message webhook: the view returns messaging TwiML as a string."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs) -> Response:
+        if not signature_ok():
+            return _refuse()
+        try:
+            body = view(*args, **kwargs)
+        except Exception as exc:
+            _record_failure(exc)
+            body = str(MessagingResponse())
+        return twiml(body)
 
     wrapper.signed_webhook = True
     return wrapper

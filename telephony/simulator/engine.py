@@ -19,6 +19,7 @@ from typing import Any
 from crm_core.clock import Clock
 from telephony.simulator.conference import Conferences
 from telephony.simulator.dial import Dial
+from telephony.simulator.messaging import Messaging
 from telephony.simulator.model import (
     API_VERSION,
     EVENT_OF_STATUS,
@@ -41,7 +42,7 @@ from telephony.simulator.verbs import Verbs
 log = logging.getLogger("callcenter.simulator")
 
 
-class Simulator(Verbs, Queues, Dial, Conferences):
+class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
     def __init__(
         self,
         *,
@@ -61,6 +62,7 @@ class Simulator(Verbs, Queues, Dial, Conferences):
         self.calls: dict[str, SimCall] = {}
         self.recordings: dict[str, Recording] = {}
         self.messages: dict[str, dict[str, Any]] = {}
+        self._opt_outs: set[tuple[str, str]] = set()  # (number, recipient) after STOP
         self.numbers: dict[str, Number] = {}
         self.queues: dict[str, SimQueue] = {}
         self.conferences: dict[str, SimConference] = {}
@@ -331,15 +333,22 @@ class Simulator(Verbs, Queues, Dial, Conferences):
             )
 
     def send_message(
-        self, to: str, from_: str, body: str, status_callback: str | None
+        self, to: str, from_: str, body: str, status_callback: str | None, *, carrier=False
     ) -> dict[str, Any]:
-        """Messages create: queued, then sent and delivered a second apart (with callbacks)."""
+        """Messages create: queued, then sent and delivered a second apart (with callbacks).
+
+        Raises Unsubscribed (21610) when ``to`` texted STOP to ``from_``; ``carrier`` is for
+        Twilio's own keyword confirmations, which go out regardless.
+        """
+        if not carrier:
+            self.check_may_send(from_, to)
         message = {
             "sid": sid("SM", self._sids),
             "to": to,
             "from": from_,
             "body": body,
             "status": "queued",
+            "direction": "outbound-reply" if carrier else "outbound-api",
             "created_at": self.clock.now(),
             "status_callback": status_callback,
         }

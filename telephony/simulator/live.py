@@ -45,6 +45,7 @@ def from_config(config: dict[str, Any]) -> Simulator:
         f"{base}/twilio/voice",
         status_callback=f"{base}/twilio/voice/status",
         fallback_url=f"{base}/twilio/voice/fallback",
+        sms_url=f"{base}/twilio/sms",
     )
     return sim
 
@@ -112,6 +113,20 @@ def make_app(sim: Simulator) -> Flask:
                     "failures": party.failures if party else [],
                 }
             )
+
+    @app.post("/simulator/messages")
+    def send_text():
+        """A text from any number to one of the simulated numbers (the Messaging webhook)."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) and body.get(k) for k in ("from", "to", "body")
+        ):
+            return error(400, 21602, "give from, to and body (strings)")
+        try:
+            message = sim.text(body["from"], body["to"], body["body"][:1600])
+        except SimulationError as exc:
+            return error(404, 21212, str(exc))
+        return jsonify({"sid": message["sid"], "replies": sim.sent_to(body["from"])}), 201
 
     return app
 

@@ -189,6 +189,7 @@ class Number:
     voice_method: str = "POST"
     fallback_url: str | None = None
     status_callback: str | None = None
+    sms_url: str | None = None  # the Messaging webhook ("A message comes in")
 
 
 def number(value: str | None, default: float) -> float:

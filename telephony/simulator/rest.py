@@ -29,6 +29,7 @@ from telephony.simulator.engine import (
     Simulator,
     sid,
 )
+from telephony.simulator.messaging import Unsubscribed
 from telephony.simulator.model import Participant
 
 PREFIX = f"/{API_VERSION}/Accounts/<account>"
@@ -510,9 +511,15 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
                 400, 21617, "The concatenated message body exceeds the 1600 character limit."
             )
         with sim.lock:
-            message = sim.send_message(
-                form["To"], form.get("From", ""), form.get("Body", ""), form.get("StatusCallback")
-            )
+            try:
+                message = sim.send_message(
+                    form["To"],
+                    form.get("From", ""),
+                    form.get("Body", ""),
+                    form.get("StatusCallback"),
+                )
+            except Unsubscribed as exc:
+                return error(400, exc.code, exc.message)
             return jsonify(message_json(message)), 201
 
     @app.get(f"{PREFIX}/Messages/<message_sid>.json")
@@ -530,7 +537,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             "from": m["from"],
             "body": m["body"],
             "status": m["status"],
-            "direction": "outbound-api",
+            "direction": m.get("direction", "outbound-api"),
             "num_segments": str(1 + len(m["body"]) // 160),
             "num_media": "0",
             "date_created": rfc2822(m["created_at"]),
