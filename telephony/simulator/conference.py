@@ -78,6 +78,7 @@ class Conferences:
                 "WaitUrl": _absolute(wait, call.doc_url) if wait else None,
             },
         )
+        self._dial_record(call, "answer")  # in the conference: the <Dial> is answered
         return True
 
     def _join(self: Simulator, call: SimCall, conf: SimConference, attrs: dict) -> Participant:

@@ -1,5 +1,8 @@
 """<Dial> with <Number> and <Client>: ring every leg, bridge the first to answer.
 
+(<Dial><Conference> is in conference.py, <Dial><Queue> in dial_queue.py, and the ``record``
+attribute in recordings.py.)
+
 As Twilio documents it: each leg is a child call (``outbound-dial``, ParentCallSid) that
 rings for ``timeout`` seconds (30 by default); a noun's ``url`` runs on the answered leg
 before it is bridged (a whisper); when the bridge ends or nobody answers, the ``action`` is
@@ -30,6 +33,9 @@ class Dial:
         conference = verb.find("Conference")
         if conference is not None:
             return self._verb_dial_conference(call, verb, conference)
+        queue = verb.find("Queue")
+        if queue is not None:
+            return self._verb_dial_queue(call, verb, queue)
         nouns = [n for n in verb if n.tag in ("Number", "Client")]
         if not nouns and (verb.text or "").strip():
             nouns = [ET.Element("Number")]
@@ -41,6 +47,7 @@ class Dial:
         dialing = Dialing(dict(verb.attrib), call.doc_url, list(call.program), self.elapsed())
         call.program = []
         call.dialing = dialing
+        self._dial_record(call, "ringing")
         for noun in nouns:
             target = (noun.text or "").strip()
             if noun.tag == "Client":
@@ -69,6 +76,7 @@ class Dial:
             self._end(child, "completed")  # too late: someone else answered, or nobody waits
             return
         dialing.child, dialing.bridged_at = child, self.elapsed()
+        self._dial_record(parent, "answer")
         for other in dialing.children:
             if other is not child and not other.ended:
                 self._end(other, "canceled")
@@ -104,6 +112,7 @@ class Dial:
         if dialing.child is not None:
             extra["DialCallDuration"] = str(int(self.elapsed() - dialing.bridged_at))
             extra["DialBridged"] = "true"
+        extra |= dialing.queue_params | self._dial_record_done(dialing)
         call.token += 1
         action = dialing.attrs.get("action")
         if call.ended:  # the caller hung up: the action is notified, its TwiML not used
@@ -118,10 +127,15 @@ class Dial:
             self.after(0, self._continue, call, call.token)
 
     def _abort_dial(self: Simulator, call: SimCall) -> None:
-        """The caller hung up while in <Dial>: drop every leg."""
+        """The caller hung up while in <Dial>: drop every leg (a caller taken from a queue is
+        not dropped: it goes on to its <Enqueue> action)."""
         dialing = call.dialing
+        if dialing.queue is not None and call in dialing.queue.dequeuers:
+            dialing.queue.dequeuers.remove(call)
         for leg in dialing.children:
-            if not leg.ended:
+            if leg.dequeued is not None:
+                self._release_dequeued(leg)
+            elif not leg.ended:
                 self._end(leg, "completed" if leg is dialing.child else "canceled")
         if call.dialing is not None:  # not already settled by a leg ending
             self._dial_done(call, "completed" if dialing.child else "canceled")

@@ -19,11 +19,13 @@ from typing import Any
 from crm_core.clock import Clock
 from telephony.simulator.conference import Conferences
 from telephony.simulator.dial import Dial
+from telephony.simulator.dial_queue import DialQueue
 from telephony.simulator.messaging import Messaging
 from telephony.simulator.model import (
     API_VERSION,
     EVENT_OF_STATUS,
     TERMINAL,
+    Notification,
     Number,
     Recording,
     SimCall,
@@ -36,13 +38,14 @@ from telephony.simulator.model import delta as _delta
 from telephony.simulator.model import number as _number
 from telephony.simulator.parties import Party, Phone
 from telephony.simulator.queues import Queues
+from telephony.simulator.recordings import Recordings
 from telephony.simulator.transport import Transport
 from telephony.simulator.verbs import Verbs
 
 log = logging.getLogger("callcenter.simulator")
 
 
-class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
+class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messaging):
     def __init__(
         self,
         *,
@@ -68,6 +71,7 @@ class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
         self.conferences: dict[str, SimConference] = {}
         self.phones: dict[str, Phone] = {}
         self.errors: list[str] = []
+        self.notifications: list[Notification] = []  # Twilio's debugger: 11200, 12100, 12200…
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
         self._order = itertools.count()
         self._sids = itertools.count(1)
@@ -179,7 +183,7 @@ class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
                 parent_sid=parent_sid,
             )
             if twiml is not None:
-                call.program = self._parse(twiml) or []
+                call.program = self._parse(twiml, call) or []
             self.calls[call.sid] = call
             self.after(0, self._dial_out, call)
         return call
@@ -264,7 +268,7 @@ class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
 
     def replace_twiml(self, call: SimCall, twiml: str) -> None:
         """Calls resource update with Twiml: run this document instead, now."""
-        program = self._parse(twiml)
+        program = self._parse(twiml, call)
         if program is None:
             raise SimulationError("invalid TwiML")
         if call.queued is not None:
@@ -273,64 +277,6 @@ class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
         call.gather = call.record = None
         call.program = program
         self.after(0, self._continue, call, call.token)
-
-    def start_call_recording(
-        self, call: SimCall, *, channels: int, status_callback: str | None
-    ) -> Recording:
-        recording = Recording(
-            sid=sid("RE", self._sids),
-            account_sid=call.account_sid,
-            call_sid=call.sid,
-            duration=0,
-            channels=channels,
-            source="StartCallRecordingAPI",
-            created_at=self.clock.now(),
-            status="in-progress",
-            status_callback=status_callback,
-            running_since=self.elapsed(),
-        )
-        self.recordings[recording.sid] = recording
-        return recording
-
-    def set_recording_status(self, recording: Recording, status: str, pause_behavior: str) -> None:
-        """paused (skip: the pause is cut out; silence: it is kept as silence), in-progress, or
-        stopped (the recording is finished and its callback sent)."""
-        if recording.status in ("stopped", "completed"):
-            raise SimulationError("the recording has already ended")
-        now = self.elapsed()
-        if recording.status == "in-progress" and recording.running_since is not None:
-            recording.seconds += now - recording.running_since
-        if recording.status == "paused" and recording.pause_behavior == "silence":
-            recording.seconds += now - (recording.running_since or now)
-        recording.running_since = now
-        if status == "paused":
-            recording.pause_behavior = pause_behavior
-        if status == "stopped":
-            self._complete_recording(recording)
-        else:
-            recording.status = status
-
-    def _complete_recording(self, recording: Recording) -> None:
-        recording.status = "completed"
-        recording.duration = max(0, round(recording.seconds))
-        recording.running_since = None
-        if recording.status_callback:
-            self.after(
-                0,
-                self._post_quietly,
-                recording.status_callback,
-                {
-                    "AccountSid": recording.account_sid,
-                    "CallSid": recording.call_sid,
-                    "RecordingSid": recording.sid,
-                    "RecordingUrl": self.recording_url(recording),
-                    "RecordingStatus": "completed",
-                    "RecordingDuration": str(recording.duration),
-                    "RecordingChannels": str(recording.channels),
-                    "RecordingSource": recording.source,
-                    "RecordingStartTime": format_datetime(recording.created_at, usegmt=True),
-                },
-            )
 
     def send_message(
         self, to: str, from_: str, body: str, status_callback: str | None, *, carrier=False
@@ -471,5 +417,7 @@ class Simulator(Verbs, Queues, Dial, Conferences, Messaging):
             self._left_by_hangup(call)
         if was_dialing and call.dialing is not None:
             self._abort_dial(call)
+        if call.dequeued is not None:  # taken from a queue by <Dial><Queue>
+            self._release_dequeued(call)
         if call.dial_parent is not None:
             self._leg_ended(call)

@@ -17,6 +17,7 @@ TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
 EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
 HTTP_RETRIEVAL_FAILURE = "11200"
 DOCUMENT_PARSE_FAILURE = "12100"
+SCHEMA_VALIDATION_WARNING = "12200"
 
 
 class SimulationError(Exception):
@@ -25,6 +26,18 @@ class SimulationError(Exception):
 
 def sid(prefix: str, counter: itertools.count) -> str:
     return f"{prefix}{next(counter):032x}"
+
+
+@dataclass
+class Notification:
+    """One entry of Twilio's debugger log (the Notifications a call's errors leave): an error
+    stops a document, a warning only skips the part of it that does not conform."""
+
+    call_sid: str | None
+    code: str
+    level: str  # "error" or "warning"
+    message: str
+    url: str | None = None
 
 
 @dataclass
@@ -49,12 +62,13 @@ class Recording:
     call_sid: str
     duration: int
     channels: int
-    source: str  # RecordVerb, or StartCallRecordingAPI
+    source: str  # RecordVerb, DialVerb, or StartCallRecordingAPI
     created_at: datetime
-    status: str = "completed"  # in-progress, paused, stopped, completed
+    status: str = "completed"  # in-progress, paused, stopped, completed, absent
     deleted: bool = False
     pause_behavior: str | None = None
     status_callback: str | None = None
+    events: set[str] = field(default_factory=lambda: {"completed"})  # which callbacks
     running_since: float | None = None  # elapsed() when the current stretch began
     seconds: float = 0.0  # recorded so far (silence while paused counts, skip does not)
 
@@ -86,6 +100,7 @@ class SimCall:
     record: Record | None = None
     in_fallback: bool = False
     queued: Queued | None = None
+    dequeued: Queued | None = None  # taken from its queue by <Dial><Queue>, bridged or about to be
     dialing: Dialing | None = None  # this call is in <Dial>
     dial_parent: SimCall | None = None  # this call is a leg <Dial> placed
     conference: SimConference | None = None  # in a conference (by TwiML or the REST API)
@@ -115,6 +130,7 @@ class SimQueue:
     created_at: datetime
     max_size: int = 100
     members: list[SimCall] = field(default_factory=list)
+    dequeuers: list[SimCall] = field(default_factory=list)  # <Dial><Queue> waiting while empty
     recent_waits: list[float] = field(default_factory=list)  # for AvgQueueTime
 
     def average_wait(self) -> int:
@@ -134,6 +150,7 @@ class Queued:
     wait_method: str
     rest: list[ET.Element] = field(default_factory=list)  # the verbs after <Enqueue>
     last_wait_fetch: float = -1.0
+    waited: float = 0.0  # seconds in the queue, once it has left
 
 
 @dataclass
@@ -178,6 +195,10 @@ class Dialing:
     child: SimCall | None = None  # the leg that answered and is bridged
     bridged_at: float | None = None
     conference: SimConference | None = None  # <Dial><Conference>
+    queue: SimQueue | None = None  # <Dial><Queue>
+    queue_url: str | None = None  # its url: TwiML for the dequeued caller before the bridge
+    queue_params: dict[str, str] = field(default_factory=dict)  # QueueSid, QueueTime, …
+    recording: Recording | None = None  # record="…" on <Dial>
 
 
 @dataclass

@@ -50,6 +50,7 @@ class Queues:
         call.queued = queued
         call.token += 1
         self.after(0, self._queue_wait, call, call.token)
+        self._joined_queue(queue, call)  # a <Dial><Queue> may be waiting for it
         return True
 
     def _queue_params(self: Simulator, call: SimCall) -> dict[str, str]:

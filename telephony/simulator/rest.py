@@ -4,16 +4,15 @@ A subset of ``/2010-04-01/Accounts/{AccountSid}/…`` with HTTP basic auth (the 
 and auth token, or an API key and secret), Twilio's JSON shapes (snake_case, RFC 2822
 dates, ``uri`` and ``subresource_uris``) and its error bodies
 (``{"code", "message", "more_info", "status"}``): Calls (create, fetch, list, update: Url,
-Twiml, Status), Recordings (fetch, delete, media as ``.wav``), a call's Recordings (start;
-update Status paused / in-progress / stopped with PauseBehavior) and Messages (create,
-fetch). Handlers only change state and schedule events; the engine does the rest.
+Twiml, Status), Recordings (fetch, delete, media as ``.wav`` or ``.mp3``: media.py), a
+call's Recordings (start; update Status paused / in-progress / stopped with PauseBehavior)
+and Messages (create, fetch). Handlers only change state and schedule events; the engine
+does the rest.
 """
 
 from __future__ import annotations
 
-import io
 import threading
-import wave
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -29,11 +28,11 @@ from telephony.simulator.engine import (
     Simulator,
     sid,
 )
+from telephony.simulator.media import ENCODERS, MEDIA_TYPES
 from telephony.simulator.messaging import Unsubscribed
 from telephony.simulator.model import Participant
 
 PREFIX = f"/{API_VERSION}/Accounts/<account>"
-SAMPLE_RATE = 8000
 
 
 def rfc2822(value: datetime | None) -> str | None:
@@ -232,6 +231,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
                 call,
                 channels=2 if channels == "dual" else 1,
                 status_callback=request.form.get("RecordingStatusCallback"),
+                events=request.form.getlist("RecordingStatusCallbackEvent") or None,
             )
             return jsonify(recording_json(recording)), 201
 
@@ -269,14 +269,15 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             recording.deleted = True
             return "", 204
 
-    @app.get(f"{PREFIX}/Recordings/<recording_sid>.wav")
-    def recording_media(account: str, recording_sid: str):
+    @app.get(f"{PREFIX}/Recordings/<recording_sid>.<any(wav, mp3):ext>")
+    def recording_media(account: str, recording_sid: str, ext: str):
         with sim.lock:
             recording = sim.recordings.get(recording_sid)
             if recording is None or recording.deleted or recording.status != "completed":
                 return not_found()
-            audio = wav_bytes(recording)
-        return Response(audio, mimetype="audio/x-wav", headers={"Content-Length": str(len(audio))})
+        audio = ENCODERS[ext](recording)  # a completed recording no longer changes
+        headers = {"Content-Length": str(len(audio))}
+        return Response(audio, mimetype=MEDIA_TYPES[ext], headers=headers)
 
     # -------------------------------------------------------------------- Queues
     def queue_json(q) -> dict[str, Any]:
@@ -563,19 +564,6 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
     return app
 
 
-def wav_bytes(recording: Recording) -> bytes:
-    """A real WAV file of the recording's length (silence: the audio itself is not
-    simulated), 8 kHz 16-bit, one channel per recorded track."""
-    frames = SAMPLE_RATE * recording.duration
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(recording.channels)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(bytes(frames * 2 * recording.channels))
-    return buffer.getvalue()
-
-
 class RestServer:
     """The REST app on a loopback port in a thread (tests and the demo)."""
 
@@ -594,4 +582,4 @@ class RestServer:
         self.thread.join(timeout=5)
 
 
-__all__ = ["RestServer", "make_rest_app", "sid", "wav_bytes"]
+__all__ = ["RestServer", "make_rest_app", "sid"]

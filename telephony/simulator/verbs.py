@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from telephony.simulator.model import (
@@ -12,15 +11,16 @@ from telephony.simulator.model import (
     DOCUMENT_PARSE_FAILURE,
     HTTP_RETRIEVAL_FAILURE,
     PLAY_SECONDS,
+    SCHEMA_VALIDATION_WARNING,
     SECONDS_PER_WORD,
     Gather,
+    Notification,
     Record,
-    Recording,
     SimCall,
-    sid,
 )
 from telephony.simulator.model import absolute as _absolute
 from telephony.simulator.model import number as _number
+from telephony.simulator.schema import conform
 
 if TYPE_CHECKING:
     pass
@@ -50,12 +50,29 @@ class Verbs:
     def _post(self, url: str, params: dict[str, str]):
         return self.transport.post(url, params, self.auth_token)
 
-    def _parse(self, body: bytes | str) -> list[ET.Element] | None:
+    def _parse(
+        self, body: bytes | str, call: SimCall | None = None, url: str | None = None
+    ) -> list[ET.Element] | None:
+        """The verbs of a document, or None if it cannot be run (12100); what does not conform
+        to the schema is dropped with a 12200 warning (schema.py)."""
         try:
             root = ET.fromstring(body)
         except ET.ParseError:
             return None
-        return list(root) if root.tag == "Response" else None
+        if root.tag != "Response":
+            return None
+        verbs = list(root)
+        for message in conform(verbs):
+            self._notify(call, SCHEMA_VALIDATION_WARNING, "warning", message, url)
+        return verbs
+
+    def _notify(
+        self, call: SimCall | None, code: str, level: str, message: str, url: str | None
+    ) -> None:
+        """Log to the debugger, as Twilio does: ``notifications`` (and errors in ``errors``)."""
+        sid_ = call.sid if call is not None else None
+        self.notifications.append(Notification(sid_, code, level, message, url))
+        log.warning("call %s: %s %s on %s: %s", sid_, level, code, url, message)
 
     def _fetch(self, call: SimCall, url: str | None, extra: dict[str, str]) -> bool:
         """Fetch TwiML into the call's program; on failure, the fallback URL, then an error."""
@@ -63,7 +80,7 @@ class Verbs:
             call.program = []
             return False
         reply = self._post(url, self._params(call) | extra)
-        program = self._parse(reply.body) if reply.status == 200 else None
+        program = self._parse(reply.body, call, url) if reply.status == 200 else None
         if program is not None:
             call.program, call.doc_url = program, url
             return True
@@ -71,7 +88,7 @@ class Verbs:
         message = f"{code} on {url}: HTTP {reply.status} {reply.body[:200]!r}"
         call.errors.append(message)
         self.errors.append(f"{call.sid}: {message}")
-        log.warning("call %s: %s", call.sid, message)
+        self._notify(call, code, "error", f"HTTP {reply.status} {reply.body[:200]!r}", url)
         if call.fallback_url and not call.in_fallback:
             call.in_fallback = True
             return self._fetch(call, call.fallback_url, {"ErrorCode": code, "ErrorUrl": url})
@@ -84,8 +101,8 @@ class Verbs:
         while call.program and not call.ended:
             verb = call.program.pop(0)
             handler = getattr(self, f"_verb_{verb.tag.lower()}", None)
-            if handler is None:
-                call.errors.append(f"unsupported verb <{verb.tag}> skipped")
+            if handler is None:  # valid TwiML (schema.py) that the simulator does not run
+                call.errors.append(f"<{verb.tag}> is not simulated; skipped")
                 continue
             if handler(call, verb):
                 return  # the verb continues later (a timer, input, or a new document)
@@ -222,52 +239,28 @@ class Verbs:
         if record.audio <= 0:
             self.after(0, self._continue, call, call.token)  # nothing recorded: next verb
             return
-        recording = Recording(
-            sid=sid("RE", self._sids),
-            account_sid=call.account_sid,
-            call_sid=call.sid,
-            duration=max(1, round(record.audio)),
+        callback = record.attrs.get("recordingStatusCallback")
+        recording = self._new_recording(
+            call,
             channels=1,
             source="RecordVerb",
-            created_at=self.clock.now(),
+            status_callback=_absolute(callback, call.doc_url) if callback else None,
+            events=record.attrs.get("recordingStatusCallbackEvent"),
         )
-        self.recordings[recording.sid] = recording
-        url = self.recording_url(recording)
+        recording.seconds = max(1, round(record.audio))
+        self._complete_recording(recording)
         extra = {
-            "RecordingUrl": url,
+            "RecordingUrl": self.recording_url(recording),
             "RecordingSid": recording.sid,
             "RecordingDuration": str(recording.duration),
         }
         if digits is not None:
             extra["Digits"] = digits
-        callback = record.attrs.get("recordingStatusCallback")
-        if callback:
-            self.after(
-                0,
-                self._post_quietly,
-                _absolute(callback, call.doc_url),
-                {
-                    "AccountSid": call.account_sid,
-                    "CallSid": call.sid,
-                    "RecordingSid": recording.sid,
-                    "RecordingUrl": url,
-                    "RecordingStatus": "completed",
-                    "RecordingDuration": str(recording.duration),
-                    "RecordingChannels": "1",
-                    "RecordingSource": "RecordVerb",
-                    "RecordingStartTime": format_datetime(recording.created_at, usegmt=True),
-                },
-            )
         action = _absolute(record.attrs.get("action") or call.doc_url or "", call.doc_url)
         if digits == "hangup":  # the action is requested, its TwiML ignored
             self._post_quietly(action, self._params(call) | extra)
         else:
             self.after(0, self._action, call, call.token, action, extra)
-
-    def recording_url(self, recording: Recording) -> str:
-        """Where the media is served (the REST API), without extension, as Twilio sends it."""
-        base = f"{self.api_base_url}/{API_VERSION}/Accounts/{recording.account_sid}"
-        return f"{base}/Recordings/{recording.sid}"
 
     def _post_quietly(self, url: str, params: dict[str, str]) -> None:
         reply = self._post(url, params)

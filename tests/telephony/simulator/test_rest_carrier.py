@@ -5,6 +5,7 @@ import io
 import wave
 
 import pytest
+from mutagen.mp3 import MP3
 
 from telephony.carrier import CarrierError, CarrierNotFound
 from telephony.simulator.rest import RestServer
@@ -124,6 +125,28 @@ def test_recording_paused_for_payment_details_then_downloaded(sim, server, carri
     assert carrier.delete_recording(rec) is True
     with pytest.raises(CarrierNotFound):
         carrier.fetch_recording_media(rec)
+
+
+def test_recording_media_as_mp3(sim, server, carrier):
+    server.docs["/outbound"] = "<Response><Pause length='120'/></Response>"
+    sim.phone(CUSTOMER, answer_after=1)
+    call_sid = carrier.create_call(
+        CUSTOMER, DEALER, f"{BASE}/outbound", status_callback=f"{BASE}/status"
+    )
+    sim.advance(2)
+    rec = carrier.start_recording(call_sid, channels="dual", status_callback=f"{BASE}/rec")
+    with pytest.raises(CarrierNotFound):  # no media until the recording is completed
+        carrier.fetch_recording_media(rec, "mp3")
+    sim.advance(20)
+    carrier.stop_recording(call_sid, rec)
+    media = carrier.fetch_recording_media(rec, "mp3")
+    with media:
+        data = b"".join(media)
+    assert media.content_type == "audio/mpeg" and media.size == len(data)
+    assert data[0] == 0xFF and data[1] & 0xE0 == 0xE0  # an MPEG audio frame sync
+    info = MP3(io.BytesIO(data)).info
+    assert (info.layer, info.channels, info.sample_rate) == (3, 2, 8000)
+    assert abs(info.length - 20) < 0.25  # whole frames of 72 ms
 
 
 def test_recording_running_when_the_call_ends_is_completed(sim, server, carrier):
