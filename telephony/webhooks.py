@@ -19,13 +19,17 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 from flask import Response, current_app, request
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
+    add_port,
+    compare,
     get_signature_algorithm,
+    remove_port,
 )
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -50,16 +54,44 @@ def signature_ok() -> bool:
     token = config.get("TWILIO_AUTH_TOKEN")
     if not signature or not token:
         return False
-    validator = RequestValidator(token)
+    validator = _validator(token)
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     url = public_url()
     try:
         if "bodySHA256" in request.args:  # JSON body: the signature covers its SHA-256
             body = request.get_data(as_text=True)
             return validator.validate(url, body, signature, algorithm=algorithm)
-        return validator.validate(url, request.form, signature, algorithm=algorithm)
+        # What RequestValidator.validate does for a form (the signature of the URL with or
+        # without its port, since Twilio signs either), but one HMAC instead of two for the
+        # usual request: the URL as configured, the one Twilio requested, is tried first.
+        params = _Params(request.form.lists())
+        return any(
+            compare(validator.compute_signature(variant, params, algorithm), signature)
+            for variant in _url_variants(url)
+        )
     except ValueError:  # an algorithm twilio-python does not know
         return False
+
+
+class _Params(dict):
+    """The form as RequestValidator reads a multi-valued mapping (``getall``), without the
+    two failed attribute look-ups it makes on a Werkzeug MultiDict for every parameter."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+@functools.lru_cache(maxsize=16)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+@functools.lru_cache(maxsize=256)
+def _url_variants(url: str) -> tuple[str, ...]:
+    """The URLs RequestValidator.validate accepts a signature for, ``url`` as given first."""
+    parsed = urlparse(url)
+    variants = (remove_port(parsed), add_port(parsed))
+    return tuple(sorted(set(variants), key=lambda variant: variant != url))
 
 
 def _refuse() -> Response:
