@@ -117,6 +117,8 @@ class CallEvent:
     @classmethod
     def from_form(cls, form: Any, *, region: str = "US") -> CallEvent:
         """``form`` is any mapping with ``.get`` (a Werkzeug MultiDict, a dict)."""
+        if hasattr(form, "to_dict"):  # a MultiDict's first values: its .get raises per miss
+            form = form.to_dict()
         values: dict[str, Any] = {}
         for name, attr in STRINGS.items():
             values[attr] = _text(form.get(name))
