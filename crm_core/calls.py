@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core.clock import Clock
@@ -91,6 +92,46 @@ def log_call(
     session.add(call)
     session.flush()
     return call
+
+
+# INSERT ... ON CONFLICT (call_sid) DO NOTHING RETURNING id, built once per dialect (the two
+# databases the engine runs on).
+_INSERT_IF_NEW = {
+    name: dialect_insert(Call.__table__)
+    .on_conflict_do_nothing(index_elements=["call_sid"])
+    .returning(Call.__table__.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def insert_call_if_new(
+    session: Session,
+    *,
+    call_sid: str,
+    direction: CallDirection,
+    from_number: str | None,
+    to_number: str | None,
+    clock: Clock,
+    status: CallStatus = CallStatus.QUEUED,
+    **fields: Any,
+) -> int | None:
+    """``log_call`` for the webhooks' hot path: one ``INSERT ... ON CONFLICT DO NOTHING``.
+
+    Returns the new row's id, or None when a row for ``call_sid`` already exists (another
+    webhook for the same call got there first; if its transaction is still open, the
+    database makes this statement wait for it). No flush, no savepoint, no ORM object.
+    """
+    values = {
+        "call_sid": call_sid,
+        "direction": direction,
+        "from_number": from_number,
+        "to_number": to_number,
+        "status": status,
+        "created_at": clock.now(),
+        **fields,
+    }
+    statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
+    return session.execute(statement, values).scalar()
 
 
 def remote_party(call: Call) -> str | None:

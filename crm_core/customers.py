@@ -70,6 +70,21 @@ def find_by_phone(session: Session, phone: str, *, region: str = "US") -> Custom
     return session.scalars(_BY_PHONE, {"e164": e164}).one_or_none()
 
 
+# The same lookup, for callers that need only who it is (an inbound call's greeting): two
+# columns through Core instead of a whole ORM entity.
+_NAME_BY_PHONE = (
+    select(Customer.id, Customer.first_name)
+    .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+    .where(CustomerPhone.e164 == bindparam("e164"))
+)
+
+
+def name_by_phone(session: Session, e164: str) -> tuple[int, str | None] | None:
+    """(id, first_name) of the customer who owns ``e164`` (already normalised), or None."""
+    row = session.execute(_NAME_BY_PHONE, {"e164": e164}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
     """Customers whose name or e-mail starts with ``text`` (case-insensitive)."""
     text = text.strip()
@@ -196,6 +211,14 @@ def match_or_create_from_caller_id(
     existing = find_by_phone(session, caller_id, region=region)
     if existing is not None:
         return existing, False
+    return create_from_caller_id(session, caller_id, clock, region=region, name=name), True
+
+
+def create_from_caller_id(
+    session: Session, caller_id: str, clock: Clock, *, region: str = "US", name: str | None = None
+) -> Customer:
+    """The new customer for a caller ID nobody owns yet (``match_or_create_from_caller_id``
+    once the lookup found nobody); a race with another writer is DuplicatePhone."""
     first = last = None
     if name and name.strip() and name.strip().upper() not in {"WIRELESS CALLER", "UNKNOWN"}:
         parts = name.strip().title().split(" ", 1)
@@ -204,7 +227,7 @@ def match_or_create_from_caller_id(
         {"first_name": first, "last_name": last, "phones": [caller_id]},
         context={"region": region},
     )
-    return create_customer(session, data, clock), True
+    return create_customer(session, data, clock)
 
 
 def record_consent(

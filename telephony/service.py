@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from crm_core.calls import log_call
+from crm_core.calls import insert_call_if_new
 from crm_core.clock import Clock
-from crm_core.customers import match_or_create_from_caller_id
+from crm_core.customers import create_from_caller_id, name_by_phone
 from crm_core.models import (
     ActivityKind,
     Call,
@@ -45,78 +44,155 @@ class MissingCallSid(ValueError):
     """The webhook carried no CallSid: nothing to attach it to."""
 
 
+class InboundCall(NamedTuple):
+    """What the voice webhook needs to answer: the call, and who is calling (if known)."""
+
+    call_id: int
+    customer_id: int | None
+    first_name: str | None
+
+
+# The hot path (every voice webhook and status callback) reads and writes the Call row
+# through Core: the columns the status rules need, one narrow SELECT, locked for the
+# transaction (FOR UPDATE OF calls on PostgreSQL; SQLite's writers hold the database lock
+# from BEGIN IMMEDIATE), and an UPDATE of only what changed, or none at all.
+_calls = Call.__table__
+_customers = Customer.__table__
+_STATE = (
+    _calls.c.id,
+    _calls.c.status,
+    _calls.c.status_sequence,
+    _calls.c.answered_at,
+    _calls.c.ended_at,
+    _calls.c.duration_seconds,
+    _calls.c.parent_call_sid,
+    _calls.c.customer_id,
+)
+_CALL_STATE = (
+    select(*_STATE).where(_calls.c.call_sid == bindparam("call_sid")).with_for_update(of=_calls)
+)
+_CALL_AND_CALLER = (
+    select(*_STATE, _customers.c.first_name)
+    .outerjoin(_customers, _customers.c.id == _calls.c.customer_id)
+    .where(_calls.c.call_sid == bindparam("call_sid"))
+    .with_for_update(of=_calls)
+)
+_UPDATE_CALL = update(_calls).where(_calls.c.id == bindparam("_call_id"))
+
+
+def _new_call(session: Session, event: CallEvent, clock: Clock) -> int | None:
+    """Insert the event's Call row unless it exists; its id, or None if it existed."""
+    return insert_call_if_new(
+        session,
+        call_sid=event.call_sid[:64],
+        direction=event.direction or CallDirection.INBOUND,
+        from_number=(event.from_e164 or event.from_ or "")[:64] or None,
+        to_number=(event.to_e164 or event.to or "")[:64] or None,
+        clock=clock,
+        status=CallStatus.QUEUED,
+        parent_call_sid=(event.parent_call_sid or "")[:64] or None,
+    )
+
+
+def _call_state(session: Session, event: CallEvent, clock: Clock, query) -> dict[str, Any]:
+    """The Call row's state for the event (``query``'s columns), locked for this
+    transaction; created on first sight. Concurrent first webhooks for one CallSid make one
+    row: the loser's INSERT does nothing (after waiting for the winner) and it reads."""
+    if not event.call_sid:
+        raise MissingCallSid("no CallSid")
+    params = {"call_sid": event.call_sid[:64]}
+    row = session.execute(query, params).first()
+    if row is not None:
+        return row._asdict()
+    new_id = _new_call(session, event, clock)
+    if new_id is None:  # another webhook for the same call created it first
+        return session.execute(query, params).one()._asdict()
+    state = dict.fromkeys(query.selected_columns.keys())
+    state.update(id=new_id, status=CallStatus.QUEUED)
+    state["parent_call_sid"] = (event.parent_call_sid or "")[:64] or None
+    return state
+
+
 def _locked_call(session: Session, event: CallEvent, clock: Clock) -> Call:
-    """The Call row for the event, locked for this transaction; created on first sight."""
+    """The Call entity for the event, locked for this transaction; created on first sight."""
     if not event.call_sid:
         raise MissingCallSid("no CallSid")
     query = select(Call).where(Call.call_sid == event.call_sid[:64]).with_for_update()
     call = session.scalars(query).one_or_none()
-    if call is not None:
-        return call
-    try:
-        with session.begin_nested():
-            call = log_call(
-                session,
-                call_sid=event.call_sid[:64],
-                direction=event.direction or CallDirection.INBOUND,
-                from_number=(event.from_e164 or event.from_ or "")[:64] or None,
-                to_number=(event.to_e164 or event.to or "")[:64] or None,
-                clock=clock,
-                status=CallStatus.QUEUED,
-                parent_call_sid=(event.parent_call_sid or "")[:64] or None,
-            )
-    except IntegrityError:  # another webhook for the same call created it first
+    if call is None:
+        _new_call(session, event, clock)
         call = session.scalars(query).one()
     return call
 
 
-def inbound_call(session: Session, event: CallEvent, clock: Clock, *, region: str = "US"):
-    """The Call row of a new inbound call and the customer behind the caller ID, if any."""
-    call = _locked_call(session, event, clock)
-    customer: Customer | None = None
-    if call.customer_id is not None:
-        customer = session.get(Customer, call.customer_id)
-    elif event.from_e164:
-        customer, _ = match_or_create_from_caller_id(
-            session, event.from_e164, clock, region=region, name=event.caller_name
-        )
-        call.customer_id = customer.id
-    apply_status(session, event, clock, call=call)
-    return call, customer
+def _write(session: Session, call_id: int, changes: dict[str, Any]) -> None:
+    if changes:  # a repeated, late or no-news webhook writes nothing
+        session.execute(_UPDATE_CALL, {"_call_id": call_id, **changes})
 
 
-def apply_status(
-    session: Session, event: CallEvent, clock: Clock, *, call: Call | None = None
-) -> Call:
+def inbound_call(
+    session: Session, event: CallEvent, clock: Clock, *, region: str = "US"
+) -> InboundCall:
+    """The Call row of a new inbound call and the customer behind the caller ID, if any
+    (matched by number, or created on the caller's first call)."""
+    state = _call_state(session, event, clock, _CALL_AND_CALLER)
+    customer_id, first_name = state["customer_id"], state["first_name"]
+    changes: dict[str, Any] = {}
+    if customer_id is None and event.from_e164:
+        found = name_by_phone(session, event.from_e164)
+        if found is None:
+            customer = create_from_caller_id(
+                session, event.from_e164, clock, region=region, name=event.caller_name
+            )
+            found = (customer.id, customer.first_name)
+        customer_id, first_name = found
+        changes["customer_id"] = customer_id
+    changes.update(status_changes(state, event, clock))
+    _write(session, state["id"], changes)
+    return InboundCall(state["id"], customer_id, first_name)
+
+
+def apply_status(session: Session, event: CallEvent, clock: Clock) -> dict[str, Any]:
     """Fold one status callback into the Call row, in any order and any number of times.
+    Returns the columns it changed (none for a repeated or stale callback)."""
+    state = _call_state(session, event, clock, _CALL_STATE)
+    changes = status_changes(state, event, clock)
+    _write(session, state["id"], changes)
+    return changes
+
+
+def status_changes(state: dict[str, Any], event: CallEvent, clock: Clock) -> dict[str, Any]:
+    """The columns of the Call row (``state``) that ``event`` changes.
 
     Every field is set by a rule that gives the same result whatever order the callbacks
     arrive in: the status of the furthest (rank, SequenceNumber); the earliest answer time;
     the end time and duration from the terminal callback.
     """
-    call = call or _locked_call(session, event, clock)
     status = event.status
     if status is None:
-        return call
+        return {}
+    new = {}
     at = event.timestamp or clock.now()
     seq = event.sequence_number if event.sequence_number is not None else -1
-    current = (RANK[call.status], call.status_sequence if call.status_sequence is not None else -1)
+    sequence = state["status_sequence"]
+    current = (RANK[state["status"]], sequence if sequence is not None else -1)
     if (RANK[status], seq) > current:
-        call.status = status
-        call.status_sequence = event.sequence_number
+        new["status"] = status
+        new["status_sequence"] = event.sequence_number
+    answered_at = state["answered_at"]
     if status is CallStatus.IN_PROGRESS:
-        call.answered_at = min(filter(None, (call.answered_at, at)))
+        new["answered_at"] = answered_at = min(filter(None, (answered_at, at)))
     if status in TERMINAL:
-        call.ended_at = max(filter(None, (call.ended_at, at)))
+        new["ended_at"] = max(filter(None, (state["ended_at"], at)))
         if event.call_duration is not None and event.call_duration >= 0:
-            call.duration_seconds = event.call_duration
-            if status is CallStatus.COMPLETED and call.answered_at is None:
+            new["duration_seconds"] = event.call_duration
+            if status is CallStatus.COMPLETED and answered_at is None:
                 # Twilio may skip the in-progress callback (not subscribed); the duration
                 # from the completed one still tells when the call was answered.
-                call.answered_at = at - timedelta(seconds=event.call_duration)
-    if event.parent_call_sid and not call.parent_call_sid:
-        call.parent_call_sid = event.parent_call_sid[:64]
-    return call
+                new["answered_at"] = at - timedelta(seconds=event.call_duration)
+    if event.parent_call_sid and not state["parent_call_sid"]:
+        new["parent_call_sid"] = event.parent_call_sid[:64]
+    return {name: value for name, value in new.items() if value != state[name]}
 
 
 def take_voicemail(

@@ -13,7 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import messaging, service
 from telephony.events import CallEvent
-from telephony.twiml import apology_then_voicemail, voicemail
+from telephony.twiml import apology_then_voicemail, voicemail_document
 from telephony.webhooks import callback_webhook, message_webhook, public_url, voice_webhook
 
 bp = Blueprint("telephony", __name__, url_prefix="/twilio")
@@ -33,18 +33,14 @@ def voice() -> str:
     event = _event()
     d = _deps()
     with d.session_factory.begin() as session:
-        _, customer = service.inbound_call(
+        name = service.inbound_call(
             session, event, d.clock, region=current_app.config["DEFAULT_REGION"]
-        )
-        name = customer.first_name if customer is not None else None
+        ).first_name
     hello = f"Hello {name}, thank you for calling." if name else "Thank you for calling."
-    return str(
-        voicemail(
-            VoiceResponse(),
-            f"{hello} Everyone on our team is helping other customers right now. Please "
-            "leave your name, number and a short message after the tone, and we will call "
-            "you back shortly.",
-        )
+    return voicemail_document(
+        f"{hello} Everyone on our team is helping other customers right now. Please "
+        "leave your name, number and a short message after the tone, and we will call "
+        "you back shortly."
     )
 
 
