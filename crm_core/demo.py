@@ -11,7 +11,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import calls, leads, users
+from crm_core import acd, calls, leads, users
+from crm_core.acd_schemas import QueueIn
 from crm_core.clock import Clock
 from crm_core.models import CallDirection, CallStatus, Dealer, LeadStage, User
 from crm_core.schemas import LeadIn, OutcomeIn, StageChangeIn, UserIn
@@ -23,7 +24,20 @@ DEMO_LOGINS = [
     ("sam", "supervisor", "sam-demo-pass"),
     ("admin", "admin", "admin-demo-pass"),
 ]
-SKILLS = {"ana": {"sales": 8, "service": 4}, "luis": {"sales": 6, "spanish": 9, "payments": 7}}
+SKILLS = {"ana": {"sales": 8, "service": 5, "spanish": 7}, "luis": {"sales": 6, "finance": 7}}
+QUEUES = [
+    {"name": "sales", "display_name": "Sales", "required_skills": {"sales": 1}},
+    {"name": "service", "display_name": "Service", "required_skills": {"service": 1}},
+    {"name": "finance", "display_name": "Finance", "required_skills": {"finance": 1}},
+    {
+        "name": "spanish-sales",
+        "display_name": "Ventas en español",
+        "required_skills": {"sales": 1, "spanish": 5},
+        "max_wait_seconds": 120,
+        "overflow_action": "queue",
+        "overflow_queue": "sales",
+    },
+]
 
 CUSTOMERS = [
     # first, last, phone, email, source, source name, temperature, stage, vehicle of interest
@@ -99,6 +113,7 @@ CUSTOMERS = [
 def seed(session: Session, clock: Clock) -> bool:
     """Create the demo data once; returns False when it is already there."""
     if session.scalars(select(User.id).where(User.username == "admin")).first():
+        seed_acd(session, clock)  # a demo database made before the ACD existed
         return False
     for username, role, password in DEMO_LOGINS:
         users.create_user(
@@ -199,4 +214,19 @@ def seed(session: Session, clock: Clock) -> bool:
         calls.record_call_outcome(session, sid, OutcomeIn.model_validate(outcome), clock, actor=ana)
         if lead.stage is not LeadStage(stage):
             leads.change_stage(session, lead.id, StageChangeIn(stage=stage), clock)
+    seed_acd(session, clock)
     return True
+
+
+def seed_acd(session: Session, clock: Clock) -> None:
+    """The demo's queues, and the agents' skills they route on; each queue only once, and the
+    skills only along with the first queues (an admin's later changes are kept)."""
+    existing = {q.name for q in acd.list_queues(session)}
+    if not existing:
+        for username, skills in SKILLS.items():
+            agent = session.scalars(select(User).where(User.username == username)).one_or_none()
+            if agent is not None:
+                acd.set_agent_skills(session, agent.id, skills)
+    for data in QUEUES:
+        if data["name"] not in existing:
+            acd.create_queue(session, QueueIn.model_validate(data), clock)
