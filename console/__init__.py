@@ -6,10 +6,12 @@ from flask import Flask
 
 
 def init_console(app: Flask) -> None:
-    from console import api, auth, errors, pages
+    from console import acd_api, acd_live, api, auth, errors, pages
 
     auth.init_auth(app)
     errors.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api")
+    app.register_blueprint(acd_api.bp, url_prefix="/api")
+    app.register_blueprint(acd_live.bp, url_prefix="/api")
