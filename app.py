@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -29,9 +30,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import run_simple
 
+from crm_core.acd_schemas import EmptyAction, QueueStrategy
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
-from crm_core.errors import CallCenterError
+from crm_core.errors import CallCenterError, InvalidInput
 from telephony.carrier import Carrier
 from telephony.messaging import erase_texts
 from telephony.twilio_carrier import TwilioCarrier
@@ -304,6 +306,179 @@ def users_list() -> None:
             skills = ",".join(f"{k}:{v}" for k, v in sorted(u.skills.items())) or "-"
             state = "" if u.active else " (disabled)"
             click.echo(f"{u.id:>4}  {u.username:<20} {u.role.value:<10} {skills}{state}")
+
+
+@cli.group()
+def queues() -> None:
+    """ACD queues: required skills, strategy, timers, overflow (DESIGN.md, routing/)."""
+
+
+def _queue_options(fn):
+    """The options ``queues add`` and ``queues set`` share; only those given are used."""
+    options = [
+        click.option("--display-name", help="Name shown to people (default: NAME)"),
+        click.option(
+            "--skill",
+            "skills",
+            multiple=True,
+            metavar="NAME:LEVEL",
+            help="A required skill minimum, repeatable (--skill sales:1 --skill spanish:5); "
+            "'none' clears them",
+        ),
+        click.option("--strategy", type=click.Choice([s.value for s in QueueStrategy])),
+        click.option("--offer-timeout", type=int, help="Seconds an offer rings (5-120)"),
+        click.option("--wrap-up", type=int, help="Seconds of wrap-up after a call (0-1800)"),
+        click.option("--service-level", type=int, help="Answered within this many seconds"),
+        click.option("--max-wait", metavar="SECONDS|none", help="Longest wait, then overflow"),
+        click.option("--overflow", metavar="voicemail|callback|queue:NAME|none"),
+        click.option(
+            "--empty",
+            type=click.Choice([a.value for a in EmptyAction]),
+            help="When no eligible agent is logged in",
+        ),
+        click.option("--escalate-after", metavar="SECONDS|none", help="Aging: one step every …"),
+        click.option("--relax", type=int, help="Aging: levels each skill minimum drops a step"),
+        click.option("--ring-all-max", type=int, help="Most agents a ring-all offer rings"),
+        click.option("--hold-script", help="Name of the hold script"),
+        click.option("--callback-attempts", type=int),
+        click.option("--callback-retry-minutes", type=int),
+        click.option("--active/--inactive", default=None),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+_QUEUE_OPTIONS = {  # option → QueueIn field
+    "display_name": "display_name",
+    "strategy": "strategy",
+    "offer_timeout": "offer_timeout_seconds",
+    "wrap_up": "wrap_up_seconds",
+    "service_level": "service_level_seconds",
+    "empty": "empty_action",
+    "relax": "escalation_relax_levels",
+    "ring_all_max": "max_agents_ring_all",
+    "hold_script": "hold_script",
+    "callback_attempts": "callback_attempts",
+    "callback_retry_minutes": "callback_retry_minutes",
+    "active": "active",
+}
+
+
+def _queue_fields(options: dict[str, Any]) -> dict[str, Any]:
+    data = {f: options[o] for o, f in _QUEUE_OPTIONS.items() if options[o] is not None}
+    if options["skills"]:
+        skills = ",".join(options["skills"])
+        data["required_skills"] = {} if skills == "none" else skills
+    for option, name in (
+        ("max_wait", "max_wait_seconds"),
+        ("escalate_after", "escalation_after_seconds"),
+    ):
+        raw = options[option]
+        if raw is None:
+            continue
+        if raw != "none" and not re.fullmatch(r"[0-9]{1,6}", raw):
+            raise InvalidInput(f"{name} must be whole seconds or none", field=name)
+        data[name] = None if raw == "none" else int(raw)
+    if options["overflow"] is not None:
+        action, _, target = options["overflow"].partition(":")
+        data["overflow_action"] = None if action == "none" else action
+        data["overflow_queue"] = target or None
+    return data
+
+
+def _queue_line(q) -> str:
+    skills = ",".join(f"{k}:{v}" for k, v in sorted(q.required_skills.items())) or "-"
+    overflow = q.overflow_action.value if q.overflow_action else "-"
+    if q.overflow_queue:
+        overflow += f":{q.overflow_queue}"
+    wait = f"{q.max_wait_seconds}s" if q.max_wait_seconds else "no max wait"
+    state = "" if q.active else " (inactive)"
+    return (
+        f"{q.name:<16} {q.strategy.value:<16} {skills:<20} offer {q.offer_timeout_seconds}s "
+        f"wrap {q.wrap_up_seconds}s  {wait} → {overflow}  empty: {q.empty_action.value}{state}"
+    )
+
+
+@queues.command("add")
+@click.argument("name")
+@_queue_options
+@_fail_clearly
+def queues_add(name: str, **options) -> None:
+    """Create the queue NAME (a lowercase slug such as sales or spanish-sales)."""
+    from crm_core import acd
+    from crm_core.schemas import parse
+
+    data = parse(acd.QueueIn, {"name": name, **_queue_fields(options)})
+    d = deps()
+    with d.session_factory.begin() as session:
+        click.echo(_queue_line(acd.queue_config(acd.create_queue(session, data, d.clock))))
+
+
+@queues.command("set")
+@click.argument("name")
+@_queue_options
+@_fail_clearly
+def queues_set(name: str, **options) -> None:
+    """Change the options given on the queue NAME."""
+    from crm_core import acd
+    from crm_core.schemas import parse
+
+    data = parse(acd.QueueUpdate, _queue_fields(options))
+    d = deps()
+    with d.session_factory.begin() as session:
+        click.echo(_queue_line(acd.queue_config(acd.update_queue(session, name, data, d.clock))))
+
+
+@queues.command("list")
+def queues_list() -> None:
+    """Every queue with strategy, skills, timers, overflow and empty behaviour."""
+    from crm_core import acd
+
+    with deps().session_factory() as session:
+        for q in acd.list_queues(session):
+            click.echo(_queue_line(acd.queue_config(q)))
+
+
+@cli.group()
+def agents() -> None:
+    """Agents and supervisors who take calls, and their skills."""
+
+
+def _agent_line(a) -> str:
+    skills = ",".join(f"{k}:{v}" for k, v in sorted(a.skills.items())) or "-"
+    return (
+        f"{a.id:>4}  {a.username:<20} {a.role.value:<10} {skills:<30} client:{a.softphone_identity}"
+    )
+
+
+@agents.command("list")
+def agents_list() -> None:
+    """Active agents and supervisors with skills and softphone identity."""
+    from crm_core import acd
+
+    with deps().session_factory() as session:
+        for agent in acd.list_agents(session):
+            click.echo(_agent_line(agent))
+
+
+@agents.command("skills")
+@click.argument("username")
+@click.argument("skills", nargs=-1, metavar="[SKILL:LEVEL]...")
+@click.option("--clear", is_flag=True, help="Remove every skill")
+@_fail_clearly
+def agents_skills(username: str, skills: tuple[str, ...], clear: bool) -> None:
+    """Show USERNAME's skills, or replace them with the SKILL:LEVEL pairs given (1-10)."""
+    from crm_core import acd
+    from crm_core.users import get_by_username
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        user = get_by_username(session, username)
+        if skills or clear:
+            click.echo(_agent_line(acd.set_agent_skills(session, user.id, ",".join(skills))))
+        else:
+            click.echo(_agent_line(acd.AgentInfo.of(user)))
 
 
 @cli.group()
