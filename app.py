@@ -7,6 +7,7 @@ blueprints. Nothing runs at import time; ``gunicorn "app:create_app()"`` serves 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -34,7 +35,11 @@ from crm_core.acd_schemas import EmptyAction, QueueStrategy
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
 from crm_core.errors import CallCenterError, InvalidInput
-from telephony.carrier import Carrier
+from routing.config import QueueCache
+from routing.gate import Gate
+from routing.offers import Dispatcher
+from routing.service import Router
+from telephony.carrier import DEMO_NUMBER, Carrier
 from telephony.messaging import erase_texts
 from telephony.twilio_carrier import TwilioCarrier
 
@@ -76,6 +81,8 @@ class Deps:
     clock: Clock
     carrier: Carrier
     erasure_hooks: list[Any] = field(default_factory=list)
+    router: Router | None = None  # the ACD (routing.service), built from the above
+    dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
@@ -158,7 +165,7 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
     engine = make_engine(config["DATABASE_URL"])
     read_engine = make_read_engine(engine)
     connection = connect(config["REDIS_URL"], instance_path)
-    return Deps(
+    deps = Deps(
         config=config,
         engine=engine,
         read_engine=read_engine,
@@ -170,6 +177,20 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         carrier=TwilioCarrier.from_config(config),
         erasure_hooks=[erase_texts],
     )
+    deps.router = Router(
+        connection,
+        deps.clock,
+        QueueCache(deps.session_factory),
+        time_zone=config["DEFAULT_TIME_ZONE"],
+    )
+    deps.dispatcher = Dispatcher(
+        deps.router,
+        deps.carrier,
+        base_url=config["PUBLIC_BASE_URL"],
+        caller_id=config.get("TWILIO_CALLER_ID") or DEMO_NUMBER,
+        gate=Gate(deps.session_factory, config["DEFAULT_TIME_ZONE"]),
+    )
+    return deps
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -190,10 +211,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
 
     from console import init_console
+    from routing.views import bp as routing_bp
     from telephony.views import bp as telephony_bp
 
     init_console(app)
     app.register_blueprint(telephony_bp)
+    app.register_blueprint(routing_bp)
     return app
 
 
@@ -502,13 +525,34 @@ def tokens_create(username: str, name: str) -> None:
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit")
-def worker(burst: bool) -> None:
-    """Run an rq worker (with the scheduler) on the high, default and low queues."""
+@click.option("--no-ticker", is_flag=True, help="Do not run the ACD ticker in this process")
+def worker(burst: bool, no_ticker: bool) -> None:
+    """Run an rq worker (with the scheduler) on the high, default and low queues, and the
+    ACD ticker (deadlines, records into SQL) beside it."""
     from rq import Worker
 
+    from routing.ticker import Ticker
+
     d = deps()
-    w = Worker(list(d.queues.values()), connection=d.redis)
-    w.work(burst=burst, with_scheduler=True)
+    ticker = None if burst or no_ticker else Ticker(d).start()
+    try:
+        Worker(list(d.queues.values()), connection=d.redis).work(burst=burst, with_scheduler=True)
+    finally:
+        if ticker is not None:
+            ticker.stop()
+
+
+@cli.command()
+def ticker() -> None:
+    """Run only the ACD ticker: offer timeouts, wrap-up ends, escalations, max waits and
+    callbacks within a second; the router's records into SQL. Any number may run."""
+    from routing.ticker import Ticker
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    running = Ticker(deps())
+    click.echo("ACD ticker running (Ctrl-C to stop)")
+    with contextlib.suppress(KeyboardInterrupt):
+        running.run()
 
 
 @cli.command("run")
@@ -559,6 +603,7 @@ def _set_public_url(app: Flask, d: Deps, url: str) -> None:
             config["TWILIO_API_BASE_URL"] = url
     d.carrier.close()
     d.carrier = TwilioCarrier.from_config(d.config)
+    d.dispatcher.carrier, d.dispatcher.base_url = d.carrier, url
 
 
 @cli.command()

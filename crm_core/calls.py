@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core.clock import Clock
-from crm_core.customers import match_or_create_from_caller_id, record_consent
+from crm_core.customers import find_by_phone, match_or_create_from_caller_id, record_consent
 from crm_core.errors import Conflict, Forbidden, InvalidInput, InvalidPhone, NotFound
 from crm_core.leads import advance_to, get_lead, mark_contact_attempt
 from crm_core.models import (
@@ -329,3 +329,58 @@ def list_calls(
         query = query.where(Call.created_at >= since)
     query = query.order_by(Call.created_at.desc(), Call.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def record_routing(
+    session: Session,
+    call_sid: str,
+    *,
+    queue: str,
+    agent_id: int | None,
+    wait_seconds: int | None,
+    talk_seconds: int | None = None,
+    wrap_seconds: int | None = None,
+) -> Call | None:
+    """The ACD's figures for a call: its queue, the agent who took it, the wait, talk and
+    wrap-up times. None when the call has no row (a callback placed by the router)."""
+    call = session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
+    if call is None:
+        return None
+    call.queue = queue[:64]
+    if agent_id is not None:
+        call.agent_id = agent_id
+    if wait_seconds is not None:
+        call.wait_seconds = max(0, wait_seconds)
+    if talk_seconds is not None:
+        call.talk_seconds = max(0, talk_seconds)
+    if wrap_seconds is not None:
+        call.wrap_seconds = max(0, wrap_seconds)
+    return call
+
+
+def unanswered_callback_task(session: Session, phone: str, *, queue: str, clock: Clock):
+    """The ACD's callback reached no one after its last attempt: a person takes it over."""
+    now = clock.now()
+    customer = find_by_phone(session, phone)
+    task = Task(
+        kind=TaskKind.CALLBACK,
+        customer_id=customer.id if customer else None,
+        phone=phone,
+        title="Callback requested in the queue: no answer after every attempt",
+        due_at=now,
+        pool=queue[:64],
+        priority=70,
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    if customer is not None:
+        add_activity(
+            session,
+            customer_id=customer.id,
+            kind=ActivityKind.CALL,
+            summary="Queue callback not answered; handed to the team",
+            at=now,
+            data={"task_id": task.id, "queue": queue},
+        )
+    return task

@@ -19,6 +19,8 @@ Every operation is logged at INFO with its SIDs; never credentials, never messag
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
@@ -29,6 +31,17 @@ CHUNK_SIZE = 64 * 1024
 # Twilio error 21220 "Invalid call state": a realtime operation on a call that is no
 # longer in progress (https://www.twilio.com/docs/api/errors/21220).
 INVALID_CALL_STATE = 21220
+
+
+# The simulator's number when TWILIO_CALLER_ID is not set (the demo's line).
+DEMO_NUMBER = "+13135550100"
+
+
+@dataclass(frozen=True)
+class HoldingCaller:
+    queue: str  # the queue's friendly name (the ACD names Twilio queues after its own)
+    call_sid: str
+    enqueued_at: datetime | None
 
 
 class CarrierError(Exception):
@@ -259,4 +272,12 @@ class Carrier(Protocol):
         self, to: str, from_: str, body: str, *, status_callback: str | None = None
     ) -> str:
         """Send a text message; returns its MessageSid (delivery arrives at status_callback)."""
+        ...
+
+    # Queues
+
+    def holding_callers(self) -> list[HoldingCaller]:
+        """Every call now waiting in one of the account's queues (``<Enqueue>``), with the
+        queue's name and when the call joined it: what the ACD rebuilds from after Redis
+        lost its data."""
         ...

@@ -21,6 +21,7 @@ from telephony.carrier import (
     CarrierError,
     CarrierNotFound,
     CarrierUnavailable,
+    HoldingCaller,
     RecordingMedia,
 )
 from telephony.http import TWILIO_API, CarrierHttpClient
@@ -403,6 +404,18 @@ class TwilioCarrier:
             raise self._logged(error) from error.__cause__
         log.info("delete_recording RecordingSid=%s", recording_sid)
         return True
+
+    # Queues
+
+    def holding_callers(self) -> list[HoldingCaller]:
+        found = []
+        with self._errors("holding_callers"):
+            for queue in self.client.queues.list():
+                for member in self.client.queues(queue.sid).members.list():
+                    found.append(
+                        HoldingCaller(queue.friendly_name, member.call_sid, member.date_enqueued)
+                    )
+        return found
 
     # Messages
 

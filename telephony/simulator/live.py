@@ -21,11 +21,11 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from crm_core.clock import SystemClock
+from telephony.carrier import DEMO_NUMBER
 from telephony.simulator.engine import SimulationError, Simulator
 from telephony.simulator.rest import error, make_rest_app
 from telephony.simulator.transport import HttpTransport
 
-DEMO_NUMBER = "+13135550100"
 STEPS = {"expect_say", "press", "speak", "wait", "talk", "hangup"}
 TICK = 0.02  # seconds between runs of the event heap
 

@@ -30,7 +30,7 @@ from telephony.simulator.engine import (
 )
 from telephony.simulator.media import ENCODERS, MEDIA_TYPES
 from telephony.simulator.messaging import Unsubscribed
-from telephony.simulator.model import Participant
+from telephony.simulator.model import Participant, delta
 
 PREFIX = f"/{API_VERSION}/Accounts/<account>"
 
@@ -301,7 +301,7 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             "queue_sid": q.sid,
             "position": q.members.index(call) + 1,
             "wait_time": int(sim.elapsed() - since),
-            "date_enqueued": rfc2822(call.created_at),
+            "date_enqueued": rfc2822(sim.started + delta(since)),
             "uri": f"{base()}/Queues/{q.sid}/Members/{call.sid}.json",
         }
 

@@ -11,6 +11,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import requests.structures
 from twilio.request_validator import RequestValidator
 from werkzeug.test import Client
 
@@ -73,3 +75,42 @@ class HttpTransport:
             response.content,
             response.headers.get("Content-Type", "").split(";")[0],
         )
+
+
+class WsgiAdapter(requests.adapters.BaseAdapter):
+    """A requests transport adapter that hands each request to a WSGI app in this thread.
+
+    Mounted on the app's Carrier session (``carrier.http.session.mount(base, adapter)``), it
+    lets the real twilio-python client reach the simulator's REST app while the simulator is
+    itself inside a webhook (its lock held by this thread): no socket, no second thread.
+    """
+
+    def __init__(self, wsgi_app) -> None:
+        super().__init__()
+        self.client = Client(wsgi_app)
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        parts = urlsplit(request.url)
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        reply = self.client.open(
+            parts.path,
+            method=request.method,
+            query_string=parts.query,
+            data=body,
+            headers=dict(request.headers),
+            base_url=f"{parts.scheme}://{parts.netloc}",
+        )
+        try:
+            response = requests.Response()
+            response.status_code = reply.status_code
+            response.headers = requests.structures.CaseInsensitiveDict(reply.headers)
+            response._content = reply.get_data()
+            response.url = request.url
+            response.request = request
+            response.encoding = "utf-8"
+            return response
+        finally:
+            reply.close()
+
+    def close(self) -> None:
+        """Nothing pooled."""

@@ -1,0 +1,80 @@
+"""The ACD's Lua scripts, registered once per Redis client, and their results made Python.
+
+Each ``routing/lua/<name>.lua`` is one state change (DESIGN.md rule 1) and opens with its
+KEYS/ARGV header; ``_lib.lua`` is prepended to each (Redis 6.2 has no functions library).
+redis-py's ``Script`` runs them with EVALSHA and loads them again after a SCRIPT FLUSH or on
+a new server, so nothing here needs to care which Redis it talks to.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from crm_core.errors import Conflict
+
+LUA = Path(__file__).with_name("lua")
+NAMES = (
+    "presence",
+    "enqueue",
+    "accept",
+    "release",
+    "caller_gone",
+    "call_ended",
+    "claim_due",
+    "requeue",
+    "keep_place",
+    "holdtime",
+)
+# Times in the scripts are whole milliseconds since this instant: small enough that a
+# priority times 1e12 plus a time stays an exact integer in a double (see _lib.lua).
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def ms(at: datetime) -> int:
+    return int((at - BASE).total_seconds() * 1000)
+
+
+def from_ms(value: int | float) -> datetime:
+    from datetime import timedelta
+
+    return BASE + timedelta(milliseconds=float(value))
+
+
+class Stale(Exception):
+    """The caller built its keys from a state that changed before the script ran: retry."""
+
+
+class IllegalTransition(Conflict):
+    error_id = "illegal_transition"
+
+
+class Scripts:
+    """The registered scripts of one Redis client, callable by name."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        lib = (LUA / "_lib.lua").read_text()
+        self._scripts = {
+            name: connection.register_script(lib + "\n" + (LUA / f"{name}.lua").read_text())
+            for name in NAMES
+        }
+
+    def __call__(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
+        reply = self._scripts[name](keys=keys, args=[_arg(a) for a in args])
+        return [_text(v) for v in reply] if isinstance(reply, list) else reply
+
+
+def _arg(value: Any) -> str | int | float:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value

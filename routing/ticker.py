@@ -1,0 +1,197 @@
+"""The ticker: deadlines swept within a second, and the router's records drained into SQL.
+
+Every ``interval`` (0.25 s) it claims the deadlines that are due (offer timeouts, wrap-up
+ends, escalations, max waits, callback times) and carries out what they lead to; every
+``drain_every`` (2 s) it moves the explained offers, their outcomes and the announced
+estimates from the router's Redis stream into SQL (routing_offers, routing_wait_estimates).
+
+Any number of tickers may run (one per host, or inside each ``callcenter run``): a deadline
+is claimed by exactly one (claim_due.lua), and the stream is read through one consumer
+group, so each record is written once. A record whose write failed stays pending and is
+claimed again after ``RECLAIM_MS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import redis
+
+from crm_core.acd import record_estimates, record_offers, set_actual_wait, set_offer_outcome
+from crm_core.acd_schemas import EstimateRow, OfferOutcome, OfferRow, WaitOutcome, valid_rows
+from crm_core.errors import InvalidInput
+from routing.recovery import epoch_lost
+from routing.scripts import from_ms
+
+log = logging.getLogger("callcenter.routing.ticker")
+GROUP = "sql"
+RECLAIM_MS = 60_000
+OUTCOMES = {o.value for o in OfferOutcome} | {"deferred"}
+WAIT_OUTCOMES = {"abandoned": WaitOutcome.ABANDONED, "left": WaitOutcome.OVERFLOWED}
+
+
+class Ticker:
+    def __init__(self, deps: Any, *, interval: float = 0.25, drain_every: float = 2.0) -> None:
+        self.deps = deps
+        self.interval = interval
+        self.drain_every = drain_every
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self.stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def once(self) -> int:
+        """One sweep of the due deadlines; returns how many actions it carried out."""
+        actions = self.deps.router.tick()
+        self.deps.dispatcher.run(actions)
+        return len(actions)
+
+    def drain(self, count: int = 500) -> int:
+        return drain(self.deps, self.consumer, count=count)
+
+    def run(self) -> None:
+        """Until ``stop()``: sweep every interval; check the epoch and drain every
+        drain_every seconds."""
+        since_drain = self.drain_every
+        while not self.stopped.is_set():
+            try:
+                if since_drain >= self.drain_every:
+                    epoch_lost(self.deps)
+                self.once()
+                since_drain += self.interval
+                if since_drain >= self.drain_every:
+                    self.drain()
+                    since_drain = 0.0
+            except redis.RedisError:
+                log.exception("ticker: Redis unavailable; trying again")
+            except Exception:
+                log.exception("ticker: sweep failed; trying again")
+            self.stopped.wait(self.interval)
+
+    def start(self) -> Ticker:
+        self._thread = threading.Thread(target=self.run, name="acd-ticker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def drain(deps: Any, consumer: str, *, count: int = 500) -> int:
+    """Write the router's stream records into SQL; returns how many were handled."""
+    r, stream = deps.router.redis, deps.router.keys.offers
+    try:
+        r.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    # Redis 6.2 answers [next, messages], 7 adds the deleted ids: the messages are second.
+    reclaimed = r.xautoclaim(stream, GROUP, consumer, RECLAIM_MS, "0-0", count=count)[1]
+    fresh = r.xreadgroup(GROUP, consumer, {stream: ">"}, count=count) or []
+    messages = list(reclaimed) + [m for _, batch in fresh for m in batch]
+    if not messages:
+        return 0
+    records = []
+    for message_id, fields in messages:
+        try:
+            records.append(json.loads(fields[b"e"]))
+        except (KeyError, ValueError):
+            log.warning("unreadable router record %s dropped", message_id)
+    with deps.session_factory.begin() as session:
+        write(session, records)
+    r.xack(stream, GROUP, *[m for m, _ in messages])
+    return len(messages)
+
+
+def write(session: Any, records: list[dict[str, Any]]) -> None:
+    """Offers first (so outcomes find them), then outcomes and waits, in stream order. A
+    record that cannot be read is logged and skipped: it must not hold back the others."""
+    offers = _valid(OfferRow, [_offer_row(r) for r in records if r.get("kind") == "offer"])
+    if offers:
+        record_offers(session, offers)
+    estimates = [_estimate_row(r) for r in records if r.get("kind") == "estimate"]
+    estimates = _valid(EstimateRow, [e for e in estimates if e is not None])
+    if estimates:
+        record_estimates(session, estimates)
+    for record in records:
+        try:
+            _settle(session, record)
+        except InvalidInput as exc:
+            log.warning("router record %s skipped: %s", record, exc.message)
+
+
+def _settle(session: Any, record: dict[str, Any]) -> None:
+    kind = record.get("kind")
+    at = from_ms(record.get("at") or 0)
+    if kind == "outcome" and record.get("outcome") in OUTCOMES:
+        outcome = record["outcome"]
+        outcome = "withdrawn" if outcome == "deferred" else outcome
+        set_offer_outcome(session, str(record["entry"]), _int(record.get("agent")), outcome, at)
+        if outcome == "accepted" and record.get("call_sid"):
+            waited = round((record.get("waited_ms") or 0) / 1000)
+            set_actual_wait(session, record["call_sid"], waited, WaitOutcome.ANSWERED)
+    elif kind == "wait_end" and record.get("call_sid"):
+        waited = round((record.get("waited_ms") or 0) / 1000)
+        outcome = WAIT_OUTCOMES.get(record.get("outcome"), WaitOutcome.ABANDONED)
+        set_actual_wait(session, record["call_sid"], waited, outcome)
+        set_offer_outcome(session, str(record["entry"]), None, "caller_gone", at)
+
+
+def _valid(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        try:
+            valid_rows(model, [row])
+        except InvalidInput as exc:
+            log.warning("router record %s skipped: %s", row, exc.message)
+        else:
+            out.append(row)
+    return out
+
+
+def _offer_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "offered_at": from_ms(record.get("at") or 0),
+        "queue_name": record.get("queue") or "",
+        "call_sid": record.get("call_sid") or str(record.get("entry")),
+        "entry_id": str(record.get("entry")),
+        "agent_id": _int(record.get("agent")),
+        "strategy": record.get("strategy"),
+        "rule": record.get("rule") or "",
+        "candidates": [
+            {
+                "agent_id": _int(c.get("agent")),
+                "score": c.get("score"),
+                "eligible_reason": "eligible" if c.get("eligible", True) else "not eligible",
+            }
+            for c in (record.get("candidates") or [])
+            if isinstance(c, dict)
+        ],
+    }
+
+
+def _estimate_row(record: dict[str, Any]) -> dict[str, Any] | None:
+    if not record.get("call_sid") and not record.get("entry"):
+        return None
+    return {
+        "call_sid": record.get("call_sid") or str(record.get("entry")),
+        "queue_name": record.get("queue") or "",
+        "announced_at": from_ms(record.get("at") or 0),
+        "position": record.get("position") or 1,
+        "waited_seconds": round((record.get("waited_ms") or 0) / 1000),
+        "estimate_seconds": round(record.get("estimate_seconds") or 0),
+        "asterisk_estimate_seconds": record.get("asterisk_seconds"),
+    }
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,374 @@
+"""The ACD's TwiML flow: a caller holds, an agent's softphone rings, both meet in a conference.
+
+1. ``POST /twilio/acd/enqueue?queue=sales[&priority=vip][&needs=spanish:5]`` (where the IVR
+   sends a caller): the router takes the call; the caller holds in ``<Enqueue waitUrl>``.
+   With nobody who could answer logged in, the queue's empty behaviour runs instead.
+2. ``/hold`` (the waitUrl): position and estimated wait, then "press 1 to hang up and keep
+   your place" (callback-in-queue, ``/hold/key``), then a pause; Twilio asks again.
+3. The router offers the caller to an agent: the Dispatcher rings ``client:<identity>``.
+   The agent answering is the accept (``/agent``): the agent joins a conference named after
+   the caller's CallSid and the caller is redirected into it (``/bridge``). For a callback
+   the agent hears who is called back and the carrier dials the customer from the agent's
+   leg (``/callback/done`` is that Dial's action).
+4. The agent's leg ending without an answer (busy = rejected, no-answer, failed:
+   ``/agent/status``) releases the offer. The caller hanging up while holding or ringing
+   (``/left``, the Enqueue action) frees the agent at once.
+5. The conference ending (``/twilio/conference`` and the caller's Dial action ``/done``)
+   ends the call: the agent wraps up, and the Call row gets its queue, agent, wait and talk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+
+from flask import Blueprint, current_app, request
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
+from crm_core.models import CallDirection, CallStatus
+from routing.offers import (
+    AGENT_ANSWERED,
+    AGENT_STATUS,
+    BRIDGE,
+    CALLBACK_DONE,
+    DONE,
+    HOLD,
+    HOLD_KEY,
+    LEFT,
+    OVERFLOW,
+    PREFIX,
+)
+from routing.service import Priority
+from telephony.events import CallEvent
+from telephony.twiml import apology_then_voicemail, voicemail_document
+from telephony.webhooks import callback_webhook, voice_webhook
+
+log = logging.getLogger("callcenter.routing")
+bp = Blueprint("routing", __name__)
+NEED = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([0-9]{1,2})$")
+HOLD_PAUSE_SECONDS = 20
+CALLBACK_KEY = "1"
+CONFERENCE_EVENTS = "start end join leave"
+
+
+def _acd():
+    return current_app.extensions["callcenter"]
+
+
+def _event() -> CallEvent:
+    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+
+
+def _say(response: VoiceResponse, text: str) -> VoiceResponse:
+    response.say(text, language="en-US")
+    return response
+
+
+def _needs(raw: str | None) -> dict[str, int]:
+    needs: dict[str, int] = {}
+    for part in (raw or "").split(","):
+        match = NEED.match(part.strip())
+        if match and 1 <= int(match.group(2)) <= 10:
+            needs[match.group(1)] = int(match.group(2))
+    return needs
+
+
+def _priority(raw: str | None) -> Priority:
+    return {"vip": Priority.VIP, "emergency": Priority.EMERGENCY}.get(raw or "", Priority.NORMAL)
+
+
+def _empty_behaviour(queue, call_sid: str) -> str:
+    """Nobody who could take the call is logged in: the queue's empty behaviour, now."""
+    action = str(queue.empty_action)
+    if action == "overflow":
+        action = str(queue.overflow_action or "voicemail")
+        if action == "queue" and queue.overflow_queue:
+            return enqueue_into(queue.overflow_queue, call_sid, check_empty=False)
+    event = _event()
+    if action == "callback" and event.from_e164:
+        # The caller's place is kept as a callback, placed when someone logs in.
+        outcome = _acd().router.enqueue(
+            call_sid, queue.name, call_sid=call_sid, phone=event.from_e164, empty_check=False
+        )
+        _acd().dispatcher.run(outcome.actions)
+        if _acd().router.keep_place(call_sid, event.from_e164):
+            response = _say(
+                VoiceResponse(),
+                "Everyone who could help you is away right now. We have your number and will "
+                "call you back as soon as someone is available. Goodbye.",
+            )
+            response.hangup()
+            return str(response)
+    return voicemail_document(
+        "Everyone who could help you is away right now. Please leave your name, number and "
+        "a short message after the tone, and we will call you back."
+    )
+
+
+def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
+    d = _acd()
+    event = _event()
+    queue = d.router.queue(queue_name)
+    with d.session_factory.begin() as session:  # the Call row, if the IVR has not made it
+        insert_call_if_new(
+            session,
+            call_sid=call_sid[:64],
+            direction=event.direction or CallDirection.INBOUND,
+            from_number=(event.from_e164 or event.from_ or "")[:64] or None,
+            to_number=(event.to_e164 or event.to or "")[:64] or None,
+            clock=d.clock,
+            status=CallStatus.IN_PROGRESS,
+            queue=queue.name,
+        )
+    outcome = d.router.enqueue(
+        call_sid,
+        queue.name,
+        call_sid=call_sid,
+        priority=_priority(request.args.get("priority")),
+        needs=_needs(request.args.get("needs")),
+        phone=event.from_e164,
+        empty_check=None if check_empty else False,
+    )
+    if outcome.state == "empty":
+        return _empty_behaviour(queue, call_sid)
+    d.dispatcher.run(outcome.actions)
+    response = VoiceResponse()
+    response.enqueue(
+        queue.name,
+        wait_url=d.dispatcher.url(HOLD),
+        wait_url_method="POST",
+        action=d.dispatcher.url(LEFT),
+        method="POST",
+    )
+    # The Enqueue ends with "leave" only when the router moves the caller on (overflow).
+    return str(_say(response, "Thank you for holding. Goodbye."))
+
+
+@bp.post(f"{PREFIX}/enqueue")
+@voice_webhook
+def enqueue() -> str:
+    event = _event()
+    if not event.call_sid:
+        return apology_then_voicemail()
+    return enqueue_into(request.args.get("queue", ""), event.call_sid)
+
+
+@bp.post(HOLD)
+@voice_webhook
+def hold() -> str:
+    """The hold loop: where the caller is, about how long, and the callback choice."""
+    d = _acd()
+    event = _event()
+    response = VoiceResponse()
+    estimate = d.router.estimate(event.call_sid or "")
+    if estimate is not None:
+        position, seconds = estimate
+        minutes = max(1, math.ceil(seconds / 60))
+        _say(
+            response,
+            f"You are number {position} in line. Your estimated wait is about "
+            f"{minutes} minute{'s' if minutes != 1 else ''}.",
+        )
+    if event.from_e164:
+        gather = response.gather(
+            num_digits=1, action=d.dispatcher.url(HOLD_KEY), method="POST", timeout=5
+        )
+        gather.say(
+            "To hang up and keep your place in line, press 1. We will call you back at the "
+            "number you are calling from.",
+            language="en-US",
+        )
+    response.pause(length=HOLD_PAUSE_SECONDS)
+    return str(response)
+
+
+@bp.post(HOLD_KEY)
+@voice_webhook
+def hold_key() -> str:
+    d = _acd()
+    event = _event()
+    response = VoiceResponse()
+    if (
+        event.digits == CALLBACK_KEY
+        and event.from_e164
+        and event.call_sid
+        and d.router.keep_place(event.call_sid, event.from_e164)
+    ):
+        _say(response, "Thank you. You keep your place in line, and we will call you back.")
+        response.hangup()
+        return str(response)
+    # Any other key, or nothing to call back: back to holding.
+    response.redirect(d.dispatcher.url(HOLD), method="POST")
+    return str(response)
+
+
+@bp.post(LEFT)
+@voice_webhook
+def left() -> str:
+    """The Enqueue action: the caller hung up while holding or ringing, or left the queue."""
+    d = _acd()
+    event = _event()
+    if event.call_sid and event.queue_result in ("hangup", "error", "system-error"):
+        gone = d.router.caller_gone(event.call_sid, "abandoned")
+        d.dispatcher.run(gone.actions)
+        if gone.state == "connected":
+            _call_ended(event.call_sid)
+    if event.queue_result in ("error", "system-error", "queue-full"):
+        return apology_then_voicemail()
+    return str(_say(VoiceResponse(), "Thank you for calling. Goodbye."))
+
+
+@bp.post(AGENT_ANSWERED)
+@voice_webhook
+def agent_answered() -> str:
+    """The agent's softphone answered the offer: that is the accept."""
+    d = _acd()
+    entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
+    entry = d.router.entry(entry_id)
+    outcome = d.router.accept(agent_id, entry_id) if agent_id is not None else None
+    response = VoiceResponse()
+    if outcome is None or outcome.state != "connected" or entry is None:
+        _say(response, "Sorry, the caller is no longer waiting.")
+        response.hangup()
+        return str(response)
+    d.dispatcher.run(outcome.actions)
+    if entry.get("kind") == "callback":
+        return _callback_dial(entry)
+    try:
+        d.carrier.redirect_call(entry["call_sid"], d.dispatcher.url(BRIDGE, entry=entry_id))
+    except Exception:  # the caller left in that instant: the agent is told and freed
+        log.warning("could not bring caller %s to agent %s", entry_id, agent_id, exc_info=True)
+        _call_ended(entry_id)
+        _say(response, "Sorry, the caller hung up.")
+        response.hangup()
+        return str(response)
+    dial = Dial()
+    dial.conference(
+        entry_id,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        beep=False,
+        status_callback=d.dispatcher.url("/twilio/conference", entry=entry_id),
+        status_callback_event=CONFERENCE_EVENTS,
+    )
+    response.append(dial)
+    return str(response)
+
+
+def _callback_dial(entry: dict) -> str:
+    d = _acd()
+    response = VoiceResponse()
+    _say(response, "Callback from the queue. Calling the customer now.")
+    dial = Dial(
+        caller_id=d.dispatcher.caller_id,
+        action=d.dispatcher.url(CALLBACK_DONE, entry=entry["id"]),
+        method="POST",
+        timeout=30,
+    )
+    dial.number(entry["phone"])
+    response.append(dial)
+    return str(response)
+
+
+@bp.post(AGENT_STATUS)
+@callback_webhook
+def agent_status() -> None:
+    """The agent's leg: busy (rejected), no-answer or failed end the offer."""
+    d = _acd()
+    entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
+    status = request.form.get("CallStatus")
+    why = {"busy": "rejected", "no-answer": "timeout", "failed": "failed"}.get(status or "")
+    if why and agent_id is not None:
+        d.dispatcher.forget_leg(entry_id, agent_id)
+        d.dispatcher.run(d.router.release(agent_id, entry_id, why).actions)
+
+
+@bp.post(BRIDGE)
+@voice_webhook
+def bridge() -> str:
+    """The caller, redirected out of the queue, joins the agent's conference."""
+    d = _acd()
+    entry_id = request.args.get("entry", "")
+    response = VoiceResponse()
+    dial = Dial(action=d.dispatcher.url(DONE, entry=entry_id), method="POST")
+    dial.conference(
+        entry_id, start_conference_on_enter=True, end_conference_on_exit=True, beep=False
+    )
+    response.append(dial)
+    return str(response)
+
+
+@bp.post(DONE)
+@voice_webhook
+def done() -> str:
+    _call_ended(request.args.get("entry", ""))
+    return str(_say(VoiceResponse(), "Thank you for calling. Goodbye."))
+
+
+@bp.post(CALLBACK_DONE)
+@voice_webhook
+def callback_done() -> str:
+    """The agent's Dial to the customer ended: answered, or not (the router tries again)."""
+    entry_id = request.args.get("entry", "")
+    event = _event()
+    _call_ended(entry_id, callback_status=event.dial_call_status)
+    response = VoiceResponse()
+    if event.dial_call_status != "completed":
+        _say(response, "The customer did not answer. We will try again later.")
+    response.hangup()
+    return str(response)
+
+
+@bp.post("/twilio/conference")
+@callback_webhook
+def conference() -> None:
+    """Every conference's statusCallback: the end of the conference ends the call."""
+    if request.form.get("StatusCallbackEvent") == "conference-end":
+        _call_ended(request.args.get("entry") or request.form.get("FriendlyName", ""))
+
+
+@bp.post(OVERFLOW)
+@voice_webhook
+def overflow() -> str:
+    """The caller waited the queue's longest: voicemail, or the offer of a callback."""
+    if request.args.get("action") == "callback":
+        response = _say(
+            VoiceResponse(),
+            "We're sorry for the long wait. You keep your place in line, and we will call you "
+            "back at this number. Goodbye.",
+        )
+        response.hangup()
+        return str(response)
+    return voicemail_document(
+        "We're sorry for the long wait. Please leave your name, number and a short message "
+        "after the tone, and we will call you back as soon as we can."
+    )
+
+
+def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:
+    d = _acd()
+    outcome = d.router.call_ended(entry_id, callback_status=callback_status)
+    d.dispatcher.run(outcome.actions)
+    detail = outcome.detail
+    if outcome.state != "ended":
+        return
+    if detail.get("gave_up") and detail.get("phone"):
+        with d.session_factory.begin() as session:
+            unanswered_callback_task(session, detail["phone"], queue=detail["queue"], clock=d.clock)
+    if not detail.get("call_sid"):
+        return
+    with d.session_factory.begin() as session:
+        record_routing(
+            session,
+            detail["call_sid"],
+            queue=detail["queue"],
+            agent_id=detail["agent_id"],
+            wait_seconds=round(detail["waited_ms"] / 1000),
+            talk_seconds=round(detail["talked_ms"] / 1000),
+        )
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 12 else None
