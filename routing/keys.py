@@ -41,12 +41,13 @@ class Keys:
         return f"{self.tag}:epoch"
 
     # Indexes
-    def ready(self, queue: str, skill: str | None = None, level: int | None = None) -> str:
-        """Sorted set of agents ready for ``queue`` (by the queue's strategy score), or of
-        those among them with ``skill`` at ``level`` or better."""
-        if skill is None:
+    def ready(self, queue: str, signature: str = "") -> str:
+        """Sorted set of the agents ready for ``queue`` (scored by the queue's strategy), or
+        of those among them who have the skills ``signature`` names: one set per signature,
+        so a caller needing skills finds its agent at the head, never by a scan."""
+        if not signature:
             return f"{self.tag}:ready:{queue}"
-        return f"{self.tag}:ready:{queue}:{skill}:{level}"
+        return f"{self.tag}:ready:{queue}:{signature}"
 
     def waiting(self, queue: str, signature: str) -> str:
         """Sorted set of the entries in ``queue`` that need the skills ``signature`` names

@@ -101,6 +101,13 @@ def signature(needs: Mapping[str, int]) -> str:
     return ",".join(f"{skill}:{int(level)}" for skill, level in sorted(needs.items()))
 
 
+def levels(skills: Mapping[str, int], queue: QueueConfig, needs: Mapping[str, int]) -> int:
+    """What skills-weighted ranks by: the agent's levels in the skills the queue and the
+    caller need, added up."""
+    names = set(queue.required_skills) | set(needs)
+    return sum(int(skills.get(name, 0)) for name in names)
+
+
 def parse_signature(sig: str) -> dict[str, int]:
     if not sig or sig == "-":
         return {}
@@ -196,16 +203,17 @@ class Router:
             if state is AgentState.AVAILABLE:
                 version, sigs = self._signatures([q.name for q in queues])
                 for q in queues:
-                    levels = sum(agent.skills.get(s, 0) for s in q.required_skills)
                     ready_keys.append(self.keys.ready(q.name))
-                    ready_desc.append({"q": q.name, "st": str(q.strategy), "lv": levels})
-                    for skill, have in agent.skills.items():
-                        for level in range(1, min(int(have), MAX_LEVEL) + 1):
-                            ready_keys.append(self.keys.ready(q.name, skill, level))
-                            ready_desc.append({"q": q.name, "st": str(q.strategy), "lv": have})
+                    ready_desc.append(
+                        {"q": q.name, "st": str(q.strategy), "lv": levels(agent.skills, q, {})}
+                    )
                     for sig in sorted(sigs[q.name]):
                         needs = parse_signature(sig)
                         if all(agent.skills.get(s, 0) >= lvl for s, lvl in needs.items()):
+                            if sig:
+                                ready_keys.append(self.keys.ready(q.name, sig))
+                                lv = levels(agent.skills, q, needs)
+                                ready_desc.append({"q": q.name, "st": str(q.strategy), "lv": lv})
                             wait_keys.append(self.keys.waiting(q.name, sig))
                             wait_desc.append(
                                 {
@@ -324,11 +332,6 @@ class Router:
 
     def _enqueue(self, config: QueueConfig, entry: dict, mode: str, empty_check: bool) -> Outcome:
         needs = entry.get("need") or {}
-        if needs:  # pick from the bucket of the hardest-to-find skill
-            skill, level = max(needs.items(), key=lambda item: (item[1], item[0]))
-            ready = self.keys.ready(config.name, skill, level)
-        else:
-            ready = self.keys.ready(config.name)
         ring_all = str(config.strategy) == "ring_all"
         now, day = self._now()
         reply = self.scripts(
@@ -343,8 +346,9 @@ class Router:
                 self.keys.signatures_version,
                 self.keys.signatures(config.name),
                 self.keys.waiting(config.name, entry["sig"]),
-                ready,
+                self.keys.ready(config.name, entry["sig"]),
                 self.keys.stats(day),
+                self.keys.ready(config.name),
             ],
             [
                 now,
@@ -356,6 +360,7 @@ class Router:
                 (config.escalation_after_seconds or 0) * 1000 if needs else 0,
                 empty_check,
                 mode,
+                {"required": dict(config.required_skills), "need": needs},
             ],
         )
         if reply[0] == "empty":

@@ -2,14 +2,15 @@
 -- KEYS[1] = agents hash, KEYS[2] = entries hash, KEYS[3] = deadlines zset,
 -- KEYS[4] = events stream, KEYS[5] = offers stream, KEYS[6] = counts hash,
 -- KEYS[7] = signatures version, KEYS[8] = the queue's signatures set,
--- KEYS[9] = the waiting zset for the entry's queue and skills, KEYS[10] = the ready zset to
--- pick from (the queue's, or the bucket of the entry's rarest needed skill and level),
--- KEYS[11] = the day's stats hash
+-- KEYS[9] = the waiting zset for the entry's queue and skills, KEYS[10] = the ready zset of
+-- the same queue and skills, KEYS[11] = the day's stats hash, KEYS[12] = the queue's ready
+-- zset (all its ready agents)
 -- ARGV[1] = now (ms), ARGV[2] = entry JSON {id, call_sid, queue, sig, need, prio, t0, kind,
 -- phone}, ARGV[3] = offer timeout (ms), ARGV[4] = agents to ring at once (1; ring-all: N),
 -- ARGV[5] = strategy, ARGV[6] = max wait (ms, 0 = none), ARGV[7] = escalation after (ms,
 -- 0 = none), ARGV[8] = "1": answer 'empty' if no agent of the queue is logged in,
--- ARGV[9] = "new" (join) or "retry" (an entry already waiting looks for an agent again)
+-- ARGV[9] = "new" (join) or "retry" (an entry already waiting looks for an agent again),
+-- ARGV[10] = JSON {required, need}: the queue's and the entry's skills (for a new ready set)
 -- Returns {'ok', state, actions...} | {'empty'}
 local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KEYS[4],
            offers = KEYS[5], counts = KEYS[6]}
@@ -35,7 +36,6 @@ else
   entry.qt = NOW
   entry.offered = {}
   entry.declined = {}
-  if redis.call('SADD', KEYS[8], entry.sig) == 1 then redis.call('INCR', KEYS[7]) end
   redis.call('HINCRBY', KEYS[11], entry.queue .. '|entered', 1)
   redis.call('HINCRBY', k.counts, entry.queue .. '|waiting', 1)
   if tonumber(ARGV[6]) > 0 then
@@ -48,10 +48,31 @@ else
                               call_sid = entry.call_sid or false})
 end
 
+-- A signature seen for the first time: its ready set starts as the queue's ready agents who
+-- have those skills (once; afterwards presence keeps it, as the version tells it to).
+if entry.sig ~= '' and redis.call('SADD', KEYS[8], entry.sig) == 1 then
+  redis.call('INCR', KEYS[7])
+  local skills = cjson.decode(ARGV[10])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[12], 0, -1)) do
+    local agent = get(k.agents, id)
+    if agent and agent.state == 'available' and satisfies(agent, {need = entry.need}) then
+      local lv = 0
+      local names = {}
+      for name, _ in pairs(skills.required or {}) do names[name] = true end
+      for name, _ in pairs(entry.need or {}) do names[name] = true end
+      for name, _ in pairs(names) do lv = lv + tonumber((agent.skills or {})[name] or 0) end
+      redis.call('ZADD', KEYS[10], agent_score(agent, strategy, entry.queue, lv), id)
+    end
+  end
+elseif entry.sig == '' and redis.call('SADD', KEYS[8], '') == 1 then
+  redis.call('INCR', KEYS[7])
+end
+
 -- Pick from the ready index, best score first, checking each hit against the agent hash.
-local chosen, considered, start = {}, {}, 0
+local chosen, considered, start, size = {}, {}, 0, math.max(want, 1)
 while #chosen < want do
-  local batch = redis.call('ZRANGE', KEYS[10], start, start + 49, 'WITHSCORES')
+  local batch = redis.call('ZRANGE', KEYS[10], start, start + size - 1, 'WITHSCORES')
+  size = math.min(size * 8, 256)
   if #batch == 0 then break end
   local dropped = 0
   for i = 1, #batch, 2 do

@@ -20,7 +20,7 @@ if entry.state == 'waiting' then
   redis.call('ZREM', KEYS[2], entry.id)
   redis.call('ZADD', KEYS[3], entry_score(entry), entry.id)
 end
-if redis.call('SADD', KEYS[4], entry.sig) == 1 then redis.call('INCR', KEYS[5]) end
+-- A new signature is registered (and its ready set filled) by the retry that follows.
 if tonumber(ARGV[6]) > 0 then
   redis.call('ZADD', KEYS[6], NOW + tonumber(ARGV[6]), 'escalate|' .. entry.id)
 end

@@ -263,3 +263,22 @@ def test_counts_follow_states(router):
 
 def test_agent_state_enum_names_the_states():
     assert {s.value for s in AgentState} >= {"offline", "available", "wrap_up", "away"}
+
+
+def test_a_new_skill_combination_finds_the_ready_agent_who_has_it(router):
+    router.set_presence(LUIS, "available")  # sales only
+    router.set_presence(agent(7, sales=4, spanish=6, german=5), "available")
+    # The first caller ever to need spanish:5 and german:5: its ready set is filled once.
+    outcome = router.enqueue("CA1", "sales", needs={"spanish": 5, "german": 5})
+    assert offers(outcome) == [("CA1", 7)]
+
+
+def test_a_caller_needing_skills_nobody_ready_has_waits_without_a_scan(router):
+    for i in range(40):
+        router.set_presence(agent(100 + i, sales=5, spanish=6), "available")
+    outcome = router.enqueue("CA1", "sales", needs={"spanish": 5, "german": 5})
+    assert outcome.state == "waiting"
+    router.enqueue("CA2", "sales", needs={"spanish": 5, "german": 5})  # no backfill again
+    assert router.redis.zcard(router.keys.ready("sales", "german:5,spanish:5")) == 0
+    taken = router.set_presence(agent(7, sales=4, spanish=6, german=5), "available")
+    assert offers(taken) == [("CA1", 7)]
