@@ -189,8 +189,17 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         base_url=config["PUBLIC_BASE_URL"],
         caller_id=config.get("TWILIO_CALLER_ID") or DEMO_NUMBER,
         gate=Gate(deps.session_factory, config["DEFAULT_TIME_ZONE"]),
+        on_wrapped=functools.partial(_record_wrap, deps.session_factory),
     )
     return deps
+
+
+def _record_wrap(session_factory: sessionmaker, call_sid: str, agent_id: int, seconds: int):
+    """The ACD ended an agent's wrap-up: its length goes on the call's row."""
+    from crm_core.calls import record_routing
+
+    with session_factory.begin() as session:
+        record_routing(session, call_sid, wrap_seconds=seconds)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -335,9 +335,9 @@ def record_routing(
     session: Session,
     call_sid: str,
     *,
-    queue: str,
-    agent_id: int | None,
-    wait_seconds: int | None,
+    queue: str | None = None,
+    agent_id: int | None = None,
+    wait_seconds: int | None = None,
     talk_seconds: int | None = None,
     wrap_seconds: int | None = None,
 ) -> Call | None:
@@ -346,7 +346,8 @@ def record_routing(
     call = session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
     if call is None:
         return None
-    call.queue = queue[:64]
+    if queue is not None:
+        call.queue = queue[:64]
     if agent_id is not None:
         call.agent_id = agent_id
     if wait_seconds is not None:

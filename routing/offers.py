@@ -46,12 +46,14 @@ class Dispatcher:
         base_url: str,
         caller_id: str,
         gate: Callable[[str, datetime], Verdict] | None = None,
+        on_wrapped: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.router = router
         self.carrier = carrier
         self.base_url = base_url.rstrip("/")
         self.caller_id = caller_id
         self.gate = gate
+        self.on_wrapped = on_wrapped  # (call_sid, agent_id, seconds): the Call row's wrap time
 
     def url(self, path: str, **params: object) -> str:
         query = urlencode({k: v for k, v in params.items() if v is not None})
@@ -74,6 +76,10 @@ class Dispatcher:
             return []
         if action.kind == "overflow":
             return self._overflow(action.entry_id)
+        if action.kind == "wrapped":
+            if self.on_wrapped is not None and action.call_sid:
+                self.on_wrapped(action.call_sid, action.agent_id, action.seconds or 0)
+            return []
         log.warning("unknown routing action %s", action)
         return []
 

@@ -78,7 +78,8 @@ class AgentProfile:
 class Action:
     """Something for the telephony side to do: ``offer`` (ring the agent for the entry),
     ``cancel`` (stop ringing: the caller left), ``withdraw`` (stop ringing: another agent
-    took the ring-all call)."""
+    took the ring-all call), ``overflow`` (max wait reached), ``wrapped`` (a wrap-up ended
+    after ``seconds``: for the Call row of ``call_sid``)."""
 
     kind: str
     entry_id: str
@@ -87,6 +88,7 @@ class Action:
     call_sid: str | None = None
     entry_kind: str = "call"
     phone: str | None = None
+    seconds: int | None = None  # "wrapped": how long the wrap-up lasted
 
 
 @dataclass
@@ -676,6 +678,18 @@ class Router:
                         call_sid or None,
                         entry_kind,
                         phone or None,
+                    )
+                )
+            elif kind == "wrapped":  # a wrap-up ended: its length, for the call's row
+                call_sid, agent_id, waited = args
+                outcome.actions.append(
+                    Action(
+                        "wrapped",
+                        call_sid,
+                        int(agent_id),
+                        "",
+                        call_sid,
+                        seconds=round(waited / 1000),
                     )
                 )
             else:  # cancel, withdraw

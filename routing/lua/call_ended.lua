@@ -31,6 +31,8 @@ local state = 'gone'
 if agent and tostring(agent.call) == tostring(entry.id) then
   roll_day(agent, ARGV[4])
   agent.call = false
+  agent.last_call = entry.call_sid or false -- its wrap-up time goes to that call's row
+  agent.wrap_from = NOW
   agent.calls = (agent.calls or 0) + 1
   agent.talk = (agent.talk or 0) + math.floor(talked / 1000)
   if wrap > 0 then

@@ -40,6 +40,7 @@ if not (usual[old] and usual[old][state]) then
   return {'error', 'illegal_transition', old .. ' -> ' .. state}
 end
 
+local actions = {}
 -- The profile (skills, queues) may have changed since the last presence: recount.
 count_state(k.counts, agent, old, nil)
 agent.identity = profile.identity
@@ -49,13 +50,21 @@ agent.queues = profile.queues
 count_state(k.counts, agent, nil, old)
 roll_day(agent, ARGV[7])
 
-local actions = {}
-if old == 'wrap_up' then redis.call('ZREM', k.deadlines, 'wrap|' .. id) end
+if old == 'wrap_up' then
+  redis.call('ZREM', k.deadlines, 'wrap|' .. id)
+  if agent.last_call then
+    table.insert(actions, {'wrapped', agent.last_call, tostring(agent.id),
+                           NOW - (agent.wrap_from or NOW)})
+  end
+  agent.last_call = false
+end
 if state ~= 'available' or old ~= 'available' then set_state(k.counts, agent, state, reason) end
 if state ~= 'available' then
   put(k.agents, agent)
   emit(k.events, 'agent', {agent = agent.id, state = state, reason = reason, from = old})
-  return {'ok', state}
+  local out = {'ok', state}
+  for _, a in ipairs(actions) do table.insert(out, cjson.encode(a)) end
+  return out
 end
 
 if old ~= 'available' then agent.idle_since = NOW end

@@ -95,6 +95,10 @@ def test_a_caller_is_answered_by_the_available_agent_and_the_call_row_has_the_ti
         assert 3 <= call.wait_seconds <= 6 and 50 <= call.talk_seconds <= 58
     run(sim, deps, 31)
     assert deps.router.agent(agents["ana"].id)["state"] == "available"
+    with deps.session_factory() as s:
+        assert (
+            s.scalars(select(Call.wrap_seconds).where(Call.call_sid == caller.call.sid)).one() == 30
+        )
     # Why Ana got this call, kept for supervisors (the ticker drains the router's stream).
     assert drain(deps, "test") >= 2
     with deps.session_factory() as s:
