@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_core.acd import create_queue, offers_for_call
-from crm_core.acd_schemas import QueueIn
+from crm_core.acd import create_queue, offers_for_call, update_queue
+from crm_core.acd_schemas import QueueIn, QueueUpdate
 from crm_core.models import Call, Task, TaskKind, User
 from crm_core.schemas import UserIn, parse
 from crm_core.users import create_user
@@ -220,3 +220,75 @@ def test_redis_losing_its_data_is_noticed_and_the_holding_callers_rebuilt(sim, d
     run(sim, deps, 5)
     assert len(luis.answered) == 1
     assert deps.router.entry(first.call.sid)["state"] == "connected"  # the first caller first
+
+
+def add_queue(deps, clock, **fields):
+    with deps.session_factory.begin() as s:
+        create_queue(s, parse(QueueIn, fields), clock)
+    deps.router._queues.invalidate()
+
+
+def test_max_wait_overflows_to_another_queue_keeping_the_place(sim, deps, agents, clock):
+    add_queue(deps, clock, name="service", required_skills={"service": 1}, empty_action="wait")
+    with deps.session_factory.begin() as s:
+        update = {"max_wait_seconds": 60, "overflow_action": "queue", "overflow_queue": "service"}
+        update_queue(s, "sales", parse(QueueUpdate, update), clock)
+    deps.router._queues.invalidate()
+    deps.router.set_presence(agents["ana"], "away", "lunch")
+    caller = sim.call(CALLER, NUMBER).wait(200).hangup()
+    run(sim, deps, 10)
+    t0 = deps.router.entry(caller.call.sid)["t0"]
+    run(sim, deps, 55)
+    entry = deps.router.entry(caller.call.sid)
+    assert entry["queue"] == "service" and entry["t0"] == t0
+    assert not caller.call.ended  # still holding, now for service
+
+
+def test_max_wait_to_voicemail(sim, deps, agents, clock):
+    with deps.session_factory.begin() as s:
+        update = {"max_wait_seconds": 30, "overflow_action": "voicemail"}
+        update_queue(s, "sales", parse(QueueUpdate, update), clock)
+    deps.router._queues.invalidate()
+    deps.router.set_presence(agents["ana"], "away", "lunch")
+    caller = sim.call(CALLER, NUMBER).expect_say("sorry for the long wait", within=60)
+    caller.expect_say("after the tone").talk(5).press("#")
+    run(sim, deps, 60)
+    assert caller.failures == [], caller.transcript
+    assert deps.router.entry(caller.call.sid) is None
+    with deps.session_factory() as s:
+        assert s.scalars(select(Task)).one().kind is TaskKind.VOICEMAIL
+
+
+def test_max_wait_to_a_callback_keeps_the_place(sim, deps, agents, clock):
+    with deps.session_factory.begin() as s:
+        update = {"max_wait_seconds": 30, "overflow_action": "callback"}
+        update_queue(s, "sales", parse(QueueUpdate, update), clock)
+    deps.router._queues.invalidate()
+    deps.router.set_presence(agents["ana"], "away", "lunch")
+    caller = sim.call(CALLER, NUMBER).expect_say("we will call you back", within=60)
+    run(sim, deps, 60)
+    assert caller.failures == [] and caller.call.ended, caller.transcript
+    entry = deps.router.entry(caller.call.sid)
+    assert entry["kind"] == "callback" and entry["state"] == "waiting"
+
+
+def test_ring_all_rings_everyone_and_stops_the_others_when_one_answers(sim, deps, agents, clock):
+    add_queue(
+        deps,
+        clock,
+        name="bdc",
+        required_skills={"sales": 1},
+        strategy="ring_all",
+        empty_action="wait",
+    )
+    sim.add_number("+13135550199", f"{PUBLIC}/twilio/acd/enqueue?queue=bdc")
+    ana = sim.phone("client:agent_ana", answer_after=3)
+    sim.phone("client:agent_luis", answer_after=8)
+    for name in ("ana", "luis"):
+        deps.router.set_presence(agents[name], "available")
+    sim.call(CALLER, "+13135550199").wait(60).hangup()
+    run(sim, deps, 10)
+    assert len(ana.answered) == 1
+    luis_legs = [c for c in sim.calls.values() if c.to == "client:agent_luis"]
+    assert [c.status for c in luis_legs] == ["canceled"]
+    assert deps.router.agent(agents["luis"].id)["state"] == "available"
