@@ -32,6 +32,7 @@ import redis
 from crm_core.acd import QueueConfig
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
+from routing.estimates import estimate, note_answered
 from routing.keys import Keys
 from routing.scripts import IllegalTransition, Scripts, Stale, from_ms, ms
 
@@ -423,8 +424,12 @@ class Router:
         )
         if reply[0] == "gone":
             return Outcome("gone", detail={"why": reply[1]})
+        if reply[0] == "again":
+            return Outcome("connected", detail={"waited_ms": int(reply[1]), "again": True})
         outcome = self._follow(Outcome("connected"), reply[2:])
         outcome.detail["waited_ms"] = int(reply[1])
+        if entry is not None:  # Asterisk's holdtime, kept to measure our estimates against
+            note_answered(self, entry["queue"], int(reply[1]))
         return outcome
 
     def release(
@@ -652,8 +657,6 @@ class Router:
     def estimate(self, entry_id: str) -> tuple[int, float] | None:
         """(position in line, estimated seconds to wait) for a waiting caller, or None
         (routing/estimates.py says how)."""
-        from routing.estimates import estimate
-
         return estimate(self, entry_id)
 
     def when(self, value: int | float) -> datetime:

@@ -4,13 +4,13 @@
 -- KEYS[4] = events stream, KEYS[5] = offers stream, KEYS[6] = counts hash,
 -- KEYS[7] = the day's stats hash
 -- ARGV[1] = now (ms), ARGV[2] = agent id, ARGV[3] = entry id, ARGV[4] = service level (ms)
--- Returns {'ok', wait_ms, actions...} | {'gone', why}
+-- Returns {'ok', wait_ms, actions...} | {'again', wait_ms} (accepted before) | {'gone', why}
 local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KEYS[4],
            offers = KEYS[5], counts = KEYS[6]}
 local agent, entry = get(k.agents, ARGV[2]), get(k.entries, ARGV[3])
 -- Accepted twice (the agent's screen, then the softphone answering): the same answer.
 if agent and entry and entry.state == 'connected' and tostring(entry.agent) == ARGV[2] then
-  return {'ok', tostring(entry.answered - entry.qt)}
+  return {'again', tostring(entry.answered - entry.qt)}
 end
 if agent == nil or tostring(agent.offer) ~= ARGV[3] then return {'gone', 'no_offer'} end
 if entry == nil or entry.state ~= 'offered' or not contains(entry.offered, agent.id) then
