@@ -47,8 +47,8 @@ printed beside the server's so the throughput figures can be read for what they 
         --database-url postgresql+psycopg://postgres@127.0.0.1/callcenter_webhook_bench
 
 Of the ~2.7 minutes, 2.2 are wrk runs; the rest is ``callcenter db upgrade`` (~7 s), booting
-the servers (~6 s) and stopping the app (~16 s: with the embedded Redis, gunicorn's master
-waits that long for its workers to exit on SIGTERM; with ``--redis-url`` it takes ~1 s).
+the servers (~6 s) and stopping the app (~2 s; it took ~16 s before the embedded Redis's
+exit path stopped retrying a server that had just shut down, routing/connection.py).
 
 Needs wrk (``apt-get install wrk``). Runs from any directory; uses the gunicorn and
 callcenter commands of the running interpreter's virtualenv.
