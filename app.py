@@ -590,7 +590,11 @@ def _serve(host: str, port: int) -> None:
             f"{d.config['PUBLIC_BASE_URL']}/simulator/calls, basic auth "
             f"{d.config['TWILIO_ACCOUNT_SID']}:{d.config['TWILIO_AUTH_TOKEN']}"
         )
-    env = dict(os.environ, INSTANCE_PATH=app.instance_path)  # the same installation
+    # The same installation, and the URL this server really has (the worker's ACD ticker
+    # builds the agents' callback URLs and reaches the embedded simulator from it).
+    env = dict(
+        os.environ, INSTANCE_PATH=app.instance_path, PUBLIC_BASE_URL=d.config["PUBLIC_BASE_URL"]
+    )
     worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
     # SIGTERM (systemd, docker, timeout) ends the server like Ctrl-C does, so the worker is
     # stopped and exit hooks run (the embedded Redis stops with its last client).
