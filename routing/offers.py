@@ -162,10 +162,10 @@ class Dispatcher:
             and entry.get("phone")
             and self.router.keep_place(entry_id, entry["phone"])
         ):  # keeps its place, as a callback; the caller hears so and hangs up
-            self._redirect(call_sid, self.url(OVERFLOW, action="callback"))
+            self._redirect(call_sid, self.url(OVERFLOW, action="callback", lang=entry.get("lang")))
             return []
         gone = self.router.caller_gone(entry_id, "left")
-        self._redirect(call_sid, self.url(OVERFLOW, action="voicemail"))
+        self._redirect(call_sid, self.url(OVERFLOW, action="voicemail", lang=entry.get("lang")))
         return gone.actions
 
     def _redirect(self, call_sid: str | None, url: str) -> None:

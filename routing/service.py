@@ -297,6 +297,7 @@ class Router:
         enqueued_at: datetime | None = None,
         kind: str = "call",
         phone: str | None = None,
+        language: str = "en-US",
         empty_check: bool | None = None,
     ) -> Outcome:
         """Join ``queue`` (at ``enqueued_at``'s place when re-queued or transferred). State
@@ -320,6 +321,7 @@ class Router:
             "t0": ms(enqueued_at) if enqueued_at is not None else now,
             "kind": kind,
             "phone": phone or False,
+            "lang": language[:16],
         }
         return self._enqueue(config, entry, "new", empty_check)
 
@@ -389,6 +391,7 @@ class Router:
             enqueued_at=from_ms(entry["t0"]),
             kind=entry.get("kind", "call"),
             phone=entry.get("phone") or None,
+            language=entry.get("lang") or "en-US",
             empty_check=False,
         )
         joined.actions[:0] = left.actions

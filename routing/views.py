@@ -28,6 +28,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
 from crm_core.models import CallDirection, CallStatus
+from routing import prompts
 from routing.offers import (
     AGENT_ANSWERED,
     AGENT_STATUS,
@@ -61,9 +62,14 @@ def _event() -> CallEvent:
     return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
 
 
-def _say(response: VoiceResponse, text: str) -> VoiceResponse:
-    response.say(text, language="en-US")
+def _say(response: VoiceResponse, text: str, lang: str = prompts.DEFAULT) -> VoiceResponse:
+    response.say(text, language=lang)
     return response
+
+
+def _lang() -> str:
+    """The caller's language, carried on every URL of their flow."""
+    return prompts.language(request.args.get("lang"))
 
 
 def _needs(raw: str | None) -> dict[str, int]:
@@ -86,30 +92,28 @@ def _empty_behaviour(queue, call_sid: str) -> str:
         action = str(queue.overflow_action or "voicemail")
         if action == "queue" and queue.overflow_queue:
             return enqueue_into(queue.overflow_queue, call_sid, check_empty=False)
-    event = _event()
+    event, lang = _event(), _lang()
     if action == "callback" and event.from_e164:
         # The caller's place is kept as a callback, placed when someone logs in.
         outcome = _acd().router.enqueue(
-            call_sid, queue.name, call_sid=call_sid, phone=event.from_e164, empty_check=False
+            call_sid,
+            queue.name,
+            call_sid=call_sid,
+            phone=event.from_e164,
+            language=lang,
+            empty_check=False,
         )
         _acd().dispatcher.run(outcome.actions)
         if _acd().router.keep_place(call_sid, event.from_e164):
-            response = _say(
-                VoiceResponse(),
-                "Everyone who could help you is away right now. We have your number and will "
-                "call you back as soon as someone is available. Goodbye.",
-            )
+            response = _say(VoiceResponse(), prompts.text(lang, "empty_callback"), lang)
             response.hangup()
             return str(response)
-    return voicemail_document(
-        "Everyone who could help you is away right now. Please leave your name, number and "
-        "a short message after the tone, and we will call you back."
-    )
+    return voicemail_document(prompts.text(lang, "empty_voicemail"), language=lang)
 
 
 def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
     d = _acd()
-    event = _event()
+    event, lang = _event(), _lang()
     queue = d.router.queue(queue_name)
     with d.session_factory.begin() as session:  # the Call row, if the IVR has not made it
         insert_call_if_new(
@@ -129,6 +133,7 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
         priority=_priority(request.args.get("priority")),
         needs=_needs(request.args.get("needs")),
         phone=event.from_e164,
+        language=lang,
         empty_check=None if check_empty else False,
     )
     if outcome.state == "empty":
@@ -137,13 +142,12 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
     response = VoiceResponse()
     response.enqueue(
         queue.name,
-        wait_url=d.dispatcher.url(HOLD),
+        wait_url=d.dispatcher.url(HOLD, lang=lang),
         wait_url_method="POST",
-        action=d.dispatcher.url(LEFT),
+        action=d.dispatcher.url(LEFT, lang=lang),
         method="POST",
     )
-    # The Enqueue ends with "leave" only when the router moves the caller on (overflow).
-    return str(_say(response, "Thank you for holding. Goodbye."))
+    return str(response)
 
 
 @bp.post(f"{PREFIX}/enqueue")
@@ -160,26 +164,18 @@ def enqueue() -> str:
 def hold() -> str:
     """The hold loop: where the caller is, about how long, and the callback choice."""
     d = _acd()
-    event = _event()
+    event, lang = _event(), _lang()
     response = VoiceResponse()
     estimate = d.router.estimate(event.call_sid or "")
     if estimate is not None:
         position, seconds = estimate
         minutes = max(1, math.ceil(seconds / 60))
-        _say(
-            response,
-            f"You are number {position} in line. Your estimated wait is about "
-            f"{minutes} minute{'s' if minutes != 1 else ''}.",
-        )
+        _say(response, prompts.wait_announcement(lang, position, minutes), lang)
     if event.from_e164:
         gather = response.gather(
-            num_digits=1, action=d.dispatcher.url(HOLD_KEY), method="POST", timeout=5
+            num_digits=1, action=d.dispatcher.url(HOLD_KEY, lang=lang), method="POST", timeout=5
         )
-        gather.say(
-            "To hang up and keep your place in line, press 1. We will call you back at the "
-            "number you are calling from.",
-            language="en-US",
-        )
+        gather.say(prompts.text(lang, "callback_choice"), language=lang)
     response.pause(length=HOLD_PAUSE_SECONDS)
     return str(response)
 
@@ -188,7 +184,7 @@ def hold() -> str:
 @voice_webhook
 def hold_key() -> str:
     d = _acd()
-    event = _event()
+    event, lang = _event(), _lang()
     response = VoiceResponse()
     if (
         event.digits == CALLBACK_KEY
@@ -196,11 +192,11 @@ def hold_key() -> str:
         and event.call_sid
         and d.router.keep_place(event.call_sid, event.from_e164)
     ):
-        _say(response, "Thank you. You keep your place in line, and we will call you back.")
+        _say(response, prompts.text(lang, "kept_place"), lang)
         response.hangup()
         return str(response)
     # Any other key, or nothing to call back: back to holding.
-    response.redirect(d.dispatcher.url(HOLD), method="POST")
+    response.redirect(d.dispatcher.url(HOLD, lang=lang), method="POST")
     return str(response)
 
 
@@ -217,7 +213,7 @@ def left() -> str:
             _call_ended(event.call_sid)
     if event.queue_result in ("error", "system-error", "queue-full"):
         return apology_then_voicemail()
-    return str(_say(VoiceResponse(), "Thank you for calling. Goodbye."))
+    return str(_say(VoiceResponse(), prompts.text(_lang(), "goodbye"), _lang()))
 
 
 @bp.post(AGENT_ANSWERED)
@@ -237,7 +233,8 @@ def agent_answered() -> str:
     if entry.get("kind") == "callback":
         return _callback_dial(entry)
     try:
-        d.carrier.redirect_call(entry["call_sid"], d.dispatcher.url(BRIDGE, entry=entry_id))
+        bridge_url = d.dispatcher.url(BRIDGE, entry=entry_id, lang=entry.get("lang"))
+        d.carrier.redirect_call(entry["call_sid"], bridge_url)
     except Exception:  # the caller left in that instant: the agent is told and freed
         log.warning("could not bring caller %s to agent %s", entry_id, agent_id, exc_info=True)
         _call_ended(entry_id)
@@ -292,7 +289,7 @@ def bridge() -> str:
     d = _acd()
     entry_id = request.args.get("entry", "")
     response = VoiceResponse()
-    dial = Dial(action=d.dispatcher.url(DONE, entry=entry_id), method="POST")
+    dial = Dial(action=d.dispatcher.url(DONE, entry=entry_id, lang=_lang()), method="POST")
     dial.conference(
         entry_id, start_conference_on_enter=True, end_conference_on_exit=True, beep=False
     )
@@ -304,7 +301,7 @@ def bridge() -> str:
 @voice_webhook
 def done() -> str:
     _call_ended(request.args.get("entry", ""))
-    return str(_say(VoiceResponse(), "Thank you for calling. Goodbye."))
+    return str(_say(VoiceResponse(), prompts.text(_lang(), "goodbye"), _lang()))
 
 
 @bp.post(CALLBACK_DONE)
@@ -333,18 +330,12 @@ def conference() -> None:
 @voice_webhook
 def overflow() -> str:
     """The caller waited the queue's longest: voicemail, or the offer of a callback."""
+    lang = _lang()
     if request.args.get("action") == "callback":
-        response = _say(
-            VoiceResponse(),
-            "We're sorry for the long wait. You keep your place in line, and we will call you "
-            "back at this number. Goodbye.",
-        )
+        response = _say(VoiceResponse(), prompts.text(lang, "overflow_callback"), lang)
         response.hangup()
         return str(response)
-    return voicemail_document(
-        "We're sorry for the long wait. Please leave your name, number and a short message "
-        "after the tone, and we will call you back as soon as we can."
-    )
+    return voicemail_document(prompts.text(lang, "overflow_voicemail"), language=lang)
 
 
 def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:

@@ -292,3 +292,13 @@ def test_ring_all_rings_everyone_and_stops_the_others_when_one_answers(sim, deps
     luis_legs = [c for c in sim.calls.values() if c.to == "client:agent_luis"]
     assert [c.status for c in luis_legs] == ["canceled"]
     assert deps.router.agent(agents["luis"].id)["state"] == "available"
+
+
+def test_a_spanish_caller_hears_the_hold_loop_in_spanish(sim, deps, agents):
+    sim.add_number("+13135550177", f"{PUBLIC}/twilio/acd/enqueue?queue=sales&lang=es-MX")
+    deps.router.set_presence(agents["ana"], "away", "break")
+    caller = sim.call(CALLER, "+13135550177").expect_say("número 1 en la fila")
+    caller.expect_say("oprima 1").press("1").expect_say("Conserva su lugar")
+    run(sim, deps, 40)
+    assert caller.failures == [], caller.transcript
+    assert deps.router.entry(caller.call.sid)["lang"] == "es-MX"
