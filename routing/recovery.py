@@ -31,7 +31,7 @@ def epoch_lost(deps: Any) -> bool:
     token = f"{router.clock.now().isoformat()} {uuid.uuid4().hex}"
     if not router.redis.set(router.keys.epoch, token, nx=True):
         return False
-    log.warning("routing state missing from Redis (new epoch %s): rebuilding", token)
+    log.info("no routing epoch in Redis (a first start, or Redis lost its data): %s", token)
     rebuild(deps)
     return True
 
@@ -61,5 +61,6 @@ def rebuild(deps: Any) -> int:
     event = json.dumps({"type": "reannounce", "restored": restored})
     router.redis.xadd(router.keys.events, {"e": event}, maxlen=10_000, approximate=True)
     router.redis.publish(router.keys.events, event)
-    log.warning("rebuilt the ACD: %d holding callers back in line", restored)
+    if restored:
+        log.warning("Redis had lost the ACD's state: %d holding callers back in line", restored)
     return restored
