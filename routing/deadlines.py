@@ -1,0 +1,90 @@
+"""The router's deadlines: offer timeouts, wrap-up ends, escalations (aging), max waits
+and callback times, claimed by exactly one ticker each. Mixed into ``routing.service.Router``."""
+
+from __future__ import annotations
+
+import logging
+
+from routing.model import Action, signature
+
+log = logging.getLogger("callcenter.routing")
+
+
+class Deadlines:
+    # ------------------------------------------------------------------ deadlines
+    def tick(self, *, limit: int = 200) -> list[Action]:
+        """Handle every deadline that is due: offer timeouts, wrap-up ends, escalations, max
+        waits. Safe with any number of tickers: each deadline is claimed by one."""
+        now, _ = self._now()
+        due = self.scripts("claim_due", [self.keys.deadlines], [now, limit])
+        actions: list[Action] = []
+        for item in due:
+            kind, _, rest = item.partition("|")
+            try:
+                actions.extend(self._due(kind, rest))
+            except Exception:
+                log.exception("deadline %s failed; retried in 1 s", item)
+                self.redis.zadd(self.keys.deadlines, {item: now + 1000})
+        return actions
+
+    def _due(self, kind: str, rest: str) -> list[Action]:
+        if kind == "offer":
+            entry_id, _, agent_id = rest.rpartition("|")
+            outcome = self.release(int(agent_id), entry_id, "timeout")
+            if outcome.state == "noop":
+                return []
+            profile = self._profile(agent_id)
+            cancel = Action("cancel", entry_id, int(agent_id), profile.identity if profile else "")
+            return [cancel, *outcome.actions]
+        if kind == "wrap":
+            return self.make_ready(rest, expect=("wrap_up",)).actions
+        if kind == "escalate":
+            return self._escalate(rest)
+        if kind == "maxwait":
+            return [Action("overflow", rest, 0, "")]
+        if kind == "callback":
+            return self._requeue(rest, None)
+        log.warning("unknown deadline kind %s", kind)
+        return []
+
+    def _escalate(self, entry_id: str) -> list[Action]:
+        entry = self.entry(entry_id)
+        if entry is None or entry["state"] == "connected":
+            return []
+        config = self._queues().get(entry["queue"])
+        if config is None or not config.escalation_relax_levels:
+            return []
+        relax = config.escalation_relax_levels
+        return self._requeue(
+            entry_id, {s: max(1, int(v) - relax) for s, v in entry["need"].items()}
+        )
+
+    def _requeue(self, entry_id: str, needs: dict[str, int] | None) -> list[Action]:
+        """New needs (aging), or the same (a scheduled callback waits again); then a try."""
+        entry = self.entry(entry_id)
+        config = self._queues().get(entry["queue"]) if entry else None
+        if entry is None or config is None:
+            return []
+        needs = entry["need"] if needs is None else needs
+        new_sig = signature(needs)
+        again = 0
+        if new_sig != entry["sig"] and any(lvl > 1 for lvl in needs.values()):
+            again = (config.escalation_after_seconds or 0) * 1000
+        now, _ = self._now()
+        reply = self.scripts(
+            "requeue",
+            [
+                self.keys.entries,
+                self.keys.waiting(config.name, entry["sig"]),
+                self.keys.waiting(config.name, new_sig),
+                self.keys.signatures(config.name),
+                self.keys.signatures_version,
+                self.keys.deadlines,
+                self.keys.events,
+                self.keys.counts,
+            ],
+            [now, entry_id, entry["sig"], new_sig, needs, again],
+        )
+        if reply[0] == "stale":
+            return self._requeue(entry_id, needs)
+        return self.retry(entry_id).actions if reply[0] == "ok" else []
