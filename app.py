@@ -374,6 +374,12 @@ def _queue_options(fn):
         click.option("--hold-script", help="Name of the hold script"),
         click.option("--callback-attempts", type=int),
         click.option("--callback-retry-minutes", type=int),
+        click.option(
+            "--hours",
+            metavar="'mon-fri 09:00-20:00; sat 09:00-18:00'|none",
+            help="When the queue answers; none: always",
+        ),
+        click.option("--time-zone", metavar="IANA", help="Default: DEFAULT_TIME_ZONE"),
         click.option("--active/--inactive", default=None),
     ]
     for option in reversed(options):
@@ -393,6 +399,7 @@ _QUEUE_OPTIONS = {  # option → QueueIn field
     "hold_script": "hold_script",
     "callback_attempts": "callback_attempts",
     "callback_retry_minutes": "callback_retry_minutes",
+    "time_zone": "time_zone",
     "active": "active",
 }
 
@@ -412,6 +419,8 @@ def _queue_fields(options: dict[str, Any]) -> dict[str, Any]:
         if raw != "none" and not re.fullmatch(r"[0-9]{1,6}", raw):
             raise InvalidInput(f"{name} must be whole seconds or none", field=name)
         data[name] = None if raw == "none" else int(raw)
+    if options["hours"] is not None:
+        data["hours"] = "" if options["hours"] == "none" else options["hours"]
     if options["overflow"] is not None:
         action, _, target = options["overflow"].partition(":")
         data["overflow_action"] = None if action == "none" else action
@@ -426,9 +435,11 @@ def _queue_line(q) -> str:
         overflow += f":{q.overflow_queue}"
     wait = f"{q.max_wait_seconds}s" if q.max_wait_seconds else "no max wait"
     state = "" if q.active else " (inactive)"
+    hours = "; ".join(f"{d} " + " ".join(f"{a}-{b}" for a, b in i) for d, i in q.hours.items())
     return (
         f"{q.name:<16} {q.strategy.value:<16} {skills:<20} offer {q.offer_timeout_seconds}s "
-        f"wrap {q.wrap_up_seconds}s  {wait} → {overflow}  empty: {q.empty_action.value}{state}"
+        f"wrap {q.wrap_up_seconds}s  {wait} → {overflow}  empty: {q.empty_action.value}  "
+        f"hours: {hours or 'always'}{' ' + q.time_zone if q.time_zone else ''}{state}"
     )
 
 
@@ -470,6 +481,43 @@ def queues_list() -> None:
     with deps().session_factory() as session:
         for q in acd.list_queues(session):
             click.echo(_queue_line(acd.queue_config(q)))
+
+
+@cli.group()
+def holidays() -> None:
+    """Days the queues are closed, or open for special hours."""
+
+
+@holidays.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("name")
+@click.option("--queue", help="Only this queue (default: every queue with business hours)")
+@click.option("--hours", metavar="'10:00-14:00'", help="Open these hours instead of closed")
+@_fail_clearly
+def holidays_add(day, name: str, queue: str | None, hours: str | None) -> None:
+    """Close every queue (or --queue) on DAY (YYYY-MM-DD), or open it for --hours only."""
+    from crm_core import acd
+    from crm_core.hours import add_holiday
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        queue_id = acd.get_queue(session, queue).id if queue else None
+        add_holiday(session, day.date(), name, queue_id=queue_id, hours=hours)
+    click.echo(f"{day.date()} {name}: {'open ' + hours if hours else 'closed'}")
+
+
+@holidays.command("list")
+def holidays_list() -> None:
+    """Every holiday from today on."""
+    from crm_core.acd import RoutingQueue
+    from crm_core.hours import list_holidays
+
+    d = deps()
+    with d.session_factory() as session:
+        for h in list_holidays(session, since=d.clock.now().date()):
+            queue = session.get(RoutingQueue, h.queue_id).name if h.queue_id else "every queue"
+            special = " ".join(f"{a}-{b}" for a, b in h.hours) if h.hours else "closed"
+            click.echo(f"{h.day}  {h.name:<30} {queue:<16} {special}")
 
 
 @cli.group()

@@ -9,7 +9,7 @@ drains its streams of offers and estimates into these tables. Services never com
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +113,9 @@ class RoutingQueue(Base):
     hold_script: Mapped[str | None] = mapped_column(String(SHORT_LEN))
     callback_attempts: Mapped[int] = mapped_column(Integer, default=2)
     callback_retry_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    # When the queue answers (crm_core.hours): {"mon": [["09:00", "20:00"]], …}; {} = always.
+    hours: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON, default=dict)
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # None: DEFAULT_TIME_ZONE
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -172,6 +175,8 @@ class QueueConfig:
     active: bool
     created_at: datetime
     updated_at: datetime
+    hours: dict[str, list[list[str]]] = field(default_factory=dict)
+    time_zone: str | None = None
 
     def minimums_after(
         self, waited_seconds: float, skills: dict[str, int] | None = None
@@ -230,7 +235,9 @@ class AgentInfo:
         return asdict(self) | {"role": self.role.value}
 
 
-_CONFIG_COLUMNS = [c.key for c in RoutingQueue.__table__.columns if c.key != "required_skills"]
+_CONFIG_COLUMNS = [
+    c.key for c in RoutingQueue.__table__.columns if c.key not in ("required_skills", "hours")
+]
 _INPUT_FIELDS = set(QueueIn.model_fields) - {"overflow_queue"}
 
 
@@ -238,6 +245,7 @@ def queue_config(q: RoutingQueue) -> QueueConfig:
     return QueueConfig(
         **{c: getattr(q, c) for c in _CONFIG_COLUMNS},
         required_skills=dict(q.required_skills),
+        hours={day: [list(i) for i in intervals] for day, intervals in (q.hours or {}).items()},
         overflow_queue=q.overflow_queue.name if q.overflow_queue is not None else None,
     )
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from crm_core.errors import InvalidInput
+from crm_core.hours import parse_hours, parse_zone
 from crm_core.models import NAME_LEN, SHORT_LEN
 from crm_core.schemas import Strict, parse, parse_skills
 
@@ -124,12 +125,24 @@ class QueueIn(Strict):
     hold_script: Script | None = None
     callback_attempts: _ints(*CALLBACK_ATTEMPTS) = 2
     callback_retry_minutes: _ints(*CALLBACK_RETRY_MINUTES) = 10
+    hours: dict[str, list[list[str]]] = Field(default_factory=dict)
+    time_zone: str | None = None
     active: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("required_skills", mode="before")
     @classmethod
     def _required_skills(cls, value: Any) -> dict[str, int]:
         return _skill_levels(value)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any) -> dict[str, list[list[str]]]:
+        return parse_hours(value)
+
+    @field_validator("time_zone", mode="before")
+    @classmethod
+    def _zone(cls, value: Any) -> str | None:
+        return parse_zone(value if isinstance(value, str) or value is None else str(value))
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -182,12 +195,24 @@ class QueueUpdate(Strict):
     hold_script: Script | None = None
     callback_attempts: _ints(*CALLBACK_ATTEMPTS) | None = None
     callback_retry_minutes: _ints(*CALLBACK_RETRY_MINUTES) | None = None
+    hours: dict[str, list[list[str]]] | None = None
+    time_zone: str | None = None
     active: Annotated[bool, Field(strict=True)] | None = None
 
     @field_validator("required_skills", mode="before")
     @classmethod
     def _required_skills(cls, value: Any) -> dict[str, int] | None:
         return None if value is None else _skill_levels(value)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any) -> dict[str, list[list[str]]] | None:
+        return None if value is None else parse_hours(value)
+
+    @field_validator("time_zone", mode="before")
+    @classmethod
+    def _zone(cls, value: Any) -> str | None:
+        return parse_zone(value if isinstance(value, str) or value is None else str(value))
 
 
 class SkillsIn(Strict):

@@ -110,3 +110,40 @@ def test_agents_skills_and_list(runner, deps):
             "sales": 8,
             "spanish": 7,
         }
+
+
+def test_queue_hours_time_zone_and_holidays(runner):
+    added = runner.invoke(
+        args=[
+            "queues",
+            "add",
+            "bdc",
+            "--hours",
+            "mon-fri 08:00-17:00",
+            "--time-zone",
+            "America/Chicago",
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    assert "hours: mon 08:00-17:00" in added.output and "America/Chicago" in added.output
+    bad = runner.invoke(args=["queues", "set", "bdc", "--hours", "mon 5pm"])
+    assert bad.exit_code == 1 and "hours" in bad.output
+    closed = runner.invoke(args=["holidays", "add", "2026-12-25", "Christmas Day"])
+    assert closed.exit_code == 0, closed.output
+    short = runner.invoke(
+        args=[
+            "holidays",
+            "add",
+            "2026-12-24",
+            "Christmas Eve",
+            "--queue",
+            "bdc",
+            "--hours",
+            "09:00-13:00",
+        ]
+    )
+    assert short.exit_code == 0 and "open 09:00-13:00" in short.output
+    listed = runner.invoke(args=["holidays", "list"]).output
+    assert "Christmas Eve" in listed and "bdc" in listed and "every queue" in listed
+    nowhere = runner.invoke(args=["holidays", "add", "2026-12-31", "Eve", "--queue", "nope"])
+    assert nowhere.exit_code == 1
