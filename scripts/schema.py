@@ -1,0 +1,161 @@
+"""The shape of a script file, as pydantic models (the loader adds lines and cross-checks).
+
+Every mapping forbids keys it does not know, so a misspelt key is an error, not a silently
+ignored setting. Texts are ``{language: text}`` mappings; which languages each needs, and
+what each kind of script must contain, is checked by the loader once the shape is right.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+
+Ident = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+Lang = Annotated[StrictStr, Field(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=5000)]
+LangText = dict[Lang, Text]
+
+
+class Kind(StrEnum):
+    AUTO_ATTENDANT = "auto_attendant"
+    OUTBOUND = "outbound"
+    PITCH = "pitch"
+    VOICEMAIL = "voicemail"
+    EMAIL = "email"
+    SMS = "sms"
+    HOLD = "hold"
+
+
+# What a caller hears (or an agent reads to them): English and Spanish are both required.
+SPOKEN = frozenset({Kind.AUTO_ATTENDANT, Kind.OUTBOUND, Kind.PITCH, Kind.VOICEMAIL, Kind.HOLD})
+REQUIRED_LANGUAGES = ("en-US", "es-MX")
+
+
+class StepKind(StrEnum):
+    SAY = "say"  # the agent reads the text, then goes to ``next`` (or ends there)
+    ASK = "ask"  # a question: the customer's answer picks the next step
+    NOTE = "note"  # guidance for the agent, not read out
+    END = "end"  # the conversation ends here
+
+
+class LeadField(StrEnum):
+    """Where a qualification answer goes on the lead (the wrap-up form fills these in)."""
+
+    VEHICLE_OF_INTEREST = "vehicle_of_interest"
+    NEW_OR_USED = "new_or_used"
+    TIMEFRAME = "timeframe"
+    TRADE_IN = "trade_in"
+    FINANCING = "financing"
+    BUDGET = "budget"
+    BEST_TIME = "best_time"
+    APPOINTMENT = "appointment"
+    OBJECTION = "objection"
+
+
+class MenuAction(StrEnum):
+    QUEUE = "queue"  # hand the caller to the ACD queue named in ``queue``
+    APPOINTMENT = "appointment"  # read the caller's next appointment
+    LANGUAGE = "language"  # switch to ``language`` and play the menu again
+    REPEAT = "repeat"
+
+
+class Priority(StrEnum):  # the ACD's priorities (routing.model)
+    NORMAL = "normal"
+    VIP = "vip"
+    EMERGENCY = "emergency"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Answer(Strict):
+    id: Ident
+    label: LangText
+    next: Ident
+    value: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+
+
+class Step(Strict):
+    id: Ident
+    kind: StepKind = StepKind.SAY
+    text: LangText
+    answers: list[Answer] = Field(default_factory=list)
+    next: Ident | None = None
+    field: LeadField | None = None
+    sensitive: StrictBool = False
+
+
+class Section(Strict):
+    id: Ident
+    seconds: Annotated[int, Field(strict=True, ge=1, le=600)]
+    text: LangText
+
+
+class Message(Strict):
+    subject: LangText | None = None
+    body: LangText
+
+
+class MenuOption(Strict):
+    digit: Annotated[StrictStr, Field(pattern=r"^[0-9*#]$")]
+    id: Ident
+    action: MenuAction
+    label: LangText
+    queue: Ident | None = None
+    language: Lang | None = None
+    priority: Priority = Priority.NORMAL
+
+    @field_validator("digit", mode="before")
+    @classmethod
+    def _digit_as_text(cls, value: Any) -> Any:
+        # ``digit: 1`` is an int in YAML; a manager should not have to quote it.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+class ScriptFile(Strict):
+    name: Ident
+    version: Any
+    kind: Kind
+    languages: Annotated[list[Lang], Field(min_length=1)]
+    description: StrictStr | None = None
+    texts: dict[Ident, LangText] = Field(default_factory=dict)
+    menu: list[MenuOption] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list)
+    duration_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] | None = None
+    messages: dict[Ident, Message] = Field(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and value.strip() and len(value) <= 40:
+            return value.strip()
+        raise ValueError("version must be a whole number or a short string such as '2026-01'")
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        if "en-US" not in value:
+            raise ValueError("must include en-US (the language every other one falls back to)")
+        return value
+
+
+# Which content each kind holds: required, then also allowed.
+CONTENT: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    Kind.AUTO_ATTENDANT: (("texts",), ("menu",)),
+    Kind.HOLD: (("texts",), ()),
+    Kind.VOICEMAIL: (("texts",), ()),
+    Kind.OUTBOUND: (("steps",), ("texts",)),
+    Kind.PITCH: (("sections",), ("duration_seconds", "texts")),
+    Kind.EMAIL: (("messages",), ()),
+    Kind.SMS: (("messages",), ()),
+}

@@ -1,0 +1,85 @@
+"""One loaded script: what it is (name, version, kind), its content, and its texts rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scripts.render import Template, render_template
+from scripts.schema import Kind, MenuOption, Section, Step
+
+DEFAULT_LANGUAGE = "en-US"
+
+
+@dataclass(frozen=True, eq=False)
+class Script:
+    """A validated script file. Texts are addressed by key:
+
+    - ``texts``: the key as written (``greeting``);
+    - ``steps``: the step id (``opening``), an answer's label ``<step>.<answer>``;
+    - ``sections`` (the pitch): the section id;
+    - ``messages`` (e-mail, SMS): ``<message>.subject`` and ``<message>.body``;
+    - ``menu``: an option's label ``menu.<option id>``.
+    """
+
+    name: str
+    version: int | str
+    kind: Kind
+    languages: tuple[str, ...]
+    path: Path
+    description: str | None = None
+    steps: tuple[Step, ...] = ()
+    sections: tuple[Section, ...] = ()
+    menu: tuple[MenuOption, ...] = ()
+    messages: tuple[str, ...] = ()
+    duration_seconds: int | None = None
+    templates: Mapping[str, Mapping[str, Template]] = field(default_factory=dict, repr=False)
+
+    @property
+    def ref(self) -> str:
+        """``name@version``: what a call records as the script it followed."""
+        return f"{self.name}@{self.version}"
+
+    def text_keys(self) -> list[str]:
+        return list(self.templates)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(f"script {self.name!r} has no step {step_id!r}")
+
+    def language(self, lang: str | None) -> str:
+        """The language to speak: ``lang`` itself, else one of the same family
+        (``es-US`` → ``es-MX``), else en-US."""
+        if lang in self.languages:
+            return lang
+        family = str(lang or "").split("-")[0].lower()
+        for known in self.languages:
+            if family and known.split("-")[0] == family:
+                return known
+        return DEFAULT_LANGUAGE
+
+    def render(
+        self,
+        key: str,
+        lang: str | None = DEFAULT_LANGUAGE,
+        context: Mapping[str, Any] | None = None,
+        target: str = "text",
+    ) -> str:
+        try:
+            by_language = self.templates[key]
+        except KeyError:
+            raise KeyError(f"script {self.name!r} has no text {key!r}") from None
+        chosen = self.language(lang)
+        return render_template(by_language[chosen], chosen, context, target)
+
+    def text(
+        self,
+        key: str,
+        lang: str | None = DEFAULT_LANGUAGE,
+        context: Mapping[str, Any] | None = None,
+    ) -> str:
+        return self.render(key, lang, context, "text")
