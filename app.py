@@ -39,6 +39,7 @@ from routing.config import QueueCache
 from routing.gate import Gate
 from routing.offers import Dispatcher
 from routing.service import Router
+from scripts import Library
 from telephony.carrier import DEMO_NUMBER, Carrier
 from telephony.messaging import erase_texts
 from telephony.twilio_carrier import TwilioCarrier
@@ -63,6 +64,7 @@ SETTINGS: dict[str, Any] = {
     "DEFAULT_TIME_ZONE": "America/New_York",
     # Development only: "false" accepts webhooks without checking X-Twilio-Signature.
     "TWILIO_VERIFY_SIGNATURES": True,
+    "SCRIPTS_DIR": None,  # None: the call-script library bundled in scripts/library/
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
@@ -83,6 +85,7 @@ class Deps:
     erasure_hooks: list[Any] = field(default_factory=list)
     router: Router | None = None  # the ACD (routing.service), built from the above
     dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
+    scripts: Library | None = None  # the call-script library (scripts/), reloaded on change
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
@@ -177,6 +180,7 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         carrier=TwilioCarrier.from_config(config),
         erasure_hooks=[erase_texts],
     )
+    deps.scripts = Library(config["SCRIPTS_DIR"], deps.clock)
     deps.router = Router(
         connection,
         deps.clock,
@@ -559,6 +563,40 @@ def agents_skills(username: str, skills: tuple[str, ...], clear: bool) -> None:
             click.echo(_agent_line(acd.set_agent_skills(session, user.id, ",".join(skills))))
         else:
             click.echo(_agent_line(acd.AgentInfo.of(user)))
+
+
+@cli.group("scripts")
+def scripts_group() -> None:
+    """The call-script library: auto-attendant, hold, outbound, pitch, e-mail, SMS."""
+
+
+@scripts_group.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+def scripts_check(directory: str | None) -> None:
+    """Validate every script in DIRECTORY (default: SCRIPTS_DIR, else the bundled library);
+    one line per problem, file:line: message; exit status 1 on any."""
+    from scripts import BUNDLED, check_dir
+
+    directory = directory or current_app.config["SCRIPTS_DIR"] or str(BUNDLED)
+    found, problems = check_dir(directory)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise click.exceptions.Exit(1)
+    click.echo(f"{len(found)} scripts OK in {directory}")
+
+
+@scripts_group.command("list")
+def scripts_list() -> None:
+    """Every script in service: name, kind, version, languages (and files with problems)."""
+    library = deps().scripts
+    for script in library.scripts():
+        click.echo(
+            f"{script.name:<20} {script.kind.value:<15} {script.version!s:<10} "
+            f"{','.join(script.languages):<12} {script.path.name}"
+        )
+    for problem in library.errors:
+        click.echo(f"problem: {problem}", err=True)
 
 
 @cli.group()
