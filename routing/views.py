@@ -28,7 +28,6 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
 from crm_core.models import CallDirection, CallStatus
-from routing import prompts
 from routing.offers import (
     AGENT_ANSWERED,
     AGENT_STATUS,
@@ -52,6 +51,9 @@ NEED = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([0-9]{1,2})$")
 HOLD_PAUSE_SECONDS = 20
 CALLBACK_KEY = "1"
 CONFERENCE_EVENTS = "start end join leave"
+HOLD_SCRIPT = "acd_hold"  # scripts/library/acd_hold.yaml, unless the queue names another
+DEFAULT_LANGUAGE = "en-US"
+LANGUAGE_TAG = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 
 
 def _acd():
@@ -62,14 +64,24 @@ def _event() -> CallEvent:
     return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
 
 
-def _say(response: VoiceResponse, text: str, lang: str = prompts.DEFAULT) -> VoiceResponse:
+def _say(response: VoiceResponse, text: str, lang: str = DEFAULT_LANGUAGE) -> VoiceResponse:
     response.say(text, language=lang)
     return response
 
 
 def _lang() -> str:
-    """The caller's language, carried on every URL of their flow."""
-    return prompts.language(request.args.get("lang"))
+    """The caller's language, carried on every URL of their flow (en-US when absent or
+    not a language tag; the script library picks the nearest texts it has)."""
+    raw = request.args.get("lang") or ""
+    return raw if LANGUAGE_TAG.fullmatch(raw) else DEFAULT_LANGUAGE
+
+
+def _text(key: str, lang: str, queue_name: str | None = None, **context) -> str:
+    """A hold-flow text from the queue's hold script (``hold_script``, else acd_hold)."""
+    library = _acd().scripts
+    config = _acd().router._queues().get(queue_name or "")
+    name = config.hold_script if config and config.hold_script in library else HOLD_SCRIPT
+    return library.text(name, key, lang, context or None)
 
 
 def _needs(raw: str | None) -> dict[str, int]:
@@ -105,10 +117,10 @@ def _empty_behaviour(queue, call_sid: str) -> str:
         )
         _acd().dispatcher.run(outcome.actions)
         if _acd().router.keep_place(call_sid, event.from_e164):
-            response = _say(VoiceResponse(), prompts.text(lang, "empty_callback"), lang)
+            response = _say(VoiceResponse(), _text("empty_callback", lang, queue.name), lang)
             response.hangup()
             return str(response)
-    return voicemail_document(prompts.text(lang, "empty_voicemail"), language=lang)
+    return voicemail_document(_text("empty_voicemail", lang, queue.name), language=lang)
 
 
 def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
@@ -166,16 +178,19 @@ def hold() -> str:
     d = _acd()
     event, lang = _event(), _lang()
     response = VoiceResponse()
+    entry = d.router.entry(event.call_sid or "") or {}
+    queue = entry.get("queue")
     estimate = d.router.estimate(event.call_sid or "")
     if estimate is not None:
         position, seconds = estimate
         minutes = max(1, math.ceil(seconds / 60))
-        _say(response, prompts.wait_announcement(lang, position, minutes), lang)
+        where = {"position": position, "wait_minutes": minutes}
+        _say(response, _text("position", lang, queue, queue=where), lang)
     if event.from_e164:
         gather = response.gather(
             num_digits=1, action=d.dispatcher.url(HOLD_KEY, lang=lang), method="POST", timeout=5
         )
-        gather.say(prompts.text(lang, "callback_choice"), language=lang)
+        gather.say(_text("callback_choice", lang, queue), language=lang)
     response.pause(length=HOLD_PAUSE_SECONDS)
     return str(response)
 
@@ -192,7 +207,7 @@ def hold_key() -> str:
         and event.call_sid
         and d.router.keep_place(event.call_sid, event.from_e164)
     ):
-        _say(response, prompts.text(lang, "kept_place"), lang)
+        _say(response, _text("kept_place", lang), lang)
         response.hangup()
         return str(response)
     # Any other key, or nothing to call back: back to holding.
@@ -213,7 +228,7 @@ def left() -> str:
             _call_ended(event.call_sid)
     if event.queue_result in ("error", "system-error", "queue-full"):
         return apology_then_voicemail()
-    return str(_say(VoiceResponse(), prompts.text(_lang(), "goodbye"), _lang()))
+    return str(_say(VoiceResponse(), _text("goodbye", _lang()), _lang()))
 
 
 @bp.post(AGENT_ANSWERED)
@@ -301,7 +316,7 @@ def bridge() -> str:
 @voice_webhook
 def done() -> str:
     _call_ended(request.args.get("entry", ""))
-    return str(_say(VoiceResponse(), prompts.text(_lang(), "goodbye"), _lang()))
+    return str(_say(VoiceResponse(), _text("goodbye", _lang()), _lang()))
 
 
 @bp.post(CALLBACK_DONE)
@@ -332,10 +347,10 @@ def overflow() -> str:
     """The caller waited the queue's longest: voicemail, or the offer of a callback."""
     lang = _lang()
     if request.args.get("action") == "callback":
-        response = _say(VoiceResponse(), prompts.text(lang, "overflow_callback"), lang)
+        response = _say(VoiceResponse(), _text("overflow_callback", lang), lang)
         response.hangup()
         return str(response)
-    return voicemail_document(prompts.text(lang, "overflow_voicemail"), language=lang)
+    return voicemail_document(_text("overflow_voicemail", lang), language=lang)
 
 
 def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:

@@ -109,7 +109,7 @@ def test_a_caller_is_answered_by_the_available_agent_and_the_call_row_has_the_ti
 
 def test_the_caller_waits_until_an_agent_logs_in(sim, deps, agents):
     sim.phone("client:agent_luis", answer_after=2)
-    caller = sim.call(CALLER, NUMBER).expect_say("number 1 in line").wait(90).hangup()
+    caller = sim.call(CALLER, NUMBER).expect_say("place in line is 1").wait(90).hangup()
     deps.router.set_presence(agents["ana"], "away", "lunch")  # someone is logged in
     run(sim, deps, 30)
     assert deps.router.entry(caller.call.sid)["state"] == "waiting"
@@ -297,7 +297,7 @@ def test_ring_all_rings_everyone_and_stops_the_others_when_one_answers(sim, deps
 def test_a_spanish_caller_hears_the_hold_loop_in_spanish(sim, deps, agents):
     sim.add_number("+13135550177", f"{PUBLIC}/twilio/acd/enqueue?queue=sales&lang=es-MX")
     deps.router.set_presence(agents["ana"], "away", "break")
-    caller = sim.call(CALLER, "+13135550177").expect_say("número 1 en la fila")
+    caller = sim.call(CALLER, "+13135550177").expect_say("lugar en la fila es el 1")
     caller.expect_say("oprima 1").press("1").expect_say("Conserva su lugar")
     run(sim, deps, 40)
     assert caller.failures == [], caller.transcript

@@ -91,12 +91,23 @@ def test_the_auto_attendant_has_the_menu_and_messages_of_the_issue():
     )
 
 
-def test_the_hold_script_has_every_acd_prompt():
-    from routing import prompts
-
+def test_the_hold_script_has_every_text_the_acd_says():
+    """routing/views.py reads these keys from the queue's hold script (acd_hold by default)."""
     hold_script = Library().get("acd_hold")
-    for lang, texts in prompts.PROMPTS.items():
-        assert set(texts) <= set(hold_script.text_keys()), lang
+    used = {
+        "position",
+        "callback_choice",
+        "kept_place",
+        "goodbye",
+        "empty_callback",
+        "empty_voicemail",
+        "overflow_callback",
+        "overflow_voicemail",
+    }
+    assert used <= set(hold_script.text_keys())
+    for lang in ("en-US", "es-MX"):
+        for key in used:
+            assert hold_script.text(key, lang, {}), (lang, key)
     spoken = hold_script.text("position", "en-US", {"queue": {"position": 2, "wait_minutes": 3}})
     assert spoken == "Your place in line is 2. Your estimated wait is about 3 minutes."
 

@@ -165,16 +165,6 @@ def test_library_text_and_render(library):
         library.render("auto_attendant", "greeting", target="pdf")
 
 
-def test_the_hold_script_reads_like_the_acd_prompts(library):
-    from routing import prompts
-
-    for lang in ("en-US", "es-MX"):
-        for key in prompts.PROMPTS[lang]:
-            if key == "position":
-                continue
-            assert library.text("acd_hold", key, lang) == prompts.text(lang, key), (lang, key)
-
-
 def test_a_script_file_loads_with_unicode(script_dir):
     path = write(
         script_dir / "hold.yaml",
