@@ -75,12 +75,7 @@ class Callers:
         reply = self.scripts(
             "enqueue",
             [
-                self.keys.agents,
-                self.keys.entries,
-                self.keys.deadlines,
-                self.keys.events,
-                self.keys.offers,
-                self.keys.counts,
+                *self.keys.core,
                 self.keys.signatures_version,
                 self.keys.signatures(config.name),
                 self.keys.waiting(config.name, entry["sig"]),
@@ -148,12 +143,7 @@ class Callers:
         reply = self.scripts(
             "accept",
             [
-                self.keys.agents,
-                self.keys.entries,
-                self.keys.deadlines,
-                self.keys.events,
-                self.keys.offers,
-                self.keys.counts,
+                *self.keys.core,
                 self.keys.stats(day),
             ],
             [now, agent_id, entry_id, sl],
@@ -190,12 +180,7 @@ class Callers:
             reply = self.scripts(
                 "release",
                 [
-                    self.keys.agents,
-                    self.keys.entries,
-                    self.keys.deadlines,
-                    self.keys.events,
-                    self.keys.offers,
-                    self.keys.counts,
+                    *self.keys.core,
                     self.keys.waiting(queue, sig),
                 ],
                 [
@@ -226,12 +211,7 @@ class Callers:
             reply = self.scripts(
                 "caller_gone",
                 [
-                    self.keys.agents,
-                    self.keys.entries,
-                    self.keys.deadlines,
-                    self.keys.events,
-                    self.keys.offers,
-                    self.keys.counts,
+                    *self.keys.core,
                     self.keys.waiting(entry["queue"], entry["sig"]),
                     self.keys.stats(day),
                 ],

@@ -40,6 +40,11 @@ class Keys:
         """String: set when the router first runs; missing means Redis lost its data."""
         return f"{self.tag}:epoch"
 
+    @property
+    def core(self) -> list[str]:
+        """KEYS[1..6] of presence, enqueue, accept, release and caller_gone, in order."""
+        return [self.agents, self.entries, self.deadlines, self.events, self.offers, self.counts]
+
     # Indexes
     def ready(self, queue: str, signature: str = "") -> str:
         """Sorted set of the agents ready for ``queue`` (scored by the queue's strategy), or

@@ -174,12 +174,7 @@ class Router(Callers, Deadlines):
             reply = self.scripts(
                 "presence",
                 [
-                    self.keys.agents,
-                    self.keys.entries,
-                    self.keys.deadlines,
-                    self.keys.events,
-                    self.keys.offers,
-                    self.keys.counts,
+                    *self.keys.core,
                     self.keys.signatures_version,
                     *ready_keys,
                     *wait_keys,
