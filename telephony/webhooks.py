@@ -127,54 +127,33 @@ def _record_failure(exc: BaseException) -> None:
         log.exception("could not store the error record for CallSid=%s", call_sid or "-")
 
 
-def voice_webhook(view: Callable[..., str]) -> Callable[..., Response]:
-    """A webhook that answers TwiML. The view returns the TwiML document as a string."""
+def _webhook(safe_answer: Callable[[object], Response]):
+    """The decorator every Twilio URL uses: the signature checked (403 otherwise), then the
+    view's answer through ``safe_answer``, which on any exception gets None after the
+    failure is recorded, and must still answer something Twilio can use."""
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs) -> Response:
-        if not signature_ok():
-            return _refuse()
-        try:
-            body = view(*args, **kwargs)
-        except Exception as exc:
-            _record_failure(exc)
-            body = apology_then_voicemail()
-        return twiml(body)
+    def decorator(view: Callable[..., object]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs) -> Response:
+            if not signature_ok():
+                return _refuse()
+            try:
+                body = view(*args, **kwargs)
+            except Exception as exc:
+                _record_failure(exc)
+                body = None
+            return safe_answer(body)
 
-    wrapper.signed_webhook = True  # console.auth: signature-checked, so no CSRF token
-    return wrapper
+        wrapper.signed_webhook = True  # console.auth: signature-checked, so no CSRF token
+        return wrapper
 
-
-def callback_webhook(view: Callable[..., object]) -> Callable[..., Response]:
-    """A webhook Twilio only notifies (status, recording, conference): answers 204."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs) -> Response:
-        if not signature_ok():
-            return _refuse()
-        try:
-            view(*args, **kwargs)
-        except Exception as exc:
-            _record_failure(exc)
-        return Response(status=204)
-
-    wrapper.signed_webhook = True
-    return wrapper
+    return decorator
 
 
-def message_webhook(view: Callable[..., str]) -> Callable[..., Response]:
-    """The incoming-message webhook: the view returns messaging TwiML as a string."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs) -> Response:
-        if not signature_ok():
-            return _refuse()
-        try:
-            body = view(*args, **kwargs)
-        except Exception as exc:
-            _record_failure(exc)
-            body = str(MessagingResponse())
-        return twiml(body)
-
-    wrapper.signed_webhook = True
-    return wrapper
+# A webhook that answers TwiML (the view returns the document as a string); on failure the
+# caller hears an apology and can leave a message.
+voice_webhook = _webhook(lambda body: twiml(apology_then_voicemail() if body is None else body))
+# A webhook Twilio only notifies (status, recording, conference): 204 whatever happens.
+callback_webhook = _webhook(lambda body: Response(status=204))
+# The incoming-message webhook: messaging TwiML, an empty <Response/> on failure.
+message_webhook = _webhook(lambda body: twiml(str(MessagingResponse()) if body is None else body))
