@@ -33,7 +33,17 @@ The API (everything else is internal):
     email, sms, hold), ``.languages``, ``.text_keys()``, ``.render(key, lang, context,
     target)``, ``.text(key, lang, context)``; ``.menu`` (options: ``digit``, ``id``,
     ``action`` queue/appointment/language/repeat, ``queue``, ``language``, ``priority``;
-    label key ``menu.<id>``); ``.steps`` (each ``id``, ``kind`` say/ask/note/end, ``text``,
+    ``keywords`` ``{lang: [phrase]}``, what a caller may say besides the label; ``needs``
+    ``{skill: level}`` the ACD matches besides the queue's own (queue options); a
+    sub-menu of a queue option: ``prompt`` (text key ``menu.<id>.prompt``) and ``options``,
+    each ``digit`` (never ``*``: back to the main menu), ``id``, ``label``, ``keywords``,
+    ``queue``, ``needs``, ``priority`` — the last three filled in from the parent when the
+    file leaves them out; label key ``menu.<id>`` for options and sub-options alike);
+    ``.option(id) -> MenuOption | SubOption`` (``KeyError`` when none);
+    ``.speech_hints(lang) -> list[str]`` (the main menu's labels and keywords, each once,
+    in order) and ``.submenu_hints(option_id, lang)`` (the same for a sub-menu; ``[]``
+    when the option has none), in the language ``.language(lang)`` picks;
+    ``.steps`` (each ``id``, ``kind`` say/ask/note/end, ``text``,
     ``answers`` [``id``, ``label``, ``next``, ``value``], ``next``, ``field`` — the lead
     field an answer fills — and ``sensitive``: recording pauses on this step),
     ``.step(id)``; ``.sections`` (the pitch: ``id``, ``seconds``, ``text``);

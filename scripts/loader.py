@@ -19,7 +19,16 @@ from pydantic import BaseModel, ValidationError
 
 from scripts.errors import ScriptError
 from scripts.render import Template, TemplateError, compile_template
-from scripts.schema import CONTENT, REQUIRED_LANGUAGES, SPOKEN, Kind, ScriptFile, StepKind
+from scripts.schema import (
+    CONTENT,
+    REQUIRED_LANGUAGES,
+    SPOKEN,
+    Kind,
+    MenuOption,
+    ScriptFile,
+    StepKind,
+    SubOption,
+)
 from scripts.script import Script
 
 SUFFIXES = (".yaml", ".yml")
@@ -134,6 +143,9 @@ def _schema_message(error: dict[str, Any], loc: Loc, data: Any) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
+        if model is SubOption and loc[-1] in ("options", "prompt"):
+            where = _where(loc[:-1], data)
+            return f"{where}: a sub-menu cannot have its own sub-menu (one level only)"
         allowed = f" (allowed: {', '.join(model.model_fields)})" if model else ""
         where = _where(loc[:-1], data)
         return f"{where + ': ' if where else ''}unknown key '{loc[-1]}'{allowed}"
@@ -161,6 +173,9 @@ def _schema_message(error: dict[str, Any], loc: Loc, data: Any) -> str:
             "bool_type": "true or false",
         }[kind]
         return f"{where}: should be {expected}, not {type(value).__name__} {value!r}"
+    if kind == "too_long" and isinstance(value, list):
+        limit = error.get("ctx", {}).get("max_length")
+        return f"{where}: at most {limit}, not {len(value)}"
     message = error["msg"].replace("Input should be", "should be")
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -247,6 +262,7 @@ class _Checker:
         digits: dict[str, int] = {}
         for index, option in enumerate(self.model.menu):
             loc = ("menu", index)
+            what = f"menu option '{option.id}'"
             if option.digit in digits:
                 self.fail(
                     (*loc, "digit"),
@@ -254,26 +270,95 @@ class _Checker:
                     f"option {digits[option.digit] + 1}",
                 )
             digits.setdefault(option.digit, index)
-            needs = {"queue": option.action == "queue", "language": option.action == "language"}
+            queue = option.action == "queue"
+            needs = {"queue": queue, "language": option.action == "language"}
             for name, needed in needs.items():
                 given = getattr(option, name) is not None
                 if needed and not given:
-                    self.fail(
-                        loc, f"menu option '{option.id}': action {option.action.value} needs {name}"
-                    )
+                    self.fail(loc, f"{what}: action {option.action.value} needs {name}")
                 elif given and not needed:
-                    self.fail(
-                        (*loc, name), f"menu option '{option.id}': {name} is only for action {name}"
-                    )
+                    self.fail((*loc, name), f"{what}: {name} is only for action {name}")
             if option.language and option.language not in self.model.languages:
                 self.fail(
                     (*loc, "language"),
-                    f"menu option '{option.id}': {option.language} "
-                    "is not one of the script's languages",
+                    f"{what}: {option.language} is not one of the script's languages",
                 )
-            self.add_text(
-                f"menu.{option.id}", (*loc, "label"), option.label, f"menu option '{option.id}'"
+            if option.needs and not queue:
+                self.fail(
+                    (*loc, "needs"),
+                    f"{what}: needs (skills the agent must have) is only for action queue",
+                )
+            self.add_text(f"menu.{option.id}", (*loc, "label"), option.label, what)
+            self.check_keywords(loc, option.keywords, what)
+            self.check_submenu(loc, option, what)
+        self.check_ambiguous_keywords(("menu",), self.model.menu)
+
+    def check_submenu(self, loc: Loc, option: MenuOption, what: str) -> None:
+        if option.prompt is None and not option.options:
+            return
+        if option.action != "queue":
+            self.fail(
+                (*loc, "options" if option.options else "prompt"),
+                f"{what}: a sub-menu (prompt and options) is only for action queue",
             )
+            return
+        if option.prompt is None:
+            self.fail((*loc, "options"), f"{what}: a sub-menu needs a prompt to play")
+        else:
+            self.add_text(
+                f"menu.{option.id}.prompt", (*loc, "prompt"), option.prompt, f"{what} prompt"
+            )
+        if not option.options:
+            self.fail((*loc, "prompt"), f"{what}: a prompt is for a sub-menu: give it options")
+        digits: dict[str, int] = {}
+        for index, sub in enumerate(option.options):
+            s_loc = (*loc, "options", index)
+            s_what = f"{what} sub-option '{sub.id}'"
+            if sub.digit == "*":
+                self.fail(
+                    (*s_loc, "digit"),
+                    f"{s_what}: * is taken in a sub-menu (it goes back to the main menu); "
+                    "use another key",
+                )
+            elif sub.digit in digits:
+                self.fail(
+                    (*s_loc, "digit"),
+                    f"{what}: sub-menu digit {sub.digit} is already used by "
+                    f"sub-option {digits[sub.digit] + 1}",
+                )
+            digits.setdefault(sub.digit, index)
+            self.add_text(f"menu.{sub.id}", (*s_loc, "label"), sub.label, s_what)
+            self.check_keywords(s_loc, sub.keywords, s_what)
+        self.check_ambiguous_keywords((*loc, "options"), option.options)
+
+    def check_keywords(self, loc: Loc, keywords: dict[str, list[str]], what: str) -> None:
+        for lang in keywords:
+            if lang not in self.model.languages:
+                self.fail(
+                    (*loc, "keywords", lang),
+                    f"{what} keywords: {lang} is not one of the script's languages "
+                    f"({', '.join(self.model.languages)})",
+                )
+
+    def check_ambiguous_keywords(self, loc: Loc, options: Iterable[MenuOption | SubOption]) -> None:
+        """A phrase a caller may say picks one option: two options of a menu cannot share it."""
+        owners: dict[tuple[str, str], str] = {}
+        for index, option in enumerate(options):
+            for lang in self.model.languages:
+                phrases = [(("label",), option.label.get(lang, ""))]
+                phrases += [
+                    (("keywords", lang, k), phrase)
+                    for k, phrase in enumerate(option.keywords.get(lang, []))
+                ]
+                for p_loc, phrase in phrases:
+                    key = (lang, phrase.casefold())
+                    if not phrase or owners.setdefault(key, option.id) == option.id:
+                        continue
+                    self.fail(
+                        (*loc, index, *p_loc),
+                        f"menu option '{option.id}': '{phrase}' ({lang}) is also said for "
+                        f"option '{owners[key]}' (a caller saying it must pick one option)",
+                    )
 
     def check_steps(self) -> None:
         steps = self.model.steps
@@ -446,11 +531,28 @@ def check_file(path: str | Path) -> tuple[Script | None, list[ScriptError]]:
         description=model.description,
         steps=tuple(model.steps),
         sections=tuple(model.sections),
-        menu=tuple(model.menu),
+        menu=tuple(_resolved(option) for option in model.menu),
         messages=tuple(model.messages),
         duration_seconds=model.duration_seconds,
         templates=checker.templates,
     ), []
+
+
+def _resolved(option: MenuOption) -> MenuOption:
+    """The option with each sub-option's queue, needs and priority filled in from it."""
+    if not option.options:
+        return option
+    subs = [
+        sub.model_copy(
+            update={
+                "queue": sub.queue or option.queue,
+                "needs": option.needs if sub.needs is None else sub.needs,
+                "priority": sub.priority or option.priority,
+            }
+        )
+        for sub in option.options
+    ]
+    return option.model_copy(update={"options": subs})
 
 
 def _order(error: ScriptError) -> tuple[int, str]:

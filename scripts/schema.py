@@ -10,7 +10,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+)
 
 Ident = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 Lang = Annotated[StrictStr, Field(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")]
@@ -99,22 +108,60 @@ class Message(Strict):
     body: LangText
 
 
+def _digit_as_text(value: Any) -> Any:
+    # ``digit: 1`` is an int in YAML; a manager should not have to quote it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _phrase(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError("a keyword cannot be blank")
+    if "," in value:
+        raise ValueError(
+            f"keyword '{value}' has a comma: give each phrase on its own line "
+            "(speech hints are sent comma-separated)"
+        )
+    return value
+
+
+Digit = Annotated[StrictStr, BeforeValidator(_digit_as_text), Field(pattern=r"^[0-9*#]$")]
+# A word or phrase a caller may say for an option, besides its label (and a speech hint).
+Phrase = Annotated[StrictStr, Field(min_length=1, max_length=60), AfterValidator(_phrase)]
+Keywords = dict[Lang, Annotated[list[Phrase], Field(max_length=20)]]
+# Skills the ACD must match besides the queue's own: name → level 1..10.
+Needs = dict[Ident, Annotated[int, Field(strict=True, ge=1, le=10)]]
+
+
+class SubOption(Strict):
+    """One choice of an option's sub-menu. It always hands the caller to a queue: its own
+    ``queue``, else its parent's; ``needs`` and ``priority`` likewise default to the parent's
+    (the loader fills all three in, so a loaded script never has them None)."""
+
+    digit: Digit
+    id: Ident
+    label: LangText
+    keywords: Keywords = Field(default_factory=dict)
+    queue: Ident | None = None
+    needs: Needs | None = None
+    priority: Priority | None = None
+
+
 class MenuOption(Strict):
-    digit: Annotated[StrictStr, Field(pattern=r"^[0-9*#]$")]
+    digit: Digit
     id: Ident
     action: MenuAction
     label: LangText
+    keywords: Keywords = Field(default_factory=dict)
     queue: Ident | None = None
     language: Lang | None = None
     priority: Priority = Priority.NORMAL
-
-    @field_validator("digit", mode="before")
-    @classmethod
-    def _digit_as_text(cls, value: Any) -> Any:
-        # ``digit: 1`` is an int in YAML; a manager should not have to quote it.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
+    needs: Needs = Field(default_factory=dict)
+    # A sub-menu (action queue only): ``prompt`` is played, then ``options`` are offered.
+    prompt: LangText | None = None
+    options: list[SubOption] = Field(default_factory=list)
 
 
 class ScriptFile(Strict):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scripts.render import Template, render_template
-from scripts.schema import Kind, MenuOption, Section, Step
+from scripts.schema import Kind, MenuOption, Section, Step, SubOption
 
 DEFAULT_LANGUAGE = "en-US"
 
@@ -21,7 +21,8 @@ class Script:
     - ``steps``: the step id (``opening``), an answer's label ``<step>.<answer>``;
     - ``sections`` (the pitch): the section id;
     - ``messages`` (e-mail, SMS): ``<message>.subject`` and ``<message>.body``;
-    - ``menu``: an option's label ``menu.<option id>``.
+    - ``menu``: an option's label ``menu.<option id>``, its sub-menu's prompt
+      ``menu.<option id>.prompt``, a sub-option's label ``menu.<sub-option id>``.
     """
 
     name: str
@@ -50,6 +51,35 @@ class Script:
             if step.id == step_id:
                 return step
         raise KeyError(f"script {self.name!r} has no step {step_id!r}")
+
+    def option(self, option_id: str) -> MenuOption | SubOption:
+        """The menu option, or sub-option of one, with this id (ids are unique across both)."""
+        for option in self.menu:
+            if option.id == option_id:
+                return option
+            for sub in option.options:
+                if sub.id == option_id:
+                    return sub
+        raise KeyError(f"script {self.name!r} has no menu option {option_id!r}")
+
+    def speech_hints(self, lang: str | None = DEFAULT_LANGUAGE) -> list[str]:
+        """What a caller may say at the main menu in ``lang``: each option's label, then its
+        keywords; the same phrase once (first spelling kept)."""
+        return self._hints(self.menu, lang)
+
+    def submenu_hints(self, option_id: str, lang: str | None = DEFAULT_LANGUAGE) -> list[str]:
+        """The same for the sub-menu of ``option_id`` (empty when it has none)."""
+        option = self.option(option_id)
+        return self._hints(getattr(option, "options", ()), lang)
+
+    def _hints(self, options: Iterable[MenuOption | SubOption], lang: str | None) -> list[str]:
+        chosen = self.language(lang)
+        hints: dict[str, str] = {}
+        for option in options:
+            label = self.text(f"menu.{option.id}", chosen)
+            for phrase in (label, *option.keywords.get(chosen, ())):
+                hints.setdefault(phrase.casefold(), phrase)
+        return list(hints.values())
 
     def language(self, lang: str | None) -> str:
         """The language to speak: ``lang`` itself, else one of the same family

@@ -229,5 +229,5 @@ def test_scripts_list(runner):
     result = runner.invoke(args=["scripts", "list"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()}
-    assert lines["auto_attendant"] == ["auto_attendant", "1", "en-US,es-MX"]
+    assert lines["auto_attendant"] == ["auto_attendant", "2", "en-US,es-MX"]
     assert lines["outbound_sales"][0] == "outbound" and len(lines) == 7
