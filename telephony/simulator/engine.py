@@ -32,6 +32,7 @@ from telephony.simulator.model import (
     SimConference,
     SimQueue,
     SimulationError,
+    Transcription,
     sid,
 )
 from telephony.simulator.model import delta as _delta
@@ -64,6 +65,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.lock = threading.RLock()
         self.calls: dict[str, SimCall] = {}
         self.recordings: dict[str, Recording] = {}
+        self.transcriptions: dict[str, Transcription] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self._opt_outs: set[tuple[str, str]] = set()  # (number, recipient) after STOP
         self.numbers: dict[str, Number] = {}
@@ -355,7 +357,9 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
             call.token += 1
             self._submit_gather(call, speech=text)
 
-    def talking(self, call: SimCall, seconds: float) -> None:
+    def talking(self, call: SimCall, seconds: float, words: str | None = None) -> None:
+        """The party speaks for ``seconds``; into a <Record>, that is audio (and ``words``,
+        what its transcription will read). Outside <Record> nobody is listening."""
         with self.lock:
             record = call.record
             if record is None or call.ended:
@@ -363,6 +367,8 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
             limit = _number(record.attrs.get("maxLength"), 3600)
             spoken = min(seconds, limit - record.audio)
             record.audio += spoken
+            if words and spoken > 0:
+                record.words.append(words)
             record.last_audio_end = self.elapsed() + spoken
             call.token += 1
             if record.audio >= limit:

@@ -18,6 +18,11 @@ EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress"
 HTTP_RETRIEVAL_FAILURE = "11200"
 DOCUMENT_PARSE_FAILURE = "12100"
 SCHEMA_VALIDATION_WARNING = "12200"
+RECORDING_LENGTH_OUT_OF_RANGE = "13617"  # a warning: too short or too long to transcribe
+# What Twilio transcribes: recordings "greater than 2 seconds" (warning 13617) and "at most two
+# minutes in length" (the Recording Transcription resource); others fail to transcribe.
+TRANSCRIBE_MIN_SECONDS = 2  # exclusive
+TRANSCRIBE_MAX_SECONDS = 120  # inclusive
 
 
 class SimulationError(Exception):
@@ -53,6 +58,7 @@ class Record:
     started: float
     audio: float = 0.0  # seconds of speech recorded so far
     last_audio_end: float | None = None
+    words: list[str] = field(default_factory=list)  # what was said, for transcribe="true"
 
 
 @dataclass
@@ -71,6 +77,22 @@ class Recording:
     events: set[str] = field(default_factory=lambda: {"completed"})  # which callbacks
     running_since: float | None = None  # elapsed() when the current stretch began
     seconds: float = 0.0  # recorded so far (silence while paused counts, skip does not)
+
+
+@dataclass
+class Transcription:
+    """A <Record> recording turned into text, as the Transcriptions resource describes it:
+    in-progress while the (simulated) engine works, then completed or failed."""
+
+    sid: str
+    account_sid: str
+    call_sid: str
+    recording_sid: str
+    duration: int
+    created_at: datetime
+    callback: str | None  # the absolute transcribeCallback; None: kept, nobody is told
+    status: str = "in-progress"  # in-progress, completed, failed
+    text: str | None = None
 
 
 @dataclass

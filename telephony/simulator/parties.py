@@ -29,6 +29,7 @@ class Step:
     kind: str  # expect_say | press | speak | wait | talk | hangup
     value: Any = None
     within: float = 60.0
+    words: str | None = None  # talk: what is said, for a recording's transcription
 
 
 class Script:
@@ -52,9 +53,10 @@ class Script:
         self.steps.append(Step("wait", float(seconds)))
         return self
 
-    def talk(self, seconds: float) -> Script:
-        """Speak for a while (a voicemail), without words the simulator needs to understand."""
-        self.steps.append(Step("talk", float(seconds)))
+    def talk(self, seconds: float, words: str | None = None) -> Script:
+        """Speak for a while (a voicemail). ``words`` are what a <Record transcribe="true">
+        turns into TranscriptionText; without them the audio has nothing to transcribe."""
+        self.steps.append(Step("talk", float(seconds), words=words))
         return self
 
     def hangup(self) -> Script:
@@ -131,7 +133,7 @@ class Party(Script):
             elif step.kind in ("wait", "talk"):
                 self.did(step.kind, f"{step.value:g} s")
                 if step.kind == "talk":
-                    self.sim.talking(self.call, step.value)
+                    self.sim.talking(self.call, step.value, step.words)
                 self._busy_until = now + step.value
                 self._next += 1
                 self.sim.wake(self, after=step.value)

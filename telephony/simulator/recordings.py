@@ -12,6 +12,16 @@ each event asked for in recordingStatusCallbackEvent (``in-progress``, ``complet
 in the first channel and the child in the second; ``true`` and ``false`` are aliases of
 ``record-from-answer`` and ``do-not-record``. The recording covers the <Dial> and ends with
 it; the Dial ``action`` then gets its RecordingUrl.
+
+Transcription (<Record> only): ``transcribe="true"``, or a ``transcribeCallback``, which
+implies it. Some seconds after the recording ends (after the action request, and after the
+call if the caller hung up to end it), the transcribeCallback gets an asynchronous POST that
+is not a request for TwiML: the standard request parameters plus TranscriptionSid,
+TranscriptionText, TranscriptionStatus (``completed`` or ``failed``), TranscriptionUrl,
+RecordingSid and RecordingUrl. Without a callback the transcription is only kept
+(``transcriptions``). Twilio transcribes recordings longer than 2 seconds and at most two
+minutes; others fail, with warning 13617. The text is the words the party spoke
+(``talk(seconds, words)``); a recording with no words fails too, there being nothing to read.
 """
 
 from __future__ import annotations
@@ -21,10 +31,15 @@ from typing import TYPE_CHECKING
 
 from telephony.simulator.model import (
     API_VERSION,
+    RECORDING_LENGTH_OUT_OF_RANGE,
+    TRANSCRIBE_MAX_SECONDS,
+    TRANSCRIBE_MIN_SECONDS,
     Dialing,
+    Record,
     Recording,
     SimCall,
     SimulationError,
+    Transcription,
     sid,
 )
 from telephony.simulator.model import absolute as _absolute
@@ -33,6 +48,7 @@ if TYPE_CHECKING:
     from telephony.simulator.engine import Simulator
 
 DIAL_RECORD_ALIASES = {"true": "record-from-answer", "false": "do-not-record"}
+TRANSCRIPTION_DELAY = 5.0  # simulated seconds from the end of a recording to its transcription
 
 
 class Recordings:
@@ -169,3 +185,60 @@ class Recordings:
         if recording.status in ("in-progress", "paused"):
             self.set_recording_status(recording, "stopped", "skip")
         return {"RecordingUrl": self.recording_url(recording)}
+
+    # ------------------------------------------------------------------ transcription
+    def transcription_url(self: Simulator, transcription: Transcription) -> str:
+        """The transcription's REST resource, under its recording, as TranscriptionUrl."""
+        recording = self.recordings[transcription.recording_sid]
+        return f"{self.recording_url(recording)}/Transcriptions/{transcription.sid}"
+
+    def _transcribe(
+        self: Simulator, call: SimCall, record: Record, recording: Recording, doc_url: str | None
+    ) -> None:
+        """A <Record> has made ``recording``: transcribe it later if the verb asked for it
+        (``transcribe="true"`` or a transcribeCallback, relative to the verb's document)."""
+        callback = record.attrs.get("transcribeCallback")
+        if record.attrs.get("transcribe", "false").lower() != "true" and not callback:
+            return
+        transcription = Transcription(
+            sid=sid("TR", self._sids),
+            account_sid=recording.account_sid,
+            call_sid=call.sid,
+            recording_sid=recording.sid,
+            duration=recording.duration,
+            created_at=self.clock.now(),
+            callback=_absolute(callback, doc_url) if callback else None,
+        )
+        self.transcriptions[transcription.sid] = transcription
+        text = " ".join(" ".join(record.words).split())
+        if not TRANSCRIBE_MIN_SECONDS < recording.duration <= TRANSCRIBE_MAX_SECONDS:
+            self._notify(
+                call,
+                RECORDING_LENGTH_OUT_OF_RANGE,
+                "warning",
+                f"Record: Recording length is out of range for transcription "
+                f"({recording.duration} s)",
+                transcription.callback,
+            )
+            text = ""
+        self.after(TRANSCRIPTION_DELAY, self._transcribed, call, transcription, text)
+
+    def _transcribed(
+        self: Simulator, call: SimCall, transcription: Transcription, text: str
+    ) -> None:
+        """The transcription is done: completed with the words, or failed without text."""
+        transcription.status = "completed" if text else "failed"
+        transcription.text = text or None
+        if transcription.callback is None:
+            return
+        recording = self.recordings[transcription.recording_sid]
+        params = self._params(call) | {
+            "TranscriptionSid": transcription.sid,
+            "TranscriptionStatus": transcription.status,
+            "TranscriptionUrl": self.transcription_url(transcription),
+            "RecordingSid": recording.sid,
+            "RecordingUrl": self.recording_url(recording),
+        }
+        if text:
+            params["TranscriptionText"] = text
+        self._post_quietly(transcription.callback, params)

@@ -261,6 +261,7 @@ class Verbs:
             self._post_quietly(action, self._params(call) | extra)
         else:
             self.after(0, self._action, call, call.token, action, extra)
+        self._transcribe(call, record, recording, call.doc_url)  # later, whatever happens next
 
     def _post_quietly(self, url: str, params: dict[str, str]) -> None:
         reply = self._post(url, params)
