@@ -34,7 +34,9 @@ The API (everything else is internal):
     target)``, ``.text(key, lang, context)``; ``.menu`` (options: ``digit``, ``id``,
     ``action`` queue/appointment/language/repeat, ``queue``, ``language``, ``priority``;
     ``keywords`` ``{lang: [phrase]}``, what a caller may say besides the label; ``needs``
-    ``{skill: level}`` the ACD matches besides the queue's own (queue options); a
+    ``{skill: level}`` the ACD matches besides the queue's own (queue options);
+    ``sensitive`` (queue options: card or bank details are given there, so the call is
+    flagged and recording pauses); a
     sub-menu of a queue option: ``prompt`` (text key ``menu.<id>.prompt``) and ``options``,
     each ``digit`` (never ``*``: back to the main menu), ``id``, ``label``, ``keywords``,
     ``queue``, ``needs``, ``priority`` — the last three filled in from the parent when the

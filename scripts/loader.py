@@ -288,6 +288,8 @@ class _Checker:
                     (*loc, "needs"),
                     f"{what}: needs (skills the agent must have) is only for action queue",
                 )
+            if option.sensitive and not queue:
+                self.fail((*loc, "sensitive"), f"{what}: sensitive is only for action queue")
             self.add_text(f"menu.{option.id}", (*loc, "label"), option.label, what)
             self.check_keywords(loc, option.keywords, what)
             self.check_submenu(loc, option, what)

@@ -159,6 +159,9 @@ class MenuOption(Strict):
     language: Lang | None = None
     priority: Priority = Priority.NORMAL
     needs: Needs = Field(default_factory=dict)
+    # Callers give card or bank details on this path: the Call is flagged and recording
+    # pauses there (action queue only).
+    sensitive: StrictBool = False
     # A sub-menu (action queue only): ``prompt`` is played, then ``options`` are offered.
     prompt: LangText | None = None
     options: list[SubOption] = Field(default_factory=list)
