@@ -92,6 +92,8 @@ def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
         raise InvalidInput("search text is empty", field="q")
     if len(text) > 80:
         raise InvalidInput("search text is longer than 80 characters", field="q")
+    if "\x00" in text:  # PostgreSQL cannot compare a string holding NUL
+        raise InvalidInput("search text contains a NUL character", field="q")
     pattern = text.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     clauses = [
         func.lower(Customer.first_name).like(pattern, escape="\\"),

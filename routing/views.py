@@ -54,6 +54,7 @@ CONFERENCE_EVENTS = "start end join leave"
 HOLD_SCRIPT = "acd_hold"  # scripts/library/acd_hold.yaml, unless the queue names another
 DEFAULT_LANGUAGE = "en-US"
 LANGUAGE_TAG = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
+ENTRY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a CallSid, or a callback's id
 
 
 def _acd():
@@ -128,7 +129,7 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
     event, lang = _event(), _lang()
     queue = d.router.queue(queue_name)
     with d.session_factory.begin() as session:  # the Call row, if the IVR has not made it
-        insert_call_if_new(
+        created = insert_call_if_new(
             session,
             call_sid=call_sid[:64],
             direction=event.direction or CallDirection.INBOUND,
@@ -138,6 +139,8 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
             status=CallStatus.IN_PROGRESS,
             queue=queue.name,
         )
+        if created is None:  # the IVR's row: the queue it chose, even if the caller hangs up
+            record_routing(session, call_sid, queue=queue.name)
     outcome = d.router.enqueue(
         call_sid,
         queue.name,
@@ -303,6 +306,8 @@ def bridge() -> str:
     """The caller, redirected out of the queue, joins the agent's conference."""
     d = _acd()
     entry_id = request.args.get("entry", "")
+    if not ENTRY_ID.fullmatch(entry_id):  # not one of ours (entries are CallSids)
+        return apology_then_voicemail()
     response = VoiceResponse()
     dial = Dial(action=d.dispatcher.url(DONE, entry=entry_id, lang=_lang()), method="POST")
     dial.conference(
