@@ -65,6 +65,10 @@ SETTINGS: dict[str, Any] = {
     # Development only: "false" accepts webhooks without checking X-Twilio-Signature.
     "TWILIO_VERIFY_SIGNATURES": True,
     "SCRIPTS_DIR": None,  # None: the call-script library bundled in scripts/library/
+    "DEALER_NAME": None,  # what the auto-attendant calls the business ("our dealership")
+    "DEALER_WEBSITE": None,  # read out after hours ("our website")
+    # The skills a caller's language asks of the agent: "es-MX=spanish:1" (";" between).
+    "IVR_LANGUAGE_SKILLS": "es-MX=spanish:1",
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
@@ -224,11 +228,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
 
     from console import init_console
+    from ivr.views import bp as ivr_bp
     from routing.views import bp as routing_bp
     from telephony.views import bp as telephony_bp
 
     init_console(app)
     app.register_blueprint(telephony_bp)
+    app.register_blueprint(ivr_bp)
     app.register_blueprint(routing_bp)
     return app
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
@@ -414,6 +415,10 @@ class Call(Base):
     transcript: Mapped[str | None] = mapped_column(Text)
     script_name: Mapped[str | None] = mapped_column(String(SHORT_LEN))
     script_version: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))  # the caller's, as the IVR heard
+    # The caller took a path the script marks sensitive (payments): recording pauses while
+    # card or bank details are given (the recording package reads this).
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     agent: Mapped[User | None] = relationship()
 

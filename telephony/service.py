@@ -50,6 +50,7 @@ class InboundCall(NamedTuple):
     call_id: int
     customer_id: int | None
     first_name: str | None
+    language: str | None = None  # the row's, as an earlier request for the call left it
 
 
 # The hot path (every voice webhook and status callback) reads and writes the Call row
@@ -72,7 +73,13 @@ _CALL_STATE = (
     select(*_STATE).where(_calls.c.call_sid == bindparam("call_sid")).with_for_update(of=_calls)
 )
 _CALL_AND_CALLER = (
-    select(*_STATE, _customers.c.first_name)
+    select(
+        *_STATE,
+        _calls.c.language,
+        _calls.c.script_name,
+        _calls.c.script_version,
+        _customers.c.first_name,
+    )
     .outerjoin(_customers, _customers.c.id == _calls.c.customer_id)
     .where(_calls.c.call_sid == bindparam("call_sid"))
     .with_for_update(of=_calls)
@@ -80,7 +87,7 @@ _CALL_AND_CALLER = (
 _UPDATE_CALL = update(_calls).where(_calls.c.id == bindparam("_call_id"))
 
 
-def _new_call(session: Session, event: CallEvent, clock: Clock) -> int | None:
+def _new_call(session: Session, event: CallEvent, clock: Clock, **fields: Any) -> int | None:
     """Insert the event's Call row unless it exists; its id, or None if it existed."""
     return insert_call_if_new(
         session,
@@ -91,24 +98,28 @@ def _new_call(session: Session, event: CallEvent, clock: Clock) -> int | None:
         clock=clock,
         status=CallStatus.QUEUED,
         parent_call_sid=(event.parent_call_sid or "")[:64] or None,
+        **fields,
     )
 
 
-def _call_state(session: Session, event: CallEvent, clock: Clock, query) -> dict[str, Any]:
+def _call_state(
+    session: Session, event: CallEvent, clock: Clock, query, **fields: Any
+) -> dict[str, Any]:
     """The Call row's state for the event (``query``'s columns), locked for this
-    transaction; created on first sight. Concurrent first webhooks for one CallSid make one
-    row: the loser's INSERT does nothing (after waiting for the winner) and it reads."""
+    transaction; created on first sight (with ``fields``; ``state["created"]`` says so).
+    Concurrent first webhooks for one CallSid make one row: the loser's INSERT does nothing
+    (after waiting for the winner) and it reads."""
     if not event.call_sid:
         raise MissingCallSid("no CallSid")
     params = {"call_sid": event.call_sid[:64]}
     row = session.execute(query, params).first()
     if row is not None:
         return row._asdict()
-    new_id = _new_call(session, event, clock)
+    new_id = _new_call(session, event, clock, **fields)
     if new_id is None:  # another webhook for the same call created it first
         return session.execute(query, params).one()._asdict()
     state = dict.fromkeys(query.selected_columns.keys())
-    state.update(id=new_id, status=CallStatus.QUEUED)
+    state.update(id=new_id, status=CallStatus.QUEUED, created=True)
     state["parent_call_sid"] = (event.parent_call_sid or "")[:64] or None
     return state
 
@@ -131,13 +142,14 @@ def _write(session: Session, call_id: int, changes: dict[str, Any]) -> None:
 
 
 def inbound_call(
-    session: Session, event: CallEvent, clock: Clock, *, region: str = "US"
+    session: Session, event: CallEvent, clock: Clock, *, region: str = "US", **fields: Any
 ) -> InboundCall:
     """The Call row of a new inbound call and the customer behind the caller ID, if any
-    (matched by number, or created on the caller's first call)."""
-    state = _call_state(session, event, clock, _CALL_AND_CALLER)
+    (matched by number, or created on the caller's first call). ``fields`` are more of
+    the row's columns (the IVR's script and language), written with it."""
+    state = _call_state(session, event, clock, _CALL_AND_CALLER, **fields)
     customer_id, first_name = state["customer_id"], state["first_name"]
-    changes: dict[str, Any] = {}
+    changes = {} if state.get("created") else {k: v for k, v in fields.items() if state.get(k) != v}
     if customer_id is None and event.from_e164:
         found = name_by_phone(session, event.from_e164)
         if found is None:
@@ -149,7 +161,7 @@ def inbound_call(
         changes["customer_id"] = customer_id
     changes.update(status_changes(state, event, clock))
     _write(session, state["id"], changes)
-    return InboundCall(state["id"], customer_id, first_name)
+    return InboundCall(state["id"], customer_id, first_name, state["language"])
 
 
 def apply_status(session: Session, event: CallEvent, clock: Clock) -> dict[str, Any]:

@@ -1,8 +1,6 @@
-"""The public Twilio URLs (DESIGN.md, the telephony contract). Each view: parse → service → TwiML.
-
-Until the auto-attendant exists (the IVR issue), ``/twilio/voice`` greets the caller, by
-name when the caller ID is known, and takes a message: a working voicemail line whose
-messages land as tasks on the customer.
+"""The public Twilio URLs (DESIGN.md, the telephony contract) that are not the
+auto-attendant's: status callbacks, the fallback, the safe answer's voicemail, and texts.
+``/twilio/voice`` itself is ``ivr.views``. Each view: parse → service → TwiML.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import messaging, service
 from telephony.events import CallEvent
-from telephony.twiml import apology_then_voicemail, voicemail_document
+from telephony.twiml import apology_then_voicemail
 from telephony.webhooks import callback_webhook, message_webhook, public_url, voice_webhook
 
 bp = Blueprint("telephony", __name__, url_prefix="/twilio")
@@ -25,23 +23,6 @@ def _deps():
 
 def _event() -> CallEvent:
     return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
-
-
-@bp.post("/voice")
-@voice_webhook
-def voice() -> str:
-    event = _event()
-    d = _deps()
-    with d.session_factory.begin() as session:
-        name = service.inbound_call(
-            session, event, d.clock, region=current_app.config["DEFAULT_REGION"]
-        ).first_name
-    hello = f"Hello {name}, thank you for calling." if name else "Thank you for calling."
-    return voicemail_document(
-        f"{hello} Everyone on our team is helping other customers right now. Please "
-        "leave your name, number and a short message after the tone, and we will call "
-        "you back shortly."
-    )
 
 
 @bp.post("/voice/status")

@@ -1,6 +1,7 @@
 """The voice and status webhooks' hot path: what it writes, and what it leaves alone."""
 
 import threading
+import xml.etree.ElementTree as ET
 
 from sqlalchemy import event, select
 
@@ -36,7 +37,9 @@ def test_repeated_and_stale_status_callbacks_write_nothing(twilio, deps):
         assert "UPDATE" not in sql.seen and "INSERT" not in sql.seen, (form, sql.seen)
 
 
-def test_a_known_call_is_answered_with_one_select(twilio, deps, clock):
+def test_a_repeated_voice_request_reads_little_and_writes_nothing(twilio, deps, clock):
+    """Twilio retries a voice request that timed out: the same answer, no write. A known
+    caller costs the call's row and the caller's context (lead, appointment, language)."""
     with deps.session_factory.begin() as s:
         customers.create_customer(
             s, parse(CustomerIn, {"first_name": "Maria", "phones": ["3135550101"]}), clock
@@ -44,13 +47,14 @@ def test_a_known_call_is_answered_with_one_select(twilio, deps, clock):
     first = verbs(twilio.post("/twilio/voice", INBOUND))
     with Statements(deps.engine) as sql:
         again = verbs(twilio.post("/twilio/voice", INBOUND))
-    assert again == first and again[0][1].startswith("Hello Maria")
-    assert sql.seen.count("SELECT") == 1 and "UPDATE" not in sql.seen, sql.seen
+    assert again == first
+    assert sql.seen.count("SELECT") <= 2 and "UPDATE" not in sql.seen, sql.seen
+    assert "INSERT" not in sql.seen
 
 
 def test_a_new_caller_gets_one_call_row_and_one_customer(twilio, deps):
-    steps = verbs(twilio.post("/twilio/voice", INBOUND | {"CallerName": "JANE DOE"}))
-    assert steps[0][1].startswith("Hello Jane")
+    response = twilio.post("/twilio/voice", INBOUND | {"CallerName": "JANE DOE"})
+    assert next(e.text for e in ET.fromstring(response.data).iter("Say")).startswith("Hi Jane")
     with deps.session_factory() as s:
         call = s.scalars(select(Call)).one()
         customer = s.scalars(select(Customer)).one()

@@ -34,29 +34,41 @@ def verbs(response):
     return [(child.tag, (child.text or "").strip(), child.attrib) for child in root]
 
 
-def test_known_caller_is_greeted_by_name_and_can_leave_a_message(twilio, deps, clock):
+def test_known_caller_is_greeted_by_name_and_hears_the_menu(twilio, deps, clock):
     with deps.session_factory.begin() as s:
         customers.create_customer(
             s, parse(CustomerIn, {"first_name": "Maria", "phones": ["3135550101"]}), clock
         )
     steps = verbs(twilio.post("/twilio/voice", INBOUND))
-    assert [v[0] for v in steps] == ["Say", "Record", "Say", "Hangup"]
-    assert steps[0][1].startswith("Hello Maria")
-    record = steps[1][2]
-    assert record["action"] == f"{PUBLIC}/twilio/voice/voicemail" and record["maxLength"] == "120"
+    assert [v[0] for v in steps] == ["Gather"]
+    gather = steps[0][2]
+    assert gather["action"] == f"{PUBLIC}/twilio/ivr/menu?lang=en-US&tries=0"
+    assert gather["input"] == "dtmf speech" and gather["numDigits"] == "1"
+    assert gather["actionOnEmptyResult"] == "true" and gather["language"] == "en-US"
+    assert "sales" in gather["hints"].split(", ")
+    said = [e.text for e in ET.fromstring(twilio.post("/twilio/voice", INBOUND).data).iter("Say")]
+    assert said[0].startswith("Hi Maria") and "may be recorded" in said[1]
+    assert "For sales, press 1" in said[2]
     with deps.session_factory() as s:
         call = s.scalars(select(Call)).one()
         assert call.call_sid == SID and call.status is CallStatus.RINGING
         assert call.customer_id is not None and call.from_number == "+13135550101"
+        assert (call.script_name, call.script_version, call.language) == (
+            "auto_attendant",
+            "2",
+            "en-US",
+        )
+
+
+def _said(response) -> list[str]:
+    return [e.text for e in ET.fromstring(response.data).iter("Say")]
 
 
 def test_unknown_and_withheld_callers(twilio, deps):
-    steps = verbs(
-        twilio.post("/twilio/voice", INBOUND | {"From": "+13135550177", "Caller": "+13135550177"})
-    )
-    assert steps[0][1].startswith("Thank you for calling")
+    unknown = INBOUND | {"From": "+13135550177", "Caller": "+13135550177"}
+    assert _said(twilio.post("/twilio/voice", unknown))[0].startswith("Thank you for calling")
     anonymous = INBOUND | {"CallSid": "CA" + "b" * 32, "From": "anonymous", "Caller": "anonymous"}
-    assert verbs(twilio.post("/twilio/voice", anonymous))[0][0] == "Say"
+    assert _said(twilio.post("/twilio/voice", anonymous))[0].startswith("Thank you for calling")
     with deps.session_factory() as s:
         withheld = s.scalars(select(Call).where(Call.call_sid == "CA" + "b" * 32)).one()
         assert withheld.customer_id is None and withheld.from_number == "anonymous"

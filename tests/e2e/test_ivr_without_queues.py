@@ -1,5 +1,5 @@
-"""A whole call through the app as it stands: the simulator plays the caller, the app's
-signed webhooks answer, the CRM ends up with the Call, its status and the voicemail task."""
+"""The auto-attendant before anyone has configured a queue (or after the queues it names
+were removed): every choice still ends somewhere useful, a message the team sees."""
 
 from sqlalchemy import select
 
@@ -35,12 +35,14 @@ def test_known_caller_leaves_a_voicemail(app, deps, clock):
     sim = simulator(app, clock)
     caller = (
         sim.call("+13135550101", NUMBER)
-        .expect_say("hello maria")
+        .expect_say("hi maria")
+        .expect_say("press 1")
+        .press("1")
         .expect_say("after the tone")
         .wait(1)
-        .talk(12)
+        .talk(12, "please call me about the truck")
         .press("#")
-        .expect_say("your message has been saved")
+        .expect_say("we received your message")
     )
     sim.advance(120)
     assert caller.failures == [], caller.transcript
@@ -51,7 +53,8 @@ def test_known_caller_leaves_a_voicemail(app, deps, clock):
         assert call.answered_at is not None and call.ended_at > call.answered_at
         task = s.scalars(select(Task)).one()
         assert task.kind is TaskKind.VOICEMAIL and task.customer_id == call.customer_id
-        assert "12 s" in task.title
+        assert "12 s" in task.title and task.notes == "please call me about the truck"
+        assert s.scalars(select(TelephonyError)).all() == []
 
 
 def test_caller_who_hangs_up_at_the_greeting_leaves_a_complete_call_row(app, deps, clock):
@@ -61,14 +64,19 @@ def test_caller_who_hangs_up_at_the_greeting_leaves_a_complete_call_row(app, dep
     with deps.session_factory() as s:
         call = s.scalars(select(Call)).one()
         assert call.status is CallStatus.COMPLETED and call.ended_at is not None
+        assert call.script_name == "auto_attendant" and call.language == "en-US"
         assert s.scalars(select(Task)).all() == []
 
 
-def test_silent_caller_hears_goodbye(app, deps, clock):
+def test_silent_caller_is_offered_voicemail(app, deps, clock):
+    """No choice three times: the operator queue would take over; without one, voicemail."""
     sim = simulator(app, clock)
-    caller = sim.call("+13135550177", NUMBER).expect_say("we did not receive a message", within=90)
-    sim.advance(120)
-    assert caller.failures == []
+    caller = sim.call("+13135550177", NUMBER).expect_say("after the tone", within=150)
+    caller.expect_say("we did not receive a message", within=30)
+    sim.advance(240)
+    assert caller.failures == [], caller.transcript
+    with deps.session_factory() as s:
+        assert s.scalars(select(Call)).one().ivr_path == "no choice"
 
 
 def test_broken_app_still_gives_the_caller_a_way_to_leave_a_message(app, deps, clock):

@@ -1,0 +1,575 @@
+"""The auto-attendant's domain work, plain Python: who is calling, which option a caller
+chose (a key or words), whether a queue is open, and what each ending writes to the CRM.
+
+The views (``ivr/views.py``) turn these answers into TwiML; nothing here knows HTTP or
+Redis. Every function that writes takes the session of the webhook's one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, bindparam, cast, func, literal, select, update
+from sqlalchemy.orm import Session
+
+from crm_core.acd import QueueConfig
+from crm_core.calls import OPEN_STAGES
+from crm_core.clock import Clock
+from crm_core.hours import WEEKDAYS, Holiday, Openness, holidays_for, is_open
+from crm_core.models import (
+    ActivityKind,
+    Appointment,
+    AppointmentStatus,
+    Call,
+    Customer,
+    Lead,
+    Task,
+    TaskKind,
+)
+from crm_core.timeline import add_activity
+from telephony.events import CallEvent
+from telephony.service import inbound_call
+
+PATH_SEPARATOR = " > "
+PATH_LEN = 255
+UPCOMING = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """The caller's next appointment, its start in the time zone it is read out in."""
+
+    id: int
+    start: datetime
+    type: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, as far as the CRM knows, and what the auto-attendant can offer them."""
+
+    call_id: int
+    customer_id: int | None
+    first_name: str | None
+    language: str | None = None  # the customer's preferred language
+    appointment: Upcoming | None = None
+    lead_id: int | None = None  # the newest open lead
+    vehicle: str | None = None  # what that customer is shopping for
+    recorded_language: str | None = None  # on the Call row already (a repeated webhook)
+
+
+# ---------------------------------------------------------------- the caller
+
+
+def answer(
+    session: Session,
+    event: CallEvent,
+    clock: Clock,
+    *,
+    region: str,
+    zone: str,
+    script_name: str,
+    script_version: str,
+) -> Caller:
+    """The new call's row (with the script it follows) and what is known of the caller:
+    one more SELECT for a known caller (two when they have an appointment coming)."""
+    found = inbound_call(
+        session,
+        event,
+        clock,
+        region=region,
+        script_name=script_name[:120],
+        script_version=script_version[:64],
+    )
+    if found.customer_id is None:
+        return Caller(found.call_id, None, None, recorded_language=found.language)
+    customer = session.execute(
+        _CONTEXT, {"customer_id": found.customer_id, "now": clock.now()}
+    ).one()
+    vehicle = " ".join(
+        filter(None, [_first(customer.preferred_makes), _first(customer.preferred_models)])
+    )
+    upcoming = None
+    if customer.appointment_id is not None:
+        upcoming = _upcoming(session, customer.appointment_id, customer.time_zone or zone)
+    return Caller(
+        found.call_id,
+        found.customer_id,
+        found.first_name,
+        language=customer.language,
+        appointment=upcoming,
+        lead_id=customer.lead_id,
+        vehicle=vehicle or None,
+        recorded_language=found.language,
+    )
+
+
+_NEXT_APPOINTMENT = (
+    select(Appointment.id)
+    .where(
+        Appointment.customer_id == bindparam("customer_id"),
+        Appointment.status.in_(UPCOMING),
+        Appointment.start_at >= bindparam("now"),
+    )
+    .order_by(Appointment.start_at, Appointment.id)
+    .limit(1)
+)
+# Everything the greeting needs to know of a known caller, in one statement.
+_CONTEXT = select(
+    Customer.language,
+    Customer.time_zone,
+    Customer.preferred_makes,
+    Customer.preferred_models,
+    select(Lead.id)
+    .where(Lead.customer_id == Customer.id, Lead.stage.in_(OPEN_STAGES))
+    .order_by(Lead.created_at.desc(), Lead.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("lead_id"),
+    _NEXT_APPOINTMENT.scalar_subquery().label("appointment_id"),
+).where(Customer.id == bindparam("customer_id"))
+
+
+def _upcoming(session: Session, appointment_id: int, zone: str) -> Upcoming:
+    row = session.execute(
+        select(Appointment.id, Appointment.start_at, Appointment.type).where(
+            Appointment.id == appointment_id
+        )
+    ).one()
+    return Upcoming(row.id, row.start_at.astimezone(_zone(zone)), str(row.type))
+
+
+def _first(values: Any) -> str | None:
+    if isinstance(values, list) and values and isinstance(values[0], str):
+        return values[0].strip()[:60] or None
+    return None
+
+
+def next_appointment(
+    session: Session, customer_id: int, now: datetime, zone: str
+) -> Upcoming | None:
+    """The customer's next scheduled or confirmed appointment that has not started."""
+    found = session.scalar(_NEXT_APPOINTMENT, {"customer_id": customer_id, "now": now})
+    return _upcoming(session, found, zone) if found is not None else None
+
+
+def caller_of(session: Session, call_sid: str, zone: str, now: datetime) -> Caller | None:
+    """The caller of a call in progress (for the steps after the greeting)."""
+    row = session.execute(
+        select(Call.id, Call.customer_id, Customer.first_name, Customer.time_zone)
+        .outerjoin(Customer, Customer.id == Call.customer_id)
+        .where(Call.call_sid == call_sid[:64])
+    ).first()
+    if row is None:
+        return None
+    upcoming = None
+    if row.customer_id is not None:
+        upcoming = next_appointment(session, row.customer_id, now, row.time_zone or zone)
+    return Caller(row.id, row.customer_id, row.first_name, appointment=upcoming)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+# ---------------------------------------------------------------- the path on the Call
+
+_calls = Call.__table__
+# path := coalesce(nullif(path, '') || ' > ', '') || step, cut to the column's length: one
+# UPDATE, no read (NULL || anything is NULL in SQLite and PostgreSQL alike).
+_STEP = (
+    update(_calls)
+    .where(_calls.c.call_sid == bindparam("sid"))
+    .values(
+        ivr_path=func.substr(
+            func.coalesce(func.nullif(_calls.c.ivr_path, "") + literal(PATH_SEPARATOR), "")
+            + cast(bindparam("step"), String),
+            1,
+            PATH_LEN,
+        )
+    )
+)
+
+
+def add_step(session: Session, call_sid: str | None, step: str, **columns: Any) -> None:
+    """Append ``step`` to the Call's IVR path ("es > sales > new vehicles") and set
+    ``columns`` (language, sensitive, lead_id) in the same statement: a caller who hangs up
+    at any moment leaves a row that says how far they got."""
+    if not call_sid:
+        return
+    statement = _STEP.values(**columns) if columns else _STEP
+    session.execute(statement, {"sid": call_sid[:64], "step": step[:60]})
+
+
+def set_call(session: Session, call_sid: str | None, **columns: Any) -> None:
+    if call_sid and columns:
+        session.execute(update(_calls).where(_calls.c.call_sid == call_sid[:64]).values(**columns))
+
+
+# ---------------------------------------------------------------- what the caller chose
+
+_WORD = re.compile(r"[a-z0-9]+")
+SPOKEN_DIGITS = {
+    "zero": "0", "oh": "0", "cero": "0",
+    "one": "1", "uno": "1", "una": "1",
+    "two": "2", "to": "2", "too": "2", "dos": "2",
+    "three": "3", "tres": "3",
+    "four": "4", "for": "4", "cuatro": "4",
+    "five": "5", "cinco": "5",
+    "six": "6", "seis": "6",
+    "seven": "7", "siete": "7",
+    "eight": "8", "ocho": "8",
+    "nine": "9", "nueve": "9",
+}  # fmt: skip
+YES = {"yes", "yeah", "yep", "correct", "right", "si", "claro", "correcto", "exacto", "sure"}
+NO = {"no", "nope", "nah", "other", "otro", "else"}
+# Words that say nothing about which option (so "I need service please" picks service).
+FILLER = {
+    "i", "a", "an", "the", "to", "my", "me", "please", "need", "want", "would", "like",
+    "and", "for", "of", "with", "on", "in", "about", "is", "it", "im", "can", "you",
+    "el", "la", "los", "las", "un", "una", "de", "del", "mi", "por", "favor", "para",
+    "quiero", "necesito", "con", "en", "y", "que", "es", "lo", "hablar",
+}  # fmt: skip
+
+
+def clean(text: str | None, limit: int = 500) -> str | None:
+    """What a caller said (or Twilio transcribed), as text a database keeps: control
+    characters out (PostgreSQL refuses NUL), spaces collapsed, cut to ``limit``."""
+    kept = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text or "")
+    return " ".join(kept.split())[:limit] or None
+
+
+def words(text: str | None) -> list[str]:
+    """Lower case, accents off, letters and digits only: "Sí, ¡SERVICIO!" → ["si", "servicio"]."""
+    plain = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return _WORD.findall(plain)[:60]
+
+
+def digit_of(digits: str | None, speech: str | None) -> str | None:
+    """The key pressed (the first), or a digit said on its own ("two", "dos", "2")."""
+    if digits:
+        return digits.strip()[:1] or None
+    said = words(speech)
+    if len(said) == 1 and (said[0] in SPOKEN_DIGITS or said[0].isdigit()):
+        return SPOKEN_DIGITS.get(said[0], said[0][:1])
+    return None
+
+
+def choose(
+    options: Sequence[Any],
+    phrases: Iterable[tuple[Any, Iterable[str]]],
+    digits: str | None,
+    speech: str | None,
+) -> Any | None:
+    """The option a caller chose: by key, by a digit said aloud, else by the option whose
+    phrases (label and keywords) best match what was said. ``phrases`` pairs each option
+    with its phrases in the caller's language. Ambiguous or unknown: None."""
+    digit = digit_of(digits, speech)
+    if digit is not None:
+        return next((o for o in options if o.digit == digit), None)
+    said = words(speech)
+    if not said:
+        return None
+    text = " " + " ".join(said) + " "
+    heard = set(said) - FILLER
+    best: tuple[int, int] = (0, 0)
+    chosen: list[Any] = []
+    for option, option_phrases in phrases:
+        score = (0, 0)
+        for phrase in option_phrases:
+            tokens = words(phrase)
+            if not tokens:
+                continue
+            if f" {' '.join(tokens)} " in text:  # the whole phrase: the strongest match
+                score = max(score, (2, len(tokens)))
+            elif set(tokens) - FILLER and (set(tokens) - FILLER) <= heard:
+                score = max(score, (1, len(tokens)))
+            elif any(len(t) > 3 and t in heard for t in set(tokens) - FILLER):
+                score = max(score, (0, 1))
+        if score == (0, 0):
+            continue
+        if score > best:
+            best, chosen = score, [option]
+        elif score == best and option not in chosen:
+            chosen.append(option)
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def yes_or_no(digits: str | None, speech: str | None) -> bool | None:
+    """1/yes/sí → True, 2/no → False, anything else None."""
+    digit = digit_of(digits, speech)
+    if digit is not None:
+        return {"1": True, "2": False}.get(digit)
+    said = set(words(speech))
+    if said & YES and not said & NO:
+        return True
+    if said & NO and not said & YES:
+        return False
+    return None
+
+
+# ---------------------------------------------------------------- business hours
+
+
+def queue_openness(
+    session: Session, queues: Iterable[QueueConfig], now: datetime, default_zone: str
+) -> dict[str, Openness]:
+    """Whether each queue is open now, in its own time zone, holidays counted (one query)."""
+    queues = list(queues)
+    if not queues:
+        return {}
+    today = now.date()
+    holidays = list(
+        session.scalars(
+            select(Holiday).where(
+                Holiday.day >= today - timedelta(days=1),
+                Holiday.day <= today + timedelta(days=15),
+            )
+        )
+    )
+    return {
+        q.name: is_open(q.hours, q.time_zone or default_zone, now, holidays_for(holidays, q.id))
+        for q in queues
+    }
+
+
+_DAY_NAMES = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+}
+
+
+def _clock(hhmm: str, family: str) -> str:
+    if hhmm in ("00:00", "24:00"):
+        return "medianoche" if family == "es" else "midnight"
+    if hhmm == "12:00":
+        return "mediodía" if family == "es" else "noon"
+    hour, minute = int(hhmm[:2]) % 24, int(hhmm[3:])
+    twelve = hour % 12 or 12
+    shown = f"{twelve}" if minute == 0 else f"{twelve}:{minute:02d}"
+    if family == "es":
+        return f"{shown} {'a. m.' if hour < 12 else 'p. m.'}"
+    return f"{shown} {'AM' if hour < 12 else 'PM'}"
+
+
+def describe_hours(hours: dict[str, list[list[str]]], lang: str) -> str | None:
+    """Opening hours as a person says them: "Monday to Friday, 9 AM to 8 PM; Saturday,
+    9 AM to 6 PM" ("lunes a viernes, de 9 a. m. a 8 p. m.; ..."). None when always open."""
+    if not hours:
+        return None
+    family = "es" if lang.startswith("es") else "en"
+    names = _DAY_NAMES[family]
+    runs: list[tuple[int, int, list[list[str]]]] = []
+    for index, day in enumerate(WEEKDAYS):
+        intervals = hours.get(day)
+        if not intervals:
+            continue
+        if runs and runs[-1][1] == index - 1 and runs[-1][2] == intervals:
+            runs[-1] = (runs[-1][0], index, intervals)
+        else:
+            runs.append((index, index, intervals))
+    parts = []
+    for first, last, intervals in runs:
+        if first == last:
+            days = names[first]
+        elif family == "es":
+            days = f"{names[first]} a {names[last]}"
+        else:
+            days = f"{names[first]} to {names[last]}"
+        if family == "es":
+            spans = " y ".join(f"de {_clock(a, 'es')} a {_clock(b, 'es')}" for a, b in intervals)
+        else:
+            spans = " and ".join(f"{_clock(a, 'en')} to {_clock(b, 'en')}" for a, b in intervals)
+        parts.append(f"{days}, {spans}")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- endings that write
+
+
+def _customer_of(session: Session, call_sid: str) -> tuple[int | None, int | None, str | None]:
+    row = session.execute(
+        select(Call.id, Call.customer_id, Call.from_number).where(Call.call_sid == call_sid[:64])
+    ).first()
+    return (row.id, row.customer_id, row.from_number) if row else (None, None, None)
+
+
+def confirm_appointment(session: Session, call_sid: str, appointment_id: int, clock: Clock) -> bool:
+    """The caller confirmed their appointment by phone: it is confirmed, and noted."""
+    _call_id, customer_id, _ = _customer_of(session, call_sid)
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.customer_id != customer_id:
+        return False
+    if appointment.status is AppointmentStatus.SCHEDULED:
+        appointment.status = AppointmentStatus.CONFIRMED
+    add_activity(
+        session,
+        customer_id=appointment.customer_id,
+        kind=ActivityKind.APPOINTMENT,
+        summary="Confirmed the appointment by phone (auto-attendant)",
+        at=clock.now(),
+        data={"appointment_id": appointment.id, "call_sid": call_sid, "status": "confirmed"},
+    )
+    return True
+
+
+def ask_reschedule(
+    session: Session, call_sid: str, appointment_id: int, clock: Clock, *, pool: str
+) -> Task | None:
+    """The caller wants another time: a callback task for a person to find one."""
+    call_id, customer_id, phone = _customer_of(session, call_sid)
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.customer_id != customer_id:
+        return None
+    now = clock.now()
+    task = Task(
+        kind=TaskKind.CALLBACK,
+        customer_id=customer_id,
+        lead_id=appointment.lead_id,
+        call_id=call_id,
+        phone=phone if phone and phone.startswith("+") else None,
+        title=f"Reschedule the {appointment.type.value.replace('_', ' ')} appointment "
+        f"of {appointment.start_at:%Y-%m-%d %H:%M} UTC",
+        notes="Asked for a new time through the auto-attendant.",
+        due_at=now,
+        pool=pool,
+        priority=70,
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    add_activity(
+        session,
+        customer_id=customer_id,
+        kind=ActivityKind.APPOINTMENT,
+        summary="Asked by phone to reschedule the appointment",
+        at=now,
+        data={"appointment_id": appointment.id, "call_sid": call_sid, "task_id": task.id},
+    )
+    return task
+
+
+def roadside_incident(
+    session: Session, call_sid: str, location: str | None, confidence: float | None, clock: Clock
+) -> None:
+    """A roadside call: where the caller said they are, on the Call (the agent sees it on
+    the screen pop) and on the customer's timeline."""
+    _call_id, customer_id, _ = _customer_of(session, call_sid)
+    where = clean(location) or ""
+    note = (
+        f"Roadside assistance. Location: {where}"
+        if where
+        else ("Roadside assistance. Location not captured: ask the caller.")
+    )
+    set_call(session, call_sid, notes=note)
+    if customer_id is not None:
+        add_activity(
+            session,
+            customer_id=customer_id,
+            kind=ActivityKind.NOTE,
+            summary=note[:255],
+            at=clock.now(),
+            data={
+                "incident": "roadside",
+                "call_sid": call_sid,
+                "location": where or None,
+                "confidence": confidence,
+            },
+        )
+
+
+def callback_request(
+    session: Session, call_sid: str, clock: Clock, *, queue: str | None, due_at: datetime | None
+) -> Task | None:
+    """After hours, the caller asked to be called back when the queue opens."""
+    call_id, customer_id, phone = _customer_of(session, call_sid)
+    if not phone or not phone.startswith("+"):
+        return None
+    existing = session.scalar(
+        select(Task).where(Task.call_id == call_id, Task.kind == TaskKind.CALLBACK)
+    )
+    if existing is not None:  # the same request, repeated by Twilio
+        return existing
+    now = clock.now()
+    task = Task(
+        kind=TaskKind.CALLBACK,
+        customer_id=customer_id,
+        call_id=call_id,
+        phone=phone,
+        title=f"Call back {phone} (asked after hours)",
+        due_at=max(due_at or now, now),
+        pool=queue,
+        priority=60,
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    if customer_id is not None:
+        add_activity(
+            session,
+            customer_id=customer_id,
+            kind=ActivityKind.TASK,
+            summary="Asked for a callback after hours",
+            at=now,
+            data={"call_sid": call_sid, "task_id": task.id, "queue": queue},
+        )
+    return task
+
+
+def attach_transcription(
+    session: Session, call_sid: str | None, recording_sid: str | None, text: str | None
+) -> bool:
+    """Twilio's transcription of a voicemail arrives after the message: it becomes the
+    voicemail task's notes (the recording's link is already on the timeline)."""
+    if not call_sid or not text:
+        return False
+    task = session.scalar(
+        select(Task)
+        .join(Call, Call.id == Task.call_id)
+        .where(Call.call_sid == call_sid[:64], Task.kind == TaskKind.VOICEMAIL)
+        .order_by(Task.id.desc())
+        .limit(1)
+    )
+    if task is None:
+        return False
+    task.notes = clean(text, 10_000)
+    return True
+
+
+def answer_lead(session: Session, call_sid: str) -> int | None:
+    """The caller said the call is about their open lead: its id (the newest), for the Call."""
+    _call_id, customer_id, _ = _customer_of(session, call_sid)
+    if customer_id is None:
+        return None
+    return session.scalar(
+        select(Lead.id)
+        .where(Lead.customer_id == customer_id, Lead.stage.in_(OPEN_STAGES))
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(1)
+    )
+
+
+def appointment_type(session: Session, appointment_id: int) -> str | None:
+    kind = session.scalar(select(Appointment.type).where(Appointment.id == appointment_id))
+    return str(kind) if kind is not None else None
+
+
+def parse_stamp(raw: str | None) -> datetime | None:
+    """A time the flow carried in its URL (when the queue opens); None when not one."""
+    if not raw or len(raw) > 40:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None

@@ -1,0 +1,1 @@
+from tests.telephony.conftest import app  # noqa: F401  (the app as Twilio sees it)
