@@ -2,34 +2,59 @@
 
 Both apps are served by the same gunicorn command on loopback: the production one,
 ``gunicorn -w 4 -k sync -b 127.0.0.1:PORT "app:create_app()"`` (README: "gunicorn -w 4"),
-and ``bench/webhook_latency/baseline.py``, a bare Flask app answering the same two paths with
-a fixed TwiML document (``/twilio/voice``) and 204 (``/twilio/voice/status``). wrk, in its own
-process, drives each at concurrency 32 (``-t4 -c32``) for 20 s after a 2 s warm-up, with
-requests signed like Twilio signs them (``X-Twilio-Signature``, twilio-python's
-RequestValidator) and replayed by a Lua script. Three scenarios, each measured against both:
+and ``bench/webhook_latency/baseline.py``, a bare Flask app answering the same paths with
+fixed TwiML documents of the app's answers' shape and size (204 for the status callback).
+wrk, in its own process, drives each at concurrency 32 (``-t4 -c32``) for 20 s after a 2 s
+warm-up, with requests signed like Twilio signs them (``X-Twilio-Signature`` over the full
+URL, query string included: twilio-python's RequestValidator) and replayed by a Lua script.
+Five scenarios, each measured against both:
 
 * ``voice``: ``POST /twilio/voice`` only (an inbound call: signature, CallEvent, the Call row
-  and the caller's customer, TwiML);
+  and the caller's customer, the queues' hours, the auto-attendant's menu ``<Gather>``);
 * ``status``: ``POST /twilio/voice/status`` only (a status callback: signature, CallEvent,
   the Call row moved forward);
-* ``mixed`` (the "combined" row): voice and status alternating on every connection, 1:1.
+* ``mixed`` (the "combined" row): voice and status alternating on every connection, 1:1;
+* ``menu``: ``POST /twilio/ivr/menu?lang=en-US&tries=0`` with ``Digits=1``, the menu's
+  ``<Gather>`` action (sales chosen: the sales queue's hours and holidays, a SQL query; the
+  step appended to the Call row's ``ivr_path``; the sales sub-menu's ``<Gather>``);
+* ``hold``: ``POST /twilio/acd/hold?lang=en-US``, the sales queue's ``<Enqueue waitUrl>``
+  (the caller's entry, position and estimated wait from the ACD in Redis, the estimate
+  appended to the offers stream, the callback ``<Gather>``, ``<Pause length="20">``).
 
-By default every request of a scenario is the same signed request (one CallSid): after the
-first, ``/twilio/voice`` finds its Call row and customer and changes nothing (webhooks are
-idempotent by CallSid), and the status callback finds the call already completed. That is
-the steady-state read path. ``--unique-calls`` signs a pool of distinct calls instead (a new
-CallSid per request, callers spread over 40,000 numbers), so each voice webhook inserts a
-Call and usually a customer: the write path real traffic takes. (On PostgreSQL, replaying one
-call also makes all 32 connections queue for that call's row lock, ``SELECT ... FOR UPDATE``:
-there ``--unique-calls`` is the meaningful mode.)
+Setup, not timed. After ``callcenter db upgrade``, ``callcenter queues set sales --hours none
+--empty wait``: the sales queue (migration 0005) is open mon-sat in America/New_York and,
+with nobody logged in, sends callers to voicemail; always open and holding instead, the
+answers do not depend on the wall clock (at night ``/twilio/voice`` and the menu would
+answer the after-hours ``<Gather>``) and the hold loop has callers. Once the app is up, the
+calls the menu scenario replays have had their ``/twilio/voice`` request, and those the hold
+scenario replays have been put in the sales queue (``POST /twilio/acd/enqueue?queue=sales``,
+signed, answered by ``<Enqueue waitUrl=.../twilio/acd/hold?lang=en-US>``), eight at a time.
+
+By default every request of a scenario is the same signed request (one CallSid per
+scenario): after the first, ``/twilio/voice`` finds its Call row and customer and changes
+nothing (webhooks are idempotent by CallSid), and the status callback finds the call
+already completed. That is the steady-state read path. The menu step writes on every
+request even so (one UPDATE of the Call row's ``ivr_path``, whose length is capped), and the
+hold loop is a replay by nature: Twilio requests the waitUrl again after each 20 s pause.
+``--unique-calls`` signs a pool of distinct calls instead (a new CallSid per request, callers
+spread over 40,000 numbers), so each voice webhook inserts a Call and usually a customer: the
+write path real traffic takes; for menu and hold each call of the pool first comes in, or is
+enqueued, in setup (~110 calls/s on the reference machine: ``--pool 12000`` gives 13,201
+setup requests, 2 minutes; lower ``--pool`` to shorten it, as long as the run does not wrap
+around, which is said; hold's position then counts the whole pool ahead). (On PostgreSQL,
+replaying one call also makes all 32 connections queue for that call's row lock, ``SELECT
+... FOR UPDATE``: there ``--unique-calls`` is the meaningful mode.)
 
 Printed: p50, p99 and requests/s of both apps per scenario, the app/baseline ratios and the
 verdicts against the targets (p99 ratio <= 1.5, throughput ratio >= 0.67), the server CPU
-each request cost, the exact commands and the machine. Before timing, each server must
-answer the exact requests wrk will send (app: 200 text/xml TwiML that is not the apology,
-204, and 403 for a bad signature); after each run, any non-2xx, socket error, webhook
-failure the app swallowed (a ``telephony_errors`` row, a traceback in gunicorn's log) or
-worker restart fails the benchmark.
+each request cost, the exact commands and the machine. Before timing, and again after it,
+each server must answer the exact requests wrk sends with what a working webhook answers
+(app: 200 text/xml TwiML that is no apology, 204, and 403 for a bad signature; the voice
+answer is the menu ``<Gather>`` whose action is the URL the menu scenario signs, the menu
+answer the sales sub-menu's ``<Gather>`` (``/twilio/ivr/submenu``), the hold answer says
+"Your place in line is"); after each run, any non-2xx, socket error, webhook failure the app
+swallowed (a ``telephony_errors`` row, a traceback in gunicorn's log) or worker restart fails
+the benchmark.
 
 Worker class: sync, the gunicorn default and the README's production command. The webhook
 handlers are short and CPU-bound (SQLite is in-process, the default Redis a local socket),
@@ -40,15 +65,20 @@ connection after each response, so every request is a new TCP connection, on bot
 wrk and gunicorn share the machine's cores (2 on the reference machine): wrk's own CPU is
 printed beside the server's so the throughput figures can be read for what they are.
 
-    python bench/webhook_latency.py                      # ~2.7 minutes (see below)
+    python bench/webhook_latency.py                      # all five: ~4.5 minutes (see below)
+    python bench/webhook_latency.py --scenarios menu hold           # ~1.8 minutes
     python bench/webhook_latency.py --scenarios voice --duration 5 --warmup 1   # smoke run
     python bench/webhook_latency.py --unique-calls       # new calls: the write path
+    python bench/webhook_latency.py --scenarios menu --unique-calls --pool 12000   # ~3 min
     python bench/webhook_latency.py --redis-url redis://127.0.0.1:6379/15 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1/callcenter_webhook_bench
 
-Of the ~2.7 minutes, 2.2 are wrk runs; the rest is ``callcenter db upgrade`` (~7 s), booting
-the servers (~6 s) and stopping the app (~2 s; it took ~16 s before the embedded Redis's
-exit path stopped retrying a server that had just shut down, routing/connection.py).
+Of the ~4.5 minutes, 3.7 are wrk runs (22 s each, ten of them); the rest is ``callcenter db
+upgrade`` and ``queues set`` (~10 s), booting the servers (~6 s), the checks and the setup
+requests (a second; with ``--unique-calls``, menu's and hold's setup requests take ~3.5
+minutes each at the default ``--pool``, see above) and stopping the app (~2 s; it took ~16 s
+before the embedded Redis's exit path stopped retrying a server that had just shut down,
+routing/connection.py).
 
 Needs wrk (``apt-get install wrk``). Runs from any directory; uses the gunicorn and
 callcenter commands of the running interpreter's virtualenv.
@@ -73,9 +103,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import psutil
 from sqlalchemy import text
@@ -95,8 +127,36 @@ BENCH_DB = "callcenter_webhook_bench"
 DEFAULT_PG_URL = f"postgresql+psycopg://postgres@127.0.0.1/{BENCH_DB}"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1/test"
 VOICE, STATUS = "/twilio/voice", "/twilio/voice/status"
-SCENARIOS = {"voice": (VOICE,), "status": (STATUS,), "mixed": (VOICE, STATUS)}
-ROW_NAMES = {"voice": "voice", "status": "status", "mixed": "combined (mixed 1:1)"}
+# The auto-attendant's <Gather action> (the answer to /twilio/voice) and the sales queue's
+# <Enqueue waitUrl>, exactly as the app writes them: Twilio signs the full URL, query included.
+MENU = "/twilio/ivr/menu?lang=en-US&tries=0"
+HOLD = "/twilio/acd/hold?lang=en-US"
+ENQUEUE = "/twilio/acd/enqueue?queue=sales"  # setup only: puts a call in the sales queue
+SCENARIOS = {
+    "voice": (VOICE,),
+    "status": (STATUS,),
+    "mixed": (VOICE, STATUS),
+    "menu": (MENU,),
+    "hold": (HOLD,),
+}
+ROW_NAMES = {
+    "voice": "voice",
+    "status": "status",
+    "mixed": "combined (mixed 1:1)",
+    "menu": "menu (Gather, Digits=1)",
+    "hold": "hold (waitUrl)",
+}
+# Which call each scenario replays, and which one its checks use (--unique-calls): apart, so
+# one scenario's requests (a status callback completing the call) never change another's.
+REPLAYED_CALL = {"voice": 1, "status": 1, "mixed": 1, "menu": 2, "hold": 3}
+PROBE_CALL = {"voice": 0, "status": 0, "mixed": 0, "menu": 4, "hold": 5}
+FIRST_POOL_CALL = 100
+# What the answers must say (preflight): the menu's <Gather action>, the sales sub-menu's,
+# and the hold loop's position ("Your place in line is 1", scripts/library/acd_hold.yaml;
+# the callback offer also says "place in line", so the check is on the position sentence).
+POSITION_TEXT = b"Your place in line is "
+SETUP_THREADS = 8
+SALES_QUEUE_SETUP = ("queues", "set", "sales", "--hours", "none", "--empty", "wait")
 # Michigan area codes: with 10,000 numbers each, 40,000 distinct callers in --unique-calls.
 AREA_CODES = ("313", "248", "586", "734")
 # What gunicorn's log must not say once a server is up.
@@ -168,6 +228,40 @@ def status_params(n: int) -> dict[str, str]:
     return params
 
 
+def in_call_params(n: int) -> dict[str, str]:
+    """What Twilio POSTs on an answered call (a Gather action, a Redirect, a waitUrl)."""
+    params = voice_params(n)
+    params["CallStatus"] = "in-progress"
+    return params
+
+
+def menu_params(n: int) -> dict[str, str]:
+    """The main menu's <Gather> action: the caller pressed 1 (sales)."""
+    return {**in_call_params(n), "Digits": "1", "FinishedOnKey": ""}
+
+
+def hold_params(n: int) -> dict[str, str]:
+    """The <Enqueue waitUrl> request of a caller holding in the sales queue."""
+    return {
+        **in_call_params(n),
+        "QueueSid": "QU" + "5a1e5" * 6 + "00",
+        "QueuePosition": "1",
+        "QueueTime": "40",
+        "AvgQueueTime": "40",
+        "CurrentQueueSize": "1",
+        "MaxQueueSize": "100",
+    }
+
+
+PARAMS = {
+    VOICE: voice_params,
+    STATUS: status_params,
+    MENU: menu_params,
+    HOLD: hold_params,
+    ENQUEUE: in_call_params,
+}
+
+
 @dataclass
 class SignedRequest:
     path: str
@@ -190,8 +284,7 @@ def request_file(
     requests = []
     for n in calls:
         for path in paths:
-            params = voice_params(n) if path == VOICE else status_params(n)
-            requests.append(sign(base_url, path, params))
+            requests.append(sign(base_url, path, PARAMS[path](n)))
     file = directory / f"{name}.requests"
     file.write_text("".join(r.line() for r in requests))
     return file, requests
@@ -339,30 +432,100 @@ def signature_refused(server: Server, req: SignedRequest) -> str:
     )
 
 
+def gather_action(body: bytes) -> str | None:
+    """The action URL of the answer's <Gather> (None: no Gather, or not TwiML)."""
+    try:
+        gather = ElementTree.fromstring(body).find("Gather")
+    except ElementTree.ParseError:
+        return None
+    return None if gather is None else gather.get("action")
+
+
+def check_answer(server: Server, req: SignedRequest, status: int, ctype: str, body: bytes):
+    """A BenchError unless ``body`` is the answer a working webhook gives to ``req``."""
+    if req.path == STATUS:
+        if status != 204:
+            raise BenchError(f"{server.name}: {req.path} answered {status}, not 204: {body!r}")
+        return
+    if status != 200 or not ctype.startswith("text/xml") or b"<Response>" not in body:
+        raise BenchError(
+            f"{server.name}: {req.path} answered {status} {ctype!r}, not 200 TwiML: {body[:300]!r}"
+        )
+    if b"sorry" in body.lower():
+        raise BenchError(
+            f"{server.name}: {req.path} answered an apology or a retry (the view failed, or "
+            f"did not take the request as sent):\n{body.decode()}\n{server.log_tail()}"
+        )
+    action = gather_action(body) or ""
+    if req.path == VOICE:
+        # The auto-attendant's menu, whose action is the URL the menu scenario signs (not
+        # the after-hours <Gather>, nor a shortcut for a known caller).
+        wanted = server.base_url + MENU
+        if action != wanted and not (server.name == "baseline" and action.endswith(MENU)):
+            raise BenchError(
+                f"{server.name}: {VOICE} answered no <Gather action={wanted!r}> (the menu), "
+                f"but:\n{body.decode()}"
+            )
+    elif req.path == MENU:
+        if "/twilio/ivr/submenu?" not in action:
+            raise BenchError(
+                f"{server.name}: {MENU} (Digits=1) answered no <Gather> of the sales sub-menu "
+                f"(is the sales queue closed?):\n{body.decode()}"
+            )
+    elif req.path == HOLD and (POSITION_TEXT not in body or b"<Pause" not in body):
+        raise BenchError(
+            f"{server.name}: {HOLD} answered without the caller's position (is the call "
+            f"still waiting in the sales queue?):\n{body.decode()}"
+        )
+
+
 def preflight(server: Server, requests: list[SignedRequest]) -> None:
     """The exact requests wrk will send must get the answers a working webhook gives."""
     for req in requests:
         status, ctype, body = post(server, req)
         if status == 403:
             raise BenchError(signature_refused(server, req))
-        if req.path == VOICE:
-            if status != 200 or not ctype.startswith("text/xml") or b"<Response>" not in body:
-                raise BenchError(
-                    f"{server.name}: {VOICE} answered {status} {ctype!r}, not 200 TwiML: "
-                    f"{body[:300]!r}"
-                )
-            if b"sorry" in body:
-                raise BenchError(
-                    f"{server.name}: {VOICE} answered the apology TwiML (the view failed):\n"
-                    f"{server.log_tail()}"
-                )
-        elif status != 204:
-            raise BenchError(f"{server.name}: {req.path} answered {status}, not 204: {body!r}")
+        check_answer(server, req, status, ctype, body)
     if server.name == "app":
         status, _, _ = post(server, requests[0], signature="bm90IGEgc2lnbmF0dXJl")
         if status != 403:
             raise BenchError(f"app: a wrong signature got {status}, not 403: nothing is verified")
         server.new_log()  # the refusal just logged is expected; later ones are not
+
+
+def prepare_calls(server: Server, scenario: str, numbers: list[int], done: set[int]) -> None:
+    """What Twilio would have asked of the app before the scenario's requests: the menu's
+    calls came in (``/twilio/voice``), the hold loop's wait in the sales queue
+    (``/twilio/acd/enqueue?queue=sales``). Each call once; ``done``: those prepared already."""
+    path = {"menu": VOICE, "hold": ENQUEUE}.get(scenario)
+    todo = [n for n in dict.fromkeys(numbers) if n not in done]
+    if path is None or not todo:
+        return
+
+    def one(n: int) -> None:
+        req = sign(server.base_url, path, PARAMS[path](n))
+        status, ctype, body = post(server, req)
+        if status == 403:
+            raise BenchError(signature_refused(server, req))
+        if path == VOICE:
+            check_answer(server, req, status, ctype, body)
+        else:
+            enqueue = ElementTree.fromstring(body).find("Enqueue") if status == 200 else None
+            if enqueue is None or enqueue.get("waitUrl") != server.base_url + HOLD:
+                raise BenchError(
+                    f"app: {ENQUEUE} answered {status}, not <Enqueue waitUrl="
+                    f"{server.base_url + HOLD!r}> (is the sales queue's empty behaviour "
+                    f"wait?):\n{body.decode()}"
+                )
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        for _ in pool.map(one, todo):
+            pass
+    done.update(todo)
+    if len(todo) > 2:
+        what = "calls came in (/twilio/voice)" if path == VOICE else "calls enqueued in sales"
+        print(f"{'':<18}setup: {len(todo)} {what}, {time.perf_counter() - t0:.0f} s")
 
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -603,7 +766,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", "-c", type=int, default=32)
     parser.add_argument("--wrk-threads", "-t", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=5, help="wrk's per-request timeout, s")
-    parser.add_argument("--scenarios", default="voice,status,mixed")
+    parser.add_argument(
+        "--scenarios", nargs="+", default=[",".join(SCENARIOS)], metavar="SCENARIO",
+        help=f"some of {', '.join(SCENARIOS)} (spaces or commas between them; default: all)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=1, help="alternating rounds; medians")
     parser.add_argument("--workers", "-w", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--worker-class", "-k", choices=("sync", "gthread"), default="sync")
@@ -625,7 +791,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="default: the embedded Redis server")
     parser.add_argument("--check", action="store_true", help="exit 3 when a target is missed")
     args = parser.parse_args(argv)
-    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.scenarios = [s.strip() for raw in args.scenarios for s in raw.split(",") if s.strip()]
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown or not args.scenarios:
         parser.error(f"scenarios are some of {', '.join(SCENARIOS)}")
@@ -655,29 +821,35 @@ def server_env(args: argparse.Namespace, instance: Path, port: int) -> dict[str,
     return env
 
 
-def probe(server: Server) -> list[SignedRequest]:
-    """A call the measured runs never use, for the readiness check and --unique-calls."""
-    return [
-        sign(server.base_url, VOICE, voice_params(0)),
-        sign(server.base_url, STATUS, status_params(0)),
-    ]
+def probe(server: Server, scenario: str = "voice") -> list[SignedRequest]:
+    """A call the measured runs never use, for the readiness check and --unique-calls: the
+    scenario's requests (voice and status for the first three)."""
+    n = PROBE_CALL[scenario]
+    paths = SCENARIOS[scenario] if scenario in ("menu", "hold") else (VOICE, STATUS)
+    return [sign(server.base_url, path, PARAMS[path](n)) for path in paths]
 
 
-def measure(args, server: Server, scenario: str, tmp: Path, engine, calls) -> WrkResult:
+def measure(
+    args, server: Server, scenario: str, tmp: Path, engine, calls, prepared: set[int]
+) -> WrkResult:
     """Warm up, then the measured run, of one scenario against one server; checked."""
     paths = SCENARIOS[scenario]
-    phases = {}
+    phases, numbers_used = {}, [PROBE_CALL[scenario]]
     for phase, seconds in (("warmup", args.warmup), ("run", args.duration)):
         if args.unique_calls:  # a fresh block of calls for every run, even numbered
             size = max(200, round(args.pool * seconds / args.duration) // len(paths))
             numbers = [next(calls) for _ in range(size - size % (2 * args.wrk_threads))]
         else:
-            numbers = [1]  # the same call, every time
+            numbers = [REPLAYED_CALL[scenario]]  # the same call, every time
+        numbers_used += numbers if seconds > 0 else []
         phases[phase] = (seconds, *request_file(tmp, f"{scenario}-{server.name}-{phase}",
                                                  server.base_url, paths, numbers))  # fmt: skip
-    # The exact requests wrk will send (with --unique-calls: requests of the same shape).
-    preflight(server, probe(server) if args.unique_calls else phases["run"][2])
     before = counts(engine) if server.name == "app" else {}
+    if server.name == "app":  # menu: the calls came in; hold: they wait in the sales queue
+        prepare_calls(server, scenario, numbers_used, prepared)
+    # The exact requests wrk will send (with --unique-calls: requests of the same shape).
+    checks = probe(server, scenario) if args.unique_calls else phases["run"][2]
+    preflight(server, checks)
     result, sent = None, 0
     for seconds, file, requests in phases.values():
         if seconds > 0:
@@ -695,9 +867,11 @@ def measure(args, server: Server, scenario: str, tmp: Path, engine, calls) -> Wr
             print(
                 f"{'':<18}app database: +{after['calls'] - before['calls']} calls, "
                 f"+{after['customers'] - before['customers']} customers"
+                + (" (setup included)" if scenario in ("menu", "hold") else "")
             )
     else:
         check_log(server)
+    preflight(server, checks)  # after the load, the answers are still the real ones
     return result
 
 
@@ -727,6 +901,18 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     )  # fmt: skip
     if upgrade.returncode != 0:
         raise BenchError(f"callcenter db upgrade failed:\n{upgrade.stdout}{upgrade.stderr}")
+    # The sales queue (migration 0005) answers mon-sat in America/New_York and, with nobody
+    # logged in, sends callers to voicemail: always open and holding instead, so the menu
+    # and hold answers do not depend on the wall clock and the hold loop has callers.
+    queue_setup = [str(BIN / "callcenter"), *SALES_QUEUE_SETUP]
+    configured = subprocess.run(
+        queue_setup, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if configured.returncode != 0 or "hours: always" not in configured.stdout:
+        raise BenchError(
+            f"{shlex.join(queue_setup)} failed:\n{configured.stdout}{configured.stderr}"
+        )
+    print(f"   setup: callcenter {shlex.join(SALES_QUEUE_SETUP)}")
 
     app = Server(
         "app", gunicorn_command(args, app_port, "app:create_app()", None), app_port,
@@ -748,12 +934,13 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         example = wrk_command(args, app, args.duration, Path("FILE"), 0, args.unique_calls)
         print(f"     wrk: {shlex.join(example)}   (FILE: the signed requests, one a line)")
         results = {s: {"app": Side(), "baseline": Side()} for s in args.scenarios}
-        calls = iter(range(100, 10**9))  # 0: the probe call, 1: the replayed call
+        calls = iter(range(FIRST_POOL_CALL, 10**9))  # below: REPLAYED_CALL, PROBE_CALL
+        prepared: set[int] = set()
         for repeat in range(args.repeats):
             for i, scenario in enumerate(args.scenarios):
                 order = ["app", "baseline"] if (repeat + i) % 2 == 0 else ["baseline", "app"]
                 for name in order:
-                    result = measure(args, servers[name], scenario, tmp, engine, calls)
+                    result = measure(args, servers[name], scenario, tmp, engine, calls, prepared)
                     results[scenario][name].runs.append(result)
     finally:
         engine.dispose()
@@ -771,11 +958,20 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             else "gthread workers keep connections alive: wrk reuses its connections; "
         )
         + (
-            "every request is a new call (new CallSid): the app inserts Call rows and customers."
+            "every request is a new call (new CallSid): voice inserts Call rows and customers; "
+            "menu's calls came in, hold's were enqueued, in setup (not timed)."
             if args.unique_calls
-            else "one call is replayed: the app finds its Call row and customer again and "
-            "writes nothing (webhooks are idempotent by CallSid); on PostgreSQL every request "
-            "also waits for that one row's lock (SELECT ... FOR UPDATE): see --unique-calls."
+            else "one call is replayed per scenario: voice and status find its Call row and "
+            "customer again and write nothing (webhooks are idempotent by CallSid); on "
+            "PostgreSQL every request also waits for that one row's lock (SELECT ... FOR "
+            "UPDATE): see --unique-calls."
+        )
+        + (
+            " menu writes on every request (the step appended to the Call's ivr_path, a "
+            "single-row UPDATE); hold reads the caller's place in Redis and appends the "
+            "estimate it announces to the offers stream."
+            if {"menu", "hold"} & set(results)
+            else ""
         )
     )
     print(
