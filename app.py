@@ -35,6 +35,7 @@ from crm_core.acd_schemas import EmptyAction, QueueStrategy
 from crm_core.clock import Clock, SystemClock
 from crm_core.db import make_engine, make_read_engine, make_session_factory
 from crm_core.errors import CallCenterError, InvalidInput
+from crm_core.hours import HolidayCache
 from routing.config import QueueCache
 from routing.gate import Gate
 from routing.offers import Dispatcher
@@ -90,6 +91,7 @@ class Deps:
     router: Router | None = None  # the ACD (routing.service), built from the above
     dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
     scripts: Library | None = None  # the call-script library (scripts/), reloaded on change
+    holidays: HolidayCache | None = None  # holidays near a day, re-read every few seconds
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
@@ -185,6 +187,7 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         erasure_hooks=[erase_texts],
     )
     deps.scripts = Library(config["SCRIPTS_DIR"], deps.clock)
+    deps.holidays = HolidayCache(deps.read_session_factory)
     deps.router = Router(
         connection,
         deps.clock,

@@ -11,14 +11,16 @@ day, for one queue or for all, or gives it special hours (``"10:00-14:00"``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import threading
+import time as monotonic_time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from crm_core.db import Base
 from crm_core.errors import InvalidInput
@@ -206,3 +208,40 @@ def holidays_for(
         if h.queue_id is None or h.queue_id == queue_id:
             days[h.day] = (h.name, h.hours)
     return days
+
+
+HOLIDAY_CACHE_SECONDS = 5.0
+
+
+class HolidayCache:
+    """The holidays near a day (the day before to two weeks after: what ``is_open`` looks
+    at), read from SQL at most every ``ttl`` seconds of wall time, as the router caches
+    queues: the auto-attendant asks on every call, an edit reaches every process within
+    ``ttl``. Rows carry ``day``, ``name``, ``queue_id`` and ``hours`` (``holidays_for``)."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        ttl: float = HOLIDAY_CACHE_SECONDS,
+        monotonic: Callable[[], float] = monotonic_time.monotonic,
+    ) -> None:
+        self.session_factory, self.ttl, self.monotonic = session_factory, ttl, monotonic
+        self._lock = threading.Lock()
+        self._rows: list[Any] = []
+        self._key: tuple[date, float] | None = None
+
+    def __call__(self, day: date) -> list[Any]:
+        key = self._key
+        if key is None or key[0] != day or self.monotonic() - key[1] >= self.ttl:
+            with self._lock:
+                query = select(Holiday.day, Holiday.name, Holiday.queue_id, Holiday.hours).where(
+                    Holiday.day >= day - timedelta(days=1),
+                    Holiday.day <= day + timedelta(days=LOOKAHEAD_DAYS + 1),
+                )
+                with self.session_factory() as session:
+                    self._rows = list(session.execute(query))
+                self._key = (day, self.monotonic())
+        return self._rows
+
+    def invalidate(self) -> None:
+        self._key = None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from crm_core.acd import QueueConfig
 from crm_core.calls import OPEN_STAGES
 from crm_core.clock import Clock
-from crm_core.hours import WEEKDAYS, Holiday, Openness, holidays_for, is_open
+from crm_core.hours import WEEKDAYS, Openness, holidays_for, is_open
 from crm_core.models import (
     ActivityKind,
     Appointment,
@@ -322,23 +322,16 @@ def yes_or_no(digits: str | None, speech: str | None) -> bool | None:
 
 
 def queue_openness(
-    session: Session, queues: Iterable[QueueConfig], now: datetime, default_zone: str
+    holidays: Callable[[date], list[Any]],
+    queues: Iterable[QueueConfig],
+    now: datetime,
+    default_zone: str,
 ) -> dict[str, Openness]:
-    """Whether each queue is open now, in its own time zone, holidays counted (one query)."""
-    queues = list(queues)
-    if not queues:
-        return {}
-    today = now.date()
-    holidays = list(
-        session.scalars(
-            select(Holiday).where(
-                Holiday.day >= today - timedelta(days=1),
-                Holiday.day <= today + timedelta(days=15),
-            )
-        )
-    )
+    """Whether each queue is open now, in its own time zone, holidays counted
+    (``holidays``: ``crm_core.hours.HolidayCache``, by the UTC day)."""
+    near = holidays(now.astimezone(UTC).date())
     return {
-        q.name: is_open(q.hours, q.time_zone or default_zone, now, holidays_for(holidays, q.id))
+        q.name: is_open(q.hours, q.time_zone or default_zone, now, holidays_for(near, q.id))
         for q in queues
     }
 

@@ -156,6 +156,7 @@ def voice() -> str:
     d, event, script = _deps(), _event(), _script()
     config = current_app.config
     regular = [_queue(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
+    openness = _openness([q for q in regular if q])
     with d.session_factory.begin() as session:
         caller = service.answer(
             session,
@@ -167,9 +168,6 @@ def voice() -> str:
             script_version=str(script.version),
         )
         lang = script.language(caller.language or ENGLISH)
-        openness = service.queue_openness(
-            session, [q for q in regular if q], d.clock.now(), config["DEFAULT_TIME_ZONE"]
-        )
         closed = bool(openness) and not any(o.open for o in openness.values())
         if caller.recorded_language is None:  # a first request (not Twilio retrying it)
             steps = [] if lang == ENGLISH else [_lang_step(lang)]
@@ -192,12 +190,10 @@ def voice() -> str:
         gather = turn.gather(_url("shortcut", lang=turn.lang, kind="appointment"))
         for key in (greeting, "recording_notice", "appointment_shortcut"):
             turn.say(key, gather)
-        turn.response.redirect(_url("menu", lang=turn.lang, tries=0, skip=1), method="POST")
     elif caller.lead_id is not None and caller.vehicle:
         gather = turn.gather(_url("shortcut", lang=turn.lang, kind="lead"))
         for key in (greeting, "recording_notice", "lead_shortcut"):
             turn.say(key, gather)
-        turn.response.redirect(_url("menu", lang=turn.lang, tries=0, skip=1), method="POST")
     else:
         _menu(turn, greeting, "recording_notice")
     return str(turn)
@@ -210,12 +206,9 @@ def _lang_step(lang: str) -> str:
 @bp.post("/ivr/menu")
 @voice_webhook
 def menu() -> str:
-    """The main menu's answer: a key or words. ``skip=1``: straight to the menu (the
-    shortcut question went unanswered)."""
+    """The main menu's answer: a key or words (an empty answer is no answer: every Gather
+    here has actionOnEmptyResult, so the flow always comes back to the app)."""
     event, turn = _event(), _turn()
-    if request.args.get("skip"):
-        _menu(turn)
-        return str(turn)
     script, tries = turn.script, _tries()
     option = service.choose(script.menu, _phrases(turn, script.menu), event.digits, _speech())
     if option is None:
@@ -327,8 +320,17 @@ class Route:
         )
 
 
+def _openness(queues: list) -> dict[str, Openness]:
+    """Which of ``queues`` are open now (holidays from the app's cache: no SQL on most
+    calls, and never inside the write transaction)."""
+    d = _deps()
+    return service.queue_openness(
+        d.holidays, queues, d.clock.now(), current_app.config["DEFAULT_TIME_ZONE"]
+    )
+
+
 def _queue(name: str | None):
-    return _deps().router._queues().get(name or "") if name else None
+    return _deps().router.queues().get(name or "") if name else None
 
 
 def _language_needs(lang: str) -> dict[str, int]:
@@ -355,10 +357,8 @@ def _route(turn: Turn, event: CallEvent, route: Route, *, quiet: bool = False, s
     if queue is None or not queue.active:
         log.error("auto-attendant names queue %r, which is not active", route.queue)
         return _voicemail(turn, event, queue=None, step=route.step)
-    with d.session_factory.begin() as session:
-        state = service.queue_openness(
-            session, [queue], d.clock.now(), current_app.config["DEFAULT_TIME_ZONE"]
-        )[queue.name]
+    state = _openness([queue])[queue.name]
+    with d.session_factory.begin() as session:  # the write lock only for the write
         if route.step:
             service.add_step(session, event.call_sid, route.step)
         if not state.open:

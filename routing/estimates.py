@@ -80,11 +80,14 @@ MIN_SAMPLES = 5
 MIN_TAIL = 3
 
 
-def estimate(router: Router, entry_id: str, *, log: bool = True) -> tuple[int, float] | None:
+def estimate(
+    router: Router, entry_id: str, *, log: bool = True, entry: dict[str, Any] | None = None
+) -> tuple[int, float] | None:
     """(position in line, estimated seconds still to wait) for a waiting caller; (1, 0.0)
     while an agent's phone rings for it; None for anyone else. ``log``: append the estimate
-    (and Asterisk's) to the offers stream, as for an announcement."""
-    entry = router.entry(entry_id)
+    (and Asterisk's) to the offers stream, as for an announcement. ``entry``: the caller's
+    entry as just read (the hold loop has it), saving a round trip."""
+    entry = entry if entry is not None else router.entry(entry_id)
     if entry is None or entry["state"] not in ("waiting", "offered"):
         return None
     if entry["state"] == "offered":

@@ -83,6 +83,10 @@ class Router(Callers, Deadlines):
         self._sigver = "0"
 
     # ------------------------------------------------------------------ configuration
+    def queues(self) -> Mapping[str, QueueConfig]:
+        """Every queue's configuration by name, active or not (cached; see config.py)."""
+        return self._queues()
+
     def queue(self, name: str) -> QueueConfig:
         config = self._queues().get(name)
         if config is None or not config.active:
@@ -237,10 +241,10 @@ class Router(Callers, Deadlines):
         doc["need"] = doc.get("need") or {}
         return doc
 
-    def estimate(self, entry_id: str) -> tuple[int, float] | None:
+    def estimate(self, entry_id: str, entry: dict | None = None) -> tuple[int, float] | None:
         """(position in line, estimated seconds to wait) for a waiting caller, or None
-        (routing/estimates.py says how)."""
-        return estimate(self, entry_id)
+        (routing/estimates.py says how). ``entry``: the caller's entry, if just read."""
+        return estimate(self, entry_id, entry=entry)
 
     def when(self, value: int | float) -> datetime:
         return from_ms(value)

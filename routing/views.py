@@ -80,7 +80,7 @@ def _lang() -> str:
 def _text(key: str, lang: str, queue_name: str | None = None, **context) -> str:
     """A hold-flow text from the queue's hold script (``hold_script``, else acd_hold)."""
     library = _acd().scripts
-    config = _acd().router._queues().get(queue_name or "")
+    config = _acd().router.queues().get(queue_name or "")
     name = config.hold_script if config and config.hold_script in library else HOLD_SCRIPT
     return library.text(name, key, lang, context or None)
 
@@ -181,9 +181,9 @@ def hold() -> str:
     d = _acd()
     event, lang = _event(), _lang()
     response = VoiceResponse()
-    entry = d.router.entry(event.call_sid or "") or {}
-    queue = entry.get("queue")
-    estimate = d.router.estimate(event.call_sid or "")
+    entry = d.router.entry(event.call_sid or "")
+    queue = entry.get("queue") if entry else None
+    estimate = d.router.estimate(event.call_sid or "", entry) if entry else None
     if estimate is not None:
         position, seconds = estimate
         minutes = max(1, math.ceil(seconds / 60))

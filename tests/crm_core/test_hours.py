@@ -122,3 +122,22 @@ def test_any_text_is_hours_or_a_clear_error(text):
         assert error.field == "hours" and error.message
     else:
         assert set(hours) <= {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+
+def test_the_holiday_cache_reads_again_after_its_ttl_or_on_another_day(deps):
+    from crm_core.hours import HolidayCache
+
+    now = [0.0]
+    cache = HolidayCache(deps.read_session_factory, ttl=5.0, monotonic=lambda: now[0])
+    day = date(2026, 12, 24)
+    assert cache(day) == []
+    with deps.session_factory.begin() as s:
+        add_holiday(s, date(2026, 12, 25), "Christmas Day")
+        add_holiday(s, date(2027, 2, 1), "Far away")  # beyond the two weeks looked at
+    now[0] = 4.9
+    assert cache(day) == []  # within the ttl: what it had
+    now[0] = 5.0
+    assert [(h.day, h.name) for h in cache(day)] == [(date(2026, 12, 25), "Christmas Day")]
+    with deps.session_factory.begin() as s:
+        add_holiday(s, date(2026, 12, 31), "New Year's Eve", hours="09:00-13:00")
+    assert len(cache(date(2026, 12, 25))) == 2  # another day: read now

@@ -58,7 +58,7 @@ def _heard(response) -> list[str]:
 @given(
     step=st.sampled_from(STEPS),
     query=st.dictionaries(
-        st.sampled_from(["lang", "tries", "option", "kind", "appt", "queue", "at", "skip"]),
+        st.sampled_from(["lang", "tries", "option", "kind", "appt", "queue", "at"]),
         PARAM,
         max_size=5,
     ),
