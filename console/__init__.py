@@ -6,7 +6,8 @@ from flask import Flask
 
 
 def init_console(app: Flask) -> None:
-    from console import acd_api, acd_live, api, auth, errors, pages
+    from console import acd_api, acd_live, api, auth, errors, pages, softphone
+    from routing import client as click_to_call
 
     auth.init_auth(app)
     errors.register(app)
@@ -15,3 +16,5 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(api.bp, url_prefix="/api")
     app.register_blueprint(acd_api.bp, url_prefix="/api")
     app.register_blueprint(acd_live.bp, url_prefix="/api")
+    app.register_blueprint(softphone.bp, url_prefix="/api")
+    app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
