@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_console(app: Flask) -> None:
-    from console import acd_api, acd_live, api, auth, errors, pages, softphone
+    from console import acd_api, acd_live, api, auth, errors, pages, softphone, supervise
     from routing import client as click_to_call
 
     auth.init_auth(app)
@@ -17,4 +17,5 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(acd_api.bp, url_prefix="/api")
     app.register_blueprint(acd_live.bp, url_prefix="/api")
     app.register_blueprint(softphone.bp, url_prefix="/api")
+    app.register_blueprint(supervise.bp, url_prefix="/api")  # listen/whisper/barge, audit
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone

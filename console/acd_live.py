@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from console.api import ANY, LEADS, _body
 from console.auth import require_role
+from crm_core.audit import audit
 from crm_core.errors import NotFound
 from crm_core.schemas import parse
 from crm_core.users import get_user
@@ -145,8 +146,18 @@ def agent_snapshot():
 @require_role(*LEADS)
 def force_presence(user_id: int):
     """A supervisor sets an agent's presence (e.g. away when they left without logging out,
-    or available to end a wrap-up)."""
-    return _set_presence(user_id, parse(PresenceIn, _body()))
+    or available to end a wrap-up). Written to the audit log."""
+    data = parse(PresenceIn, _body())
+    before = (_deps().router.agent(user_id) or {}).get("state")
+    view = _set_presence(user_id, data)
+    _audit(
+        "agent.presence",
+        f"agent:{user_id}",
+        before=before,
+        state=str(data.state),
+        reason=str(data.reason) if data.reason else None,
+    )
+    return view
 
 
 @bp.post("/acd/callers/<entry>/move")
@@ -157,4 +168,11 @@ def move_caller(entry: str):
     data = parse(MoveIn, _body())
     outcome = d.router.move(entry[:64], data.queue)
     d.dispatcher.run(outcome.actions)
+    _audit("caller.move", f"call:{entry[:64]}", queue=data.queue, outcome=outcome.state)
     return {"entry": entry[:64], "queue": data.queue, "state": outcome.state}
+
+
+def _audit(action: str, target: str, **detail) -> None:
+    d = _deps()
+    with d.session_factory.begin() as session:
+        audit(session, d.clock, actor_id=g.principal.id, action=action, target=target, **detail)

@@ -3,6 +3,7 @@
 from alembic import context
 
 import crm_core.acd  # the ACD's tables (and crm_core.acd_records')
+import crm_core.audit  # the audit log
 import crm_core.hours  # holidays
 import crm_core.models  # noqa: F401  (registers every table on Base.metadata)
 import telephony.models  # noqa: F401

@@ -206,6 +206,10 @@ class Carrier(Protocol):
         """
         ...
 
+    def find_conference(self, name: str) -> str | None:
+        """The SID of the in-progress conference with this friendly name, or None."""
+        ...
+
     def mute(self, conference_sid: str, call_sid: str, muted: bool) -> None:
         """Stop (or restore) the participant's audio into the conference; they still hear it."""
         ...

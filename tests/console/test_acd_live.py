@@ -108,6 +108,14 @@ def test_supervisor_sees_queues_and_agents_and_moves_a_caller(api, deps, acd, cl
     assert forced.json["state"] == "away"
     agents = api.get("/api/acd/agents", as_="supervisor").json["agents"]
     assert [(a["id"], a["state"], a["reason"]) for a in agents] == [(agent_id, "away", "meeting")]
+    # Both actions are in the audit log, newest first, with who did them.
+    log = api.get("/api/audit", as_="supervisor").json["entries"]
+    supervisor_id, _ = api.user("supervisor")
+    assert [(e["action"], e["target"], e["actor_id"]) for e in log] == [
+        ("agent.presence", f"agent:{agent_id}", supervisor_id),
+        ("caller.move", "call:CA1", supervisor_id),
+    ]
+    assert log[0]["detail"] == {"state": "away", "reason": "meeting"}  # it was not logged in
 
 
 def test_agents_may_not_see_or_steer_the_floor(api, acd):
