@@ -17,7 +17,7 @@ STATES = [s.value for s in AgentState]
 
 def queues(router: Router) -> list[dict[str, Any]]:
     now_ms, day = router._now()
-    configs = list(router._queues().values())
+    configs = list(router.queues().values())
     r, keys = router.redis, router.keys
     pipe = r.pipeline(transaction=False)
     pipe.hgetall(keys.counts)
