@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import service
+from ivr import choices, service
 from scripts import Library
 
 SCRIPT = Library().get("auto_attendant")
@@ -18,7 +18,7 @@ def phrases(lang: str, options=SCRIPT.menu):
 
 
 def pick(digits=None, speech=None, lang="en-US", options=SCRIPT.menu):
-    chosen = service.choose(options, phrases(lang, options), digits, speech)
+    chosen = choices.choose(options, phrases(lang, options), digits, speech)
     return chosen.id if chosen else None
 
 
@@ -74,7 +74,7 @@ def test_an_ambiguous_answer_is_no_answer():
     ],
 )
 def test_yes_or_no(digits, speech, expected):
-    assert service.yes_or_no(digits, speech) is expected
+    assert choices.yes_or_no(digits, speech) is expected
 
 
 def test_hours_as_a_person_says_them():
@@ -98,7 +98,7 @@ def test_hours_as_a_person_says_them():
 
 
 def test_words_are_plain():
-    assert service.words("¡Sí, SERVICIO!") == ["si", "servicio"]
+    assert choices.words("¡Sí, SERVICIO!") == ["si", "servicio"]
     assert service.parse_stamp("2026-01-05T07:30-05:00") is not None
     assert service.parse_stamp("2026-01-05T07:30") is None  # no zone: not ours
     assert service.parse_stamp("x" * 100) is None

@@ -1,0 +1,245 @@
+"""How one answer of the auto-attendant is built: the request's state (language, tries),
+the ``Turn`` (script, language, variables, the TwiML being written), the prompts that
+several steps share (the menus, the after-hours choices, the location question) and
+``Route``, where a choice leads. The views (``ivr/views.py``) put them together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from crm_core.hours import Openness
+from ivr import choices, service
+from ivr.service import Caller
+from scripts import Script
+from telephony.events import CallEvent
+from telephony.twiml import public
+
+SCRIPT = "auto_attendant"
+MAX_TRIES = 3  # unanswered or unknown answers to one question before a person takes over
+LOCATION_TRIES = 2
+GATHER_SECONDS = 6
+VOICEMAIL_SECONDS = 120
+BACK_KEY = "*"  # from a sub-menu, back to the main menu
+OPERATOR_KEY = "0"
+ENGLISH = "en-US"
+
+
+def deps():
+    return current_app.extensions["callcenter"]
+
+
+def call_event() -> CallEvent:
+    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+
+
+def auto_attendant() -> Script:
+    return deps().scripts.get(SCRIPT)
+
+
+def language_of(script: Script) -> str:
+    return script.language(request.args.get("lang") or ENGLISH)
+
+
+def tries_so_far() -> int:
+    raw = request.args.get("tries", "")
+    return min(int(raw), MAX_TRIES) if raw.isascii() and raw.isdigit() and len(raw) < 3 else 0
+
+
+def step_url(step: str, **params: Any) -> str:
+    return public(f"ivr.{step}", **{k: v for k, v in params.items() if v is not None})
+
+
+@dataclass
+class Turn:
+    """One answer being built: the script, the language, the texts' variables, the TwiML."""
+
+    script: Script
+    lang: str
+    context: dict[str, Any] = field(default_factory=dict)
+    response: VoiceResponse = field(default_factory=VoiceResponse)
+
+    def text(self, key: str) -> str:
+        return self.script.text(key, self.lang, self.context)
+
+    def say(self, key: str, target: Any = None) -> None:
+        (target or self.response).say(self.text(key), language=self.lang)
+
+    def gather(self, action: str, *, hints: list[str] | None = None, speech_only=False):
+        return self.response.gather(
+            input="speech" if speech_only else "dtmf speech",
+            num_digits=None if speech_only else 1,
+            action=action,
+            method="POST",
+            timeout=GATHER_SECONDS,
+            speech_timeout="auto",
+            action_on_empty_result=True,
+            language=self.lang,
+            hints=", ".join(hints) if hints else None,
+        )
+
+    def __str__(self) -> str:
+        return str(self.response)
+
+
+def new_turn(
+    script: Script | None = None, caller: Caller | None = None, lang: str | None = None
+) -> Turn:
+    script = script or auto_attendant()
+    config = current_app.config
+    turn = Turn(script, script.language(lang) if lang else language_of(script))
+    turn.context = {
+        "dealer": {"name": config.get("DEALER_NAME"), "website": config.get("DEALER_WEBSITE")},
+    }
+    if caller is not None:
+        turn.context["customer"] = {"first_name": caller.first_name}
+        if caller.appointment is not None:
+            turn.context["appointment"] = {"when": caller.appointment.start}
+        if caller.vehicle:
+            turn.context["vehicle"] = {"description": caller.vehicle}
+    return turn
+
+
+def main_menu(turn: Turn, *lead_in: str, tries: int = 0) -> None:
+    gather = turn.gather(
+        step_url("menu", lang=turn.lang, tries=tries), hints=turn.script.speech_hints(turn.lang)
+    )
+    for key in lead_in:
+        turn.say(key, gather)
+    turn.say("main_menu", gather)
+
+
+def phrases(turn: Turn, options) -> list[tuple[Any, list[str]]]:
+    lang = turn.lang
+    return [(o, [turn.text(f"menu.{o.id}"), *(o.keywords.get(lang) or ())]) for o in options]
+
+
+def label(script: Script, option) -> str:
+    """An option's name in the path: its English label, the same whatever the language."""
+    return script.text(f"menu.{option.id}", ENGLISH)
+
+
+def lang_step(lang: str) -> str:
+    return lang.split("-")[0]
+
+
+def speech() -> str | None:
+    return choices.clean(request.form.get("SpeechResult"))
+
+
+def sub_menu(turn: Turn, option, tries: int = 0, lead_in: str | None = None) -> None:
+    gather = turn.gather(
+        step_url("submenu", lang=turn.lang, option=option.id, tries=tries),
+        hints=turn.script.submenu_hints(option.id, turn.lang),
+    )
+    if lead_in:
+        turn.say(lead_in, gather)
+    turn.say(f"menu.{option.id}.prompt", gather)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a choice leads: a queue, at a priority, with skills, named in the path."""
+
+    queue: str
+    priority: str = "normal"
+    needs: tuple[tuple[str, int], ...] = ()
+    step: str | None = None
+    notice: str | None = None  # the option's own text before the hand-off (payments)
+    sensitive: bool = False
+
+    @property
+    def emergency(self) -> bool:
+        return self.priority == "emergency"
+
+    @classmethod
+    def of(cls, script: Script, option, sub=None, *, step: str | None = "") -> Route:
+        chosen = sub or option
+        needs = {**option.needs, **(sub.needs if sub else {})}
+        notice = f"{option.id}_notice" if f"{option.id}_notice" in script.text_keys() else None
+        return cls(
+            queue=(sub.queue if sub and sub.queue else None) or option.queue,
+            priority=str((sub.priority if sub and sub.priority else None) or option.priority),
+            needs=tuple(sorted(needs.items())),
+            step=label(script, chosen) if step == "" else step,
+            notice=notice,
+            sensitive=option.sensitive,
+        )
+
+
+def openness_of(queues: list) -> dict[str, Openness]:
+    """Which of ``queues`` are open now (holidays from the app's cache: no SQL on most
+    calls, and never inside the write transaction)."""
+    d = deps()
+    return service.queue_openness(
+        d.holidays, queues, d.clock.now(), current_app.config["DEFAULT_TIME_ZONE"]
+    )
+
+
+def queue_config(name: str | None):
+    return deps().router.queues().get(name or "") if name else None
+
+
+def language_needs(lang: str) -> dict[str, int]:
+    """The skills a caller's language asks of the agent (``IVR_LANGUAGE_SKILLS``)."""
+    raw = str(current_app.config.get("IVR_LANGUAGE_SKILLS") or "")
+    for part in raw.split(";"):
+        tag, _, needs = part.partition("=")
+        if tag.strip() == lang:
+            out = {}
+            for need in needs.split(","):
+                name, _, level = need.strip().partition(":")
+                if name and level.isdigit():
+                    out[name] = int(level)
+            return out
+    return {}
+
+
+def enqueue(turn: Turn, route: Route) -> None:
+    needs = {**language_needs(turn.lang), **dict(route.needs)}
+    turn.response.redirect(
+        public(
+            "routing.enqueue",
+            queue=route.queue,
+            priority=None if route.priority == "normal" else route.priority,
+            needs=",".join(f"{k}:{v}" for k, v in sorted(needs.items())) or None,
+            lang=turn.lang,
+        ),
+        method="POST",
+    )
+
+
+def ask_location(turn: Turn, route: Route, tries: int, key: str = "roadside_location") -> None:
+    gather = turn.gather(
+        step_url("roadside", lang=turn.lang, tries=tries, queue=route.queue), speech_only=True
+    )
+    turn.say(key, gather)
+
+
+def closed_menu(
+    turn: Turn,
+    hours: dict,
+    state: Openness,
+    *,
+    queue: str | None,
+    tries: int = 0,
+    again: str | None = None,
+) -> None:
+    """Closed now: why (a holiday, or the hours), then a message, a callback, or roadside."""
+    described = service.describe_hours(hours, turn.lang)
+    turn.context.setdefault("dealer", {})["hours"] = described
+    gather = turn.gather(
+        step_url("closed", lang=turn.lang, tries=tries, queue=queue, at=stamp(state))
+    )
+    if again:
+        turn.say(again, gather)
+    else:
+        turn.say("holiday" if state.holiday else "after_hours", gather)
+    turn.say("after_hours_options", gather)
+
+
+def stamp(state: Openness) -> str | None:
+    return state.next_open.isoformat(timespec="minutes") if state.next_open else None
