@@ -26,7 +26,7 @@ from telephony.access_tokens import (
 )
 from telephony.models import TelephonyError
 from tests.console.test_auth import login
-from tests.telephony.conftest import PUBLIC, TOKEN, Twilio
+from tests.telephony.conftest import PUBLIC, TOKEN, Twilio, twilio_app
 
 ACCOUNT = "AC" + "0" * 32
 KEY_SID, KEY_SECRET = "SK" + "1" * 32, "a-32-character-api-key-secret-00"
@@ -38,17 +38,12 @@ TOKEN_PATH = "/api/agents/me/softphone-token"
 
 @pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
-    from tests.conftest import make_app
-
-    yield from make_app(
+    yield from twilio_app(
         database_url,
         redis_url,
         clock,
         tmp_path,
-        PUBLIC_BASE_URL=PUBLIC,
         CARRIER="twilio",
-        TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN,
         TWILIO_API_KEY_SID=KEY_SID,
         TWILIO_API_KEY_SECRET=KEY_SECRET,
         TWILIO_TWIML_APP_SID=APP_SID,

@@ -14,24 +14,15 @@ from werkzeug.datastructures import MultiDict
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
 from crm_core.schemas import parse
-from tests.telephony.conftest import PUBLIC, TOKEN, Twilio
+from tests.telephony.conftest import Twilio, twilio_app
 
 
 @pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
     """Signed as Twilio signs; the carrier points at a closed loopback port (nothing here
     should reach it, and if something did it would fail fast, not hang)."""
-    from tests.conftest import make_app
-
-    yield from make_app(
-        database_url,
-        redis_url,
-        clock,
-        tmp_path,
-        PUBLIC_BASE_URL=PUBLIC,
-        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-        TWILIO_AUTH_TOKEN=TOKEN,
-        TWILIO_API_BASE_URL="http://127.0.0.1:9",
+    yield from twilio_app(
+        database_url, redis_url, clock, tmp_path, TWILIO_API_BASE_URL="http://127.0.0.1:9"
     )
 
 

@@ -18,7 +18,7 @@ from crm_core.schemas import CustomerIn, UserIn, parse
 from crm_core.users import create_user
 from telephony.simulator.engine import Simulator
 from telephony.simulator.transport import WsgiTransport
-from tests.telephony.conftest import PUBLIC, TOKEN
+from tests.telephony.conftest import PUBLIC, TOKEN, twilio_app
 
 NUMBER = "+13135550100"  # the center's caller ID
 CUSTOMER = "+13135550142"
@@ -28,17 +28,12 @@ API = "http://simulator.test"
 
 @pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
-    from tests.conftest import make_app
-
-    yield from make_app(
+    yield from twilio_app(
         database_url,
         redis_url,
         clock,
         tmp_path,
-        PUBLIC_BASE_URL=PUBLIC,
         CARRIER="simulator",
-        TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN,
         TWILIO_API_BASE_URL=API,
         TWILIO_CALLER_ID=NUMBER,
     )

@@ -35,7 +35,7 @@ from telephony.models import TelephonyError
 from telephony.simulator.engine import Simulator
 from telephony.simulator.rest import make_rest_app
 from telephony.simulator.transport import WsgiAdapter, WsgiTransport
-from tests.telephony.conftest import PUBLIC, TOKEN
+from tests.telephony.conftest import PUBLIC, TOKEN, twilio_app
 
 NUMBER = "+13135550100"
 CALLER = "+13135550101"
@@ -48,16 +48,11 @@ DEFAULT_QUEUES = importlib.import_module(
 
 @pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
-    from tests.conftest import make_app
-
-    yield from make_app(
+    yield from twilio_app(
         database_url,
         redis_url,
         clock,
         tmp_path,
-        PUBLIC_BASE_URL=PUBLIC,
-        TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN,
         TWILIO_API_BASE_URL=API,
         TWILIO_CALLER_ID=NUMBER,
         DEALER_NAME="Motor City Motors",

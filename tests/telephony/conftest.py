@@ -5,20 +5,23 @@ TOKEN = "12345"  # the token of twilio-python's own request-validator tests
 PUBLIC = "https://calls.example.com"
 
 
-@pytest.fixture
-def app(database_url, redis_url, clock, tmp_path):
-    """The test app as Twilio sees it: behind a proxy at PUBLIC_BASE_URL, a known token."""
+ACCOUNT = "AC" + "0" * 32
+
+
+def twilio_app(database_url, redis_url, clock, tmp_path, **overrides):
+    """The test app as Twilio sees it: behind a proxy at PUBLIC_BASE_URL, a known account
+    and token; ``overrides`` add or change settings (the simulator's API, a caller ID)."""
     from tests.conftest import make_app
 
+    settings = {"PUBLIC_BASE_URL": PUBLIC, "TWILIO_ACCOUNT_SID": ACCOUNT}
     yield from make_app(
-        database_url,
-        redis_url,
-        clock,
-        tmp_path,
-        PUBLIC_BASE_URL=PUBLIC,
-        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-        TWILIO_AUTH_TOKEN=TOKEN,
+        database_url, redis_url, clock, tmp_path, **settings, TWILIO_AUTH_TOKEN=TOKEN, **overrides
     )
+
+
+@pytest.fixture
+def app(database_url, redis_url, clock, tmp_path):
+    yield from twilio_app(database_url, redis_url, clock, tmp_path)
 
 
 class Twilio:
