@@ -148,17 +148,63 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+# Failed logins allowed per window, per username and per client address; past them the
+# form answers 429 without checking the password, until the window (injected clock) ends.
+LOGIN_WINDOW_SECONDS = 15 * 60
+LOGIN_FAILURES_PER_USER = 5
+LOGIN_FAILURES_PER_ADDRESS = 30
+
+
+class LoginThrottle:
+    """Counts failed logins in Redis, in fixed windows of the injected clock (so tests and
+    every process agree), keys expiring after two windows."""
+
+    def __init__(self, deps) -> None:
+        self.redis, self.clock = deps.redis, deps.clock
+
+    def _keys(self, username: str, address: str) -> tuple[str, str, int]:
+        now = self.clock.now().timestamp()
+        window = int(now // LOGIN_WINDOW_SECONDS)
+        left = int((window + 1) * LOGIN_WINDOW_SECONDS - now) + 1
+        user = f"login-failures:user:{username.lower()}:{window}"
+        return user, f"login-failures:address:{address}:{window}", left
+
+    def blocked(self, username: str, address: str) -> int | None:
+        """Seconds until the window ends when this login may not be tried now, else None."""
+        user, addr, left = self._keys(username, address)
+        failures_user, failures_addr = (int(v or 0) for v in self.redis.mget(user, addr))
+        too_many = (
+            failures_user >= LOGIN_FAILURES_PER_USER or failures_addr >= LOGIN_FAILURES_PER_ADDRESS
+        )
+        return left if too_many else None
+
+    def failed(self, username: str, address: str) -> None:
+        user, addr, _ = self._keys(username, address)
+        pipe = self.redis.pipeline(transaction=True)
+        for key in (user, addr):
+            pipe.incr(key)
+            pipe.expire(key, 2 * LOGIN_WINDOW_SECONDS)
+        pipe.execute()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
         password = request.form.get("password", "")[:256]
+        throttle, address = LoginThrottle(_deps()), request.remote_addr or "-"
+        wait = throttle.blocked(username, address)
+        if wait is not None:
+            flash(f"Too many failed logins. Try again in {max(1, wait // 60)} minutes.")
+            page = render_template("login.html", username=username)
+            return page, 429, {"Retry-After": str(wait)}
         with _deps().read_session_factory() as session:
             user = user_service.authenticate(session, username, password)
             principal = Principal.of(user) if user is not None else None
         if principal is not None:
             login_user(principal)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.failed(username, address)
         flash("Wrong username or password.")
         return render_template("login.html", username=username), 401
     return render_template("login.html", username="")

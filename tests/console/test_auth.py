@@ -124,3 +124,19 @@ def test_role_matrix(api, client, method, path, expected):
         response = api.request(method, path, as_=role.value, json={"duplicate_id": 2})
         assert response.status_code == status, (role, response.json)
     assert client.open(path, method=method).status_code in (400, 401)  # anonymous
+
+
+def test_logins_are_rate_limited_per_user_then_allowed_again(client, ana, clock):
+    for _ in range(5):
+        assert login(client, password="wrong-password").status_code == 401
+    refused = login(client)  # the right password, but too many failures first
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert b"Too many failed logins" in refused.data
+    clock.advance(15 * 60)
+    assert login(client).status_code == 302
+
+
+def test_logins_are_rate_limited_per_address(client, ana):
+    for n in range(30):
+        login(client, username=f"someone-{n}", password="guess-guess")
+    assert login(client).status_code == 429
