@@ -70,6 +70,10 @@ SETTINGS: dict[str, Any] = {
     "DEALER_WEBSITE": None,  # read out after hours ("our website")
     # The skills a caller's language asks of the agent: "es-MX=spanish:1" (";" between).
     "IVR_LANGUAGE_SKILLS": "es-MX=spanish:1",
+    "WALLBOARD_SERVICE_LEVEL_TARGET": 80,  # % answered within the queue's threshold
+    "WALLBOARD_LONG_WAIT_SECONDS": 120,  # a tile's alert, for queues without max_wait_seconds
+    "ACD_STREAM_BLOCK_SECONDS": 10,  # the live stream's heartbeat interval
+    "ACD_STREAM_MAX_SECONDS": 300,  # a stream response's life; the browser reconnects
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
