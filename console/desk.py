@@ -1,0 +1,500 @@
+"""The agent's desk: the page (``GET /agent``), the screen pop of the call offered to or
+connected with the signed-in agent (``GET /api/agents/me/screen-pop``), and the agent's own
+live feed (``GET /api/agents/me/stream``).
+
+The feed follows console/stream.py (the wallboard's): it reads the router's event stream
+(``routing.keys.Keys.events``) with blocking XREADs on a Redis connection of its own, for at
+most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between events and
+``Last-Event-ID`` resume. It differs in what it sends: only ``event: state``, the agent's
+whole state document, at the start and whenever a stream entry concerns this agent (names
+it, or the call it is offered or connected with). A state document is complete, so a page
+never applies deltas and can never drift from the router.
+
+Times in the documents are the server's clock (the injected one): each carries ``now`` so
+a page counts down against the server's time, not its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from console.api import ANY
+from console.auth import require_role
+from crm_core.calls import OPEN_STAGES, remote_party
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Call,
+    Customer,
+    CustomerPhone,
+    Disposition,
+    Lead,
+    Task,
+    TaskStatus,
+    Vehicle,
+    VehicleRelation,
+)
+from crm_core.phones import normalize_phone
+from crm_core.serialize import customer_summary
+from crm_core.timeline import activity_dict, timeline
+from routing.model import AwayReason
+
+# The page's script and style are console/static/agent.*, served under their own path so
+# this blueprint needs nothing from the others.
+bp = Blueprint(
+    "desk",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/console/desk",
+)
+
+BLOCK_SECONDS = 10.0  # one blocking read; a heartbeat after each empty one
+MAX_SECONDS = 300.0  # one response, then the browser reconnects with Last-Event-ID
+RETRY_MS = 1000
+EXTENSION = "desk_stream"
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+TIMELINE_ITEMS = 5
+OPEN_APPOINTMENTS = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
+LIST_LIMIT = 10
+
+
+def _deps():
+    return current_app.extensions["callcenter"]
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+@bp.get("/agent")
+@require_role(*ANY)
+def desk():
+    """The agent's desk: a shell that static/agent.js fills from the feed and the pop."""
+    settings = {
+        "me": url_for("api.me"),
+        "stream": url_for("desk.my_stream"),
+        "screenPop": url_for("desk.screen_pop"),
+        "presence": url_for("acd_live.my_presence"),
+        "offers": "/api/agents/me/offers/",  # + <entry>/accept | /reject
+        "wrapUpEnd": url_for("acd_live.end_wrap_up"),
+        "outcome": "/api/calls/",  # + <CallSid>/outcome
+        "awayReasons": [r.value for r in AwayReason if r is not AwayReason.MISSED_OFFERS],
+        "dispositions": [d.value for d in Disposition],
+        "appointmentTypes": [t.value for t in AppointmentType],
+    }
+    return render_template("agent.html", settings=settings)
+
+
+# ------------------------------------------------------------------------- state document
+
+
+def state_document(router, agent_id: int) -> dict[str, Any]:
+    """The agent's live state as the desk shows it: the fields of GET /api/agents/me/state,
+    plus the offer's deadline, the connected call and the call being wrapped up. Plain
+    arguments (no app context): the feed calls it after its view has returned."""
+    now = router.clock.now()
+    doc = router.agent(agent_id)
+    if doc is None:
+        return {"id": agent_id, "state": "offline", "offer": None, "now": now.isoformat()}
+    offer = call = None
+    if doc.get("offer"):
+        entry = router.entry(doc["offer"]) or {}
+        deadline = router.redis.zscore(router.keys.deadlines, f"offer|{doc['offer']}|{agent_id}")
+        offer = {
+            "entry": doc["offer"],
+            "queue": entry.get("queue"),
+            "kind": entry.get("kind"),
+            "phone": entry.get("phone") or None,
+            "call_sid": entry.get("call_sid") or None,
+            "deadline": _iso(router, deadline),
+        }
+    if doc.get("call"):
+        entry = router.entry(doc["call"]) or {}
+        call = {
+            "entry": doc["call"],
+            "queue": entry.get("queue"),
+            "kind": entry.get("kind"),
+            "phone": entry.get("phone") or None,
+            "call_sid": entry.get("call_sid") or None,
+            "answered_at": _iso(router, entry.get("answered")),
+        }
+    wrapping = doc["state"] == "wrap_up"
+    return {
+        "id": agent_id,
+        "state": doc["state"],
+        "reason": doc.get("reason") or None,
+        "queues": doc.get("queues") or [],
+        "since": _iso(router, doc.get("since")),
+        "offer": offer,
+        "call": doc.get("call") or None,
+        "connected": call,
+        "wrap_until": _iso(router, doc.get("wrap_until")) if wrapping else None,
+        "wrap_call_sid": (doc.get("last_call") or None) if wrapping else None,
+        "now": now.isoformat(),
+    }
+
+
+def _iso(router, value) -> str | None:
+    return router.when(value).isoformat() if value not in (None, False, "") else None
+
+
+# ------------------------------------------------------------------------------ screen pop
+
+
+@bp.get("/api/agents/me/screen-pop")
+@require_role(*ANY)
+def screen_pop():
+    """Everything about the caller offered to (or connected with, or being wrapped up by)
+    the signed-in agent, without a click. 404 when there is no such call."""
+    d = _deps()
+    state = state_document(d.router, g.principal.id)
+    with d.read_session_factory() as session:
+        return build_pop(session, d.router, state, region=d.config["DEFAULT_REGION"])
+
+
+def build_pop(session: Session, router, state: dict[str, Any], *, region: str) -> dict[str, Any]:
+    """The pop for ``state`` (a :func:`state_document`), read in ``session``: a fixed
+    number of queries whatever the customer's history (no per-row loading)."""
+    live = state.get("offer") or state.get("connected")
+    if live:
+        stage = "offer" if state.get("offer") else "connected"
+        entry = router.entry(live["entry"]) or {}
+        call_sid = live.get("call_sid")
+    elif state.get("wrap_call_sid"):
+        stage, entry, call_sid = "wrap_up", {}, state["wrap_call_sid"]
+    else:
+        raise NotFound("no call is offered to you or connected with you", field="entry")
+    call = (
+        session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
+        if call_sid
+        else None
+    )
+    phone = entry.get("phone") or (remote_party(call) if call is not None else None) or None
+    customer = _customer(session, call, phone, region)
+    waited, enqueued_at = _waited(router, entry, call, state["now"])
+    pop: dict[str, Any] = {
+        "stage": stage,
+        "entry": live["entry"] if live else None,
+        "call_sid": call_sid,
+        "phone": phone,
+        "queue": entry.get("queue") or (call.queue if call is not None else None),
+        "enqueued_at": enqueued_at,
+        "waited_seconds": waited,
+        "ivr_path": call.ivr_path if call is not None else None,
+        "language": (call.language if call is not None else None) or entry.get("lang") or None,
+        "script": (
+            {"name": call.script_name, "version": call.script_version}
+            if call is not None and call.script_name
+            else None
+        ),
+        "offer_deadline": (state.get("offer") or {}).get("deadline"),
+        "answered_at": (state.get("connected") or {}).get("answered_at"),
+        "now": state["now"],
+        "customer": None,
+        "lead": None,
+        "vehicles": {"interest": [], "trade_in": []},
+        "timeline": [],
+        "appointments": [],
+        "tasks": [],
+    }
+    if customer is None:
+        return pop
+    lead = _lead(session, customer.id, call.lead_id if call is not None else None)
+    pop["customer"] = customer_summary(customer) | {
+        "preferred_makes": customer.preferred_makes or [],
+        "preferred_models": customer.preferred_models or [],
+        "price_min": customer.price_min,
+        "price_max": customer.price_max,
+        "special_needs": customer.special_needs,
+    }
+    pop["lead"] = _lead_dict(lead) if lead is not None else None
+    pop["vehicles"] = _vehicles(session, customer.id, lead.id if lead is not None else None)
+    pop["timeline"] = [
+        activity_dict(a) for a in timeline(session, customer.id, limit=TIMELINE_ITEMS)
+    ]
+    now = datetime.fromisoformat(state["now"])
+    pop["appointments"] = [
+        {
+            "id": a.id,
+            "type": a.type.value,
+            "status": a.status.value,
+            "start_at": a.start_at.isoformat(),
+            "end_at": a.end_at.isoformat(),
+            "resource": a.resource,
+        }
+        for a in session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.customer_id == customer.id,
+                Appointment.status.in_(OPEN_APPOINTMENTS),
+                Appointment.end_at >= now,
+            )
+            .order_by(Appointment.start_at, Appointment.id)
+            .limit(LIST_LIMIT)
+        )
+    ]
+    pop["tasks"] = [
+        {
+            "id": t.id,
+            "kind": t.kind.value,
+            "title": t.title,
+            "due_at": t.due_at.isoformat(),
+            "owner_id": t.owner_id,
+            "priority": t.priority,
+        }
+        for t in session.scalars(
+            select(Task)
+            .where(Task.customer_id == customer.id, Task.status == TaskStatus.OPEN)
+            .order_by(Task.due_at, Task.id)
+            .limit(LIST_LIMIT)
+        )
+    ]
+    return pop
+
+
+def _customer(session: Session, call: Call | None, phone: str | None, region: str):
+    """The call's customer, else whoever owns the caller's number; erased ones are unknown."""
+    query = select(Customer).options(selectinload(Customer.phones))
+    if call is not None and call.customer_id is not None:
+        query = query.where(Customer.id == call.customer_id)
+    elif phone:
+        try:
+            e164 = normalize_phone(phone, region=region)
+        except InvalidInput:  # a client identity or a withheld number: nobody to look up
+            return None
+        query = query.join(CustomerPhone, CustomerPhone.customer_id == Customer.id).where(
+            CustomerPhone.e164 == e164
+        )
+    else:
+        return None
+    customer = session.scalars(query).one_or_none()
+    return customer if customer is not None and customer.erased_at is None else None
+
+
+def _lead(session: Session, customer_id: int, call_lead_id: int | None) -> Lead | None:
+    """The call's own lead if it is still open, else the customer's newest open lead."""
+    leads = list(
+        session.scalars(
+            select(Lead)
+            .where(Lead.customer_id == customer_id, Lead.stage.in_(OPEN_STAGES))
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+            .limit(LIST_LIMIT)
+        )
+    )
+    own = [x for x in leads if x.id == call_lead_id]
+    return own[0] if own else (leads[0] if leads else None)
+
+
+def _lead_dict(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "stage": lead.stage.value,
+        "temperature": lead.temperature,
+        "source_type": lead.source_type.value,
+        "source_name": lead.source_name,
+        "campaign": lead.campaign,
+        "created_at": lead.created_at.isoformat(),
+        "notes": lead.notes,
+        "assigned_agent_id": lead.assigned_agent_id,
+    }
+
+
+def _vehicles(session: Session, customer_id: int, lead_id: int | None) -> dict[str, list]:
+    """The vehicles of interest and trade-ins on file: the lead's first, then the rest."""
+    found = session.scalars(
+        select(Vehicle)
+        .where(
+            Vehicle.customer_id == customer_id,
+            Vehicle.relation.in_((VehicleRelation.INTEREST, VehicleRelation.TRADE_IN)),
+        )
+        .order_by(Vehicle.id.desc())
+        .limit(LIST_LIMIT * 2)
+    )
+    out: dict[str, list] = {"interest": [], "trade_in": []}
+    for v in sorted(found, key=lambda v: v.lead_id != lead_id if lead_id else False):
+        out[v.relation.value].append(
+            {
+                "id": v.id,
+                "lead_id": v.lead_id,
+                "year": v.year,
+                "make": v.make,
+                "model": v.model,
+                "trim": v.trim,
+                "vin": v.vin,
+                "condition": v.condition.value if v.condition else None,
+                "odometer": v.odometer,
+                "price": float(v.price) if v.price is not None else None,
+                "trade_value": float(v.trade_value) if v.trade_value is not None else None,
+                "trade_payoff": float(v.trade_payoff) if v.trade_payoff is not None else None,
+            }
+        )
+    return out
+
+
+def _waited(router, entry: dict, call: Call | None, now_iso: str) -> tuple[int | None, str | None]:
+    """(seconds the caller waited, when it first joined a queue): from the router's entry
+    (its original enqueue time, kept across moves, to the answer or now), else the row."""
+    if entry.get("t0") is not None:
+        start = router.when(entry["t0"])
+        end = (
+            router.when(entry["answered"])
+            if entry.get("answered")
+            else datetime.fromisoformat(now_iso)
+        )
+        return max(0, round((end - start) / timedelta(seconds=1))), start.isoformat()
+    if call is not None:
+        return call.wait_seconds, None
+    return None, None
+
+
+# ----------------------------------------------------------------------------- the feed
+
+
+class Feeds:
+    """The desk feeds open in this app (a count, so tests can see each one end)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+
+    def opened(self) -> None:
+        with self._lock:
+            self._open += 1
+
+    def closed(self) -> None:
+        with self._lock:
+            self._open -= 1
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._open
+
+
+@bp.record_once
+def _setup(state) -> None:
+    state.app.extensions[EXTENSION] = Feeds()
+
+
+@bp.get("/api/agents/me/stream")
+@require_role(*ANY)
+def my_stream():
+    """The signed-in agent's state, live (text/event-stream); see the module docstring."""
+    config = current_app.config
+    feed = _feed(
+        _deps().router,
+        current_app.extensions[EXTENSION],
+        g.principal.id,
+        request.headers.get("Last-Event-ID", "").strip(),
+        block=float(config.get("ACD_STREAM_BLOCK_SECONDS", BLOCK_SECONDS)),
+        limit=float(config.get("ACD_STREAM_MAX_SECONDS", MAX_SECONDS)),
+    )
+    return Response(feed, mimetype="text/event-stream", headers=HEADERS)
+
+
+def _feed(router, feeds: Feeds, agent_id: int, last_id: str, *, block: float, limit: float):
+    """The response body; runs after the view returned, so it takes what it needs as
+    arguments. ``finally`` runs when the server closes it (the client went away)."""
+    client = redis.Redis(
+        connection_pool=router.redis.connection_pool, single_connection_client=True
+    )
+    feeds.opened()
+    try:
+        key = router.keys.events
+        deadline = time.monotonic() + limit
+        yield f"retry: {RETRY_MS}\n\n"
+        if not _resumable(client, key, last_id):
+            last_id = _last_id(client, key)
+            state = state_document(router, agent_id)
+            yield _event("state", last_id, state)
+        else:
+            state = state_document(router, agent_id)  # what to watch; sent when it changes
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            read = client.xread(
+                {key: last_id}, count=500, block=max(1, int(min(block, left) * 1000))
+            )
+            if not read:
+                yield ": keep-alive\n\n"
+                continue
+            watched = {x["entry"] for x in (state.get("offer"), state.get("connected")) if x}
+            concerned = False
+            for raw_id, fields in read[0][1]:
+                last_id = raw_id.decode()
+                concerned = concerned or _concerns(fields.get(b"e", b"{}"), agent_id, watched)
+            if concerned:
+                state = state_document(router, agent_id)
+                yield _event("state", last_id, state)
+    except redis.RedisError:  # Redis went away: end; the browser reconnects and resyncs
+        return
+    finally:
+        feeds.closed()
+        client.close()
+
+
+def _concerns(raw: bytes, agent_id: int, watched: set[str]) -> bool:
+    """Does this router event change what the agent sees: it names the agent, or the call
+    the agent is offered or connected with (a caller hanging up while ringing names only
+    the call)."""
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return False
+    if str(event.get("agent")) == str(agent_id):
+        return True
+    return bool(event.get("entry")) and event["entry"] in watched
+
+
+def _event(kind: str, event_id: str, data: dict) -> str:
+    return f"event: {kind}\nid: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _parse_id(value: str | bytes) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _stream_info(client: redis.Redis, key: str) -> dict[str, Any] | None:
+    try:
+        return client.xinfo_stream(key)
+    except redis.ResponseError:  # no such key: nothing has happened yet
+        return None
+
+
+def _last_id(client: redis.Redis, key: str) -> str:
+    info = _stream_info(client, key)
+    if info is None:
+        return "0-0"
+    last = info["last-generated-id"]
+    return last.decode() if isinstance(last, bytes) else last
+
+
+def _resumable(client: redis.Redis, key: str, last_id: str) -> bool:
+    """Is every entry after ``last_id`` still in the stream (as console/stream.py asks)?"""
+    if not STREAM_ID.match(last_id):
+        return False
+    info = _stream_info(client, key)
+    if info is None:
+        return False
+    seen, last = _parse_id(last_id), _parse_id(info["last-generated-id"])
+    if seen > last:
+        return False
+    first = info.get("first-entry")
+    if not first:
+        return seen == last
+    return seen >= _parse_id(first[0])

@@ -1,0 +1,346 @@
+/* The agent's desk (templates/agent.html), plain JavaScript, no build step.
+ *
+ * Live through Server-Sent Events from GET /api/agents/me/stream (console/desk.py): each
+ * `state` event is the agent's whole state document, so the page just renders it:
+ *  - presence (available, away with a reason, offline) through POST /api/agents/me/presence;
+ *  - an offer: the ringing panel with a countdown to the offer's deadline, Accept / Reject,
+ *    and the screen pop (GET /api/agents/me/screen-pop) fetched at once, without a click;
+ *  - connected: the call timer and the pop;
+ *  - wrap-up: a countdown to `wrap_until` and the disposition form, saved through
+ *    POST /api/calls/<CallSid>/outcome, then POST /api/agents/me/wrap-up/end.
+ * Times count against the server's clock (each document carries `now`), not this browser's.
+ * Errors from the API ({"error": {"message", "field"}}) show inline.
+ */
+(function () {
+  "use strict";
+
+  const settings = JSON.parse(document.getElementById("desk-settings").textContent);
+  const REOPEN_AFTER_MS = 1000;
+  const STATE_LABELS = { // routing.model.AgentState; an unknown state shows as it is
+    available: "available", reserved: "ringing", pending: "returning", busy: "on a call",
+    wrap_up: "wrap-up", away: "away", offline: "offline",
+  };
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $("ad-status"), banner: $("ad-banner"), state: $("ad-state"), since: $("ad-since"),
+    reason: $("ad-reason"), error: $("ad-error"),
+    ringing: $("ad-ringing"), countdown: $("ad-countdown"), offerQueue: $("ad-offer-queue"),
+    accept: $("ad-accept"), reject: $("ad-reject"),
+    incall: $("ad-incall"), timer: $("ad-timer"), callQueue: $("ad-call-queue"),
+    wrap: $("ad-wrap"), wrapCountdown: $("ad-wrap-countdown"), form: $("ad-dispo"),
+    disposition: $("ad-disposition"), apptFields: $("ad-appt-fields"),
+    apptAt: $("ad-appt-at"), apptType: $("ad-appt-type"), cbFields: $("ad-cb-fields"),
+    cbAt: $("ad-cb-at"), notes: $("ad-notes"), dispoError: $("ad-dispo-error"),
+    dispoDone: $("ad-dispo-done"), save: $("ad-dispo-save"),
+    pop: $("ad-pop"),
+  };
+  const desk = {
+    state: null, // the last state document
+    offsetMs: 0, // server clock minus this browser's, from the last document
+    pop: null, // the screen pop shown, and the call it is for
+    popFor: null,
+    popWanted: null,
+    csrf: null,
+    source: null,
+    events: 0,
+  };
+  let closedSince = null;
+
+  // ------------------------------------------------------------------ helpers
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const pad = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+  }
+
+  function serverNow() { return Date.now() + desk.offsetMs; }
+
+  function secondsUntil(iso) { return iso ? (Date.parse(iso) - serverNow()) / 1000 : null; }
+
+  function secondsSince(iso) { return iso ? (serverNow() - Date.parse(iso)) / 1000 : null; }
+
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–";
+  }
+
+  function node(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") n.className = v;
+      else n.setAttribute(k, v);
+    }
+    for (const c of children) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return n;
+  }
+
+  function show(elem, shown) { elem.hidden = !shown; }
+
+  function showError(target, error) {
+    if (!error) { target.hidden = true; target.textContent = ""; return; }
+    target.textContent = error.field ? `${error.message} (${error.field})` : error.message;
+    target.hidden = false;
+  }
+
+  async function csrf() {
+    if (desk.csrf) return desk.csrf;
+    const response = await fetch(settings.me, { credentials: "same-origin" });
+    desk.csrf = (await response.json()).csrf_token;
+    return desk.csrf;
+  }
+
+  /* POST JSON; resolves to {ok, body} with the API's error object on failure. */
+  async function post(url, body) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": await csrf() },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (err) {
+      return { ok: false, error: { message: "the server cannot be reached; try again" } };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (response.ok) return { ok: true, body: data };
+    if (response.status === 400 && data && data.error && data.error.id === "csrf") desk.csrf = null;
+    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
+  }
+
+  // ------------------------------------------------------------------ presence
+  async function setPresence(state) {
+    const body = { state };
+    if (state === "away") body.reason = el.reason.value;
+    const result = await post(settings.presence, body);
+    showError(el.error, result.ok ? null : result.error);
+  }
+
+  document.querySelectorAll("[data-presence]").forEach((button) => {
+    button.addEventListener("click", () => setPresence(button.dataset.presence));
+  });
+
+  // ------------------------------------------------------------------ offers
+  async function answerOffer(how) {
+    const offer = desk.state && desk.state.offer;
+    if (!offer) return;
+    el.accept.disabled = el.reject.disabled = true;
+    const url = `${settings.offers}${encodeURIComponent(offer.entry)}/${how}`;
+    const result = await post(url);
+    el.accept.disabled = el.reject.disabled = false;
+    showError(el.error, result.ok ? null : result.error);
+  }
+
+  el.accept.addEventListener("click", () => answerOffer("accept"));
+  el.reject.addEventListener("click", () => answerOffer("reject"));
+
+  // ------------------------------------------------------------------ wrap-up
+  function dispositionFields() {
+    const d = el.disposition.value;
+    show(el.apptFields, d === "appointment_set");
+    show(el.cbFields, d === "callback");
+  }
+  el.disposition.addEventListener("change", dispositionFields);
+
+  function localToIso(value) { // <input type=datetime-local> is local time, no offset
+    if (!value) return null;
+    const at = new Date(value);
+    return isNaN(at) ? null : at.toISOString();
+  }
+
+  el.form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const callSid = desk.state && desk.state.wrap_call_sid;
+    if (!callSid) {
+      showError(el.dispoError, { message: "there is no call to wrap up" });
+      return;
+    }
+    const disposition = el.disposition.value;
+    if (!disposition) {
+      showError(el.dispoError, { message: "choose a disposition", field: "disposition" });
+      return;
+    }
+    const body = { disposition };
+    if (el.notes.value.trim()) body.notes = el.notes.value.trim();
+    if (disposition === "appointment_set") {
+      const start = localToIso(el.apptAt.value);
+      if (!start) {
+        showError(el.dispoError, { message: "give the appointment's date and time",
+                                   field: "appointment.start_at" });
+        return;
+      }
+      body.appointment = { type: el.apptType.value, start_at: start };
+    } else if (disposition === "callback") {
+      const due = localToIso(el.cbAt.value);
+      if (!due) {
+        showError(el.dispoError, { message: "give the callback's date and time",
+                                   field: "callback.due_at" });
+        return;
+      }
+      body.callback = { due_at: due };
+    }
+    el.save.disabled = true;
+    const saved = await post(`${settings.outcome}${encodeURIComponent(callSid)}/outcome`, body);
+    if (!saved.ok) {
+      el.save.disabled = false;
+      showError(el.dispoError, saved.error);
+      return;
+    }
+    showError(el.dispoError, null);
+    show(el.form, false);
+    el.dispoDone.textContent = `Saved: ${disposition.replace(/_/g, " ")}.`;
+    show(el.dispoDone, true);
+    const ended = await post(settings.wrapUpEnd);
+    el.save.disabled = false;
+    showError(el.error, ended.ok ? null : ended.error);
+  });
+
+  function resetForm() {
+    el.form.reset();
+    dispositionFields();
+    showError(el.dispoError, null);
+    show(el.form, true);
+    show(el.dispoDone, false);
+  }
+
+  // ------------------------------------------------------------------ screen pop
+  function callKey(state) {
+    if (!state) return null;
+    const live = state.offer || state.connected;
+    if (live) return live.call_sid || live.entry;
+    return state.wrap_call_sid || null;
+  }
+
+  async function fetchPop(key) {
+    desk.popWanted = key;
+    let response;
+    try {
+      response = await fetch(settings.screenPop, { credentials: "same-origin" });
+    } catch (err) {
+      return;
+    }
+    if (desk.popWanted !== key) return; // the call changed meanwhile
+    if (!response.ok) { renderPop(null, null); return; }
+    renderPop(await response.json(), key);
+  }
+
+  function setText(id, value) { $(id).textContent = value === null || value === undefined || value === "" ? "–" : value; }
+
+  function vehicleText(v) {
+    return [v.year, v.make, v.model, v.trim].filter(Boolean).join(" ") || "vehicle";
+  }
+
+  function list(id, items, render, empty) {
+    const ul = $(id);
+    ul.replaceChildren(...(items.length ? items.map(render) : [node("li", { class: "ad-muted" }, empty)]));
+  }
+
+  function renderPop(pop, key) {
+    desk.pop = pop;
+    desk.popFor = key;
+    show(el.pop, !!pop);
+    if (!pop) return;
+    const c = pop.customer;
+    const lead = pop.lead;
+    setText("pop-name", c ? c.name : "Unknown caller");
+    const flags = $("pop-flags");
+    flags.replaceChildren();
+    if (c && c.do_not_call) flags.append(node("span", { class: "ad-flag" }, "Do not call"));
+    if (c && c.special_needs) flags.append(" ", node("span", {}, c.special_needs));
+    const phones = c && c.phones.length ? c.phones.map((p) => `${p.number} (${p.kind})`).join(", ") : pop.phone;
+    setText("pop-phone", phones);
+    setText("pop-language", pop.language || (c && c.language));
+    setText("pop-queue", pop.queue);
+    setText("pop-waited", pop.waited_seconds === null ? null : duration(pop.waited_seconds));
+    setText("pop-ivr", pop.ivr_path);
+    setText("pop-script", pop.script ? `${pop.script.name} ${pop.script.version || ""}`.trim() : null);
+    setText("pop-stage", lead ? lead.stage.replace(/_/g, " ") : null);
+    setText("pop-temperature", lead ? lead.temperature : null);
+    setText("pop-source", lead ? [lead.source_type, lead.source_name].filter(Boolean).join(" · ") : null);
+    const interest = pop.vehicles.interest.map(vehicleText);
+    if (!interest.length && c) {
+      const wanted = [...c.preferred_makes, ...c.preferred_models].join(" ");
+      if (wanted) interest.push(wanted);
+    }
+    setText("pop-vehicle", interest.join("; "));
+    setText("pop-trade", pop.vehicles.trade_in.map((v) => vehicleText(v)
+      + (v.trade_value !== null ? ` (value ${v.trade_value})` : "")).join("; "));
+    list("pop-timeline", pop.timeline, (a) => node("li", {},
+      node("span", { class: "when" }, when(a.occurred_at)), a.summary), "nothing yet");
+    list("pop-appointments", pop.appointments, (a) => node("li", {},
+      node("span", { class: "when" }, when(a.start_at)), `${a.type.replace(/_/g, " ")} (${a.status})`),
+      "none");
+    list("pop-tasks", pop.tasks, (t) => node("li", {},
+      node("span", { class: "when" }, when(t.due_at)), t.title), "none");
+  }
+
+  // ------------------------------------------------------------------ state
+  function render(state) {
+    const previous = desk.state;
+    desk.state = state;
+    desk.offsetMs = Date.parse(state.now) - Date.now();
+    el.state.textContent = STATE_LABELS[state.state] || state.state;
+    if (state.state === "away" && state.reason) el.state.textContent += ` (${state.reason})`;
+    el.state.dataset.state = state.state;
+    show(el.ringing, !!state.offer);
+    if (state.offer) el.offerQueue.textContent = state.offer.queue ? `· ${state.offer.queue}` : "";
+    show(el.incall, !!state.connected);
+    if (state.connected) el.callQueue.textContent = state.connected.queue ? `· ${state.connected.queue}` : "";
+    const wrapping = state.state === "wrap_up";
+    if (wrapping && !(previous && previous.state === "wrap_up"
+                      && previous.wrap_call_sid === state.wrap_call_sid)) resetForm();
+    if (state.offer) show(el.dispoDone, false); // the next call: the last one's note goes
+    show(el.wrap, wrapping);
+    const key = callKey(state);
+    if (!key) {
+      desk.popWanted = null;
+      renderPop(null, null);
+    } else if (key !== desk.popFor && key !== desk.popWanted) {
+      fetchPop(key);
+    }
+    tick();
+  }
+
+  function tick() {
+    const s = desk.state;
+    if (!s) return;
+    el.since.textContent = s.since ? `for ${duration(secondsSince(s.since))}` : "";
+    if (s.offer) {
+      const left = secondsUntil(s.offer.deadline);
+      el.countdown.textContent = left === null ? "–" : `${Math.max(0, Math.ceil(left))} s`;
+    }
+    if (s.connected) el.timer.textContent = duration(secondsSince(s.connected.answered_at));
+    if (s.state === "wrap_up") el.wrapCountdown.textContent = duration(Math.ceil(secondsUntil(s.wrap_until)));
+  }
+  setInterval(tick, 250);
+
+  // ------------------------------------------------------------------ the stream
+  function connected(open) {
+    el.status.textContent = open ? "live" : "reconnecting…";
+    el.banner.classList.toggle("shown", !open);
+  }
+
+  function open() {
+    const source = new EventSource(settings.stream);
+    desk.source = source;
+    source.addEventListener("open", () => { closedSince = null; connected(true); });
+    source.addEventListener("state", (event) => {
+      desk.events += 1;
+      connected(true);
+      render(JSON.parse(event.data));
+    });
+    source.addEventListener("error", () => {
+      connected(false);
+      if (source.readyState === EventSource.CLOSED) { // gave up (an HTTP error): start again
+        if (closedSince === null) closedSince = Date.now();
+        setTimeout(() => { if (desk.source === source) open(); }, REOPEN_AFTER_MS);
+      }
+    });
+  }
+
+  window.agentDesk = desk; // for the browser tests and for a curious developer
+  open();
+})();

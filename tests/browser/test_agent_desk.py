@@ -1,0 +1,130 @@
+"""The agent's desk in headless Chromium: go available, a caller arrives and the pop shows
+within a second, reject, accept the next, wrap up with "appointment set" and see the CRM.
+
+The router's offer actions are not dispatched here (no softphone rings): the test plays
+the caller through the router, the page answers through the API as the agent would."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from console.desk import EXTENSION
+from crm_core.acd import create_queue
+from crm_core.acd_schemas import QueueIn
+from crm_core.models import Appointment, Call, Lead
+from crm_core.schemas import parse
+from tests.browser.conftest import login
+from tests.console.test_desk import CALLER, add_call, add_customer
+
+LIVE = 1000  # ms: the issue's "within one second of each event"
+
+
+@pytest.fixture
+def drained(app, server):
+    """Set up before ``page`` (so torn down after it): the desk's feeds end with the page."""
+    yield
+    feeds = app.extensions[EXTENSION]
+    deadline = time.monotonic() + 5
+    while len(feeds) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(feeds) == 0, "a closed page's feed is still open"
+
+
+@pytest.fixture
+def desk(drained, page, deps, clock, api):
+    """A sales queue, a customer with an open lead, and agent Amy on /agent, live."""
+    with deps.session_factory.begin() as s:
+        create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
+    api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
+    customer_id, _ = add_customer(deps, clock)
+    for sid in ("CA1", "CA2"):
+        add_call(deps, clock, sid, CALLER, customer_id=customer_id)
+    login(page, "amy", next_path="/agent")
+    expect(page.locator("#ad-status")).to_have_text("live")
+    return deps.router
+
+
+def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, deps):
+    expect(page.locator("#ad-state")).to_have_text("offline")
+    page.click("#ad-available")
+    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    expect(page.locator("#ad-ringing")).to_be_hidden()
+
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    ringing = page.locator("#ad-ringing")
+    expect(ringing).to_be_visible(timeout=LIVE)
+    expect(page.locator("#pop-name")).to_have_text("Dana Reyes", timeout=LIVE)
+    expect(page.locator("#pop-ivr")).to_have_text("main>sales>new")
+    expect(page.locator("#pop-stage")).to_have_text("qualified")
+    expect(page.locator("#pop-vehicle")).to_contain_text("Ford F-150")
+    expect(page.locator("#pop-trade")).to_contain_text("Honda Civic")
+    expect(page.locator("#ad-countdown")).to_have_text("15 s")
+    expect(page.locator("#ad-countdown")).to_have_text("14 s", timeout=2000)  # it counts
+
+    page.click("#ad-reject")
+    expect(ringing).to_be_hidden(timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("available")
+    expect(page.locator("#ad-pop")).to_be_hidden()
+
+    desk.enqueue("CA2", "sales", call_sid="CA2", phone=CALLER)
+    expect(ringing).to_be_visible(timeout=LIVE)
+    page.click("#ad-accept")
+    expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
+    expect(ringing).to_be_hidden()
+    expect(page.locator("#ad-state")).to_have_text("on a call")
+    expect(page.locator("#pop-name")).to_have_text("Dana Reyes")
+    expect(page.locator("#ad-timer")).to_have_text("0:01", timeout=2500)
+
+    desk.call_ended("CA2")
+    wrap = page.locator("#ad-wrap")
+    expect(wrap).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-wrap-countdown")).to_have_text("0:30")
+    # Inline errors: the page's own check, then the API's.
+    page.select_option("#ad-disposition", "appointment_set")
+    page.click("#ad-dispo-save")
+    expect(page.locator("#ad-dispo-error")).to_contain_text("date and time")
+    page.fill("#ad-appt-at", "2026-01-10T10:00")
+    page.select_option("#ad-appt-type", "test_drive")
+    page.fill("#ad-notes", "Wants the F-150 in blue")
+    page.click("#ad-dispo-save")
+    expect(page.locator("#ad-dispo-done")).to_have_text("Saved: appointment set.", timeout=LIVE)
+    expect(wrap).to_be_hidden(timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("available")
+
+    with deps.read_session_factory() as s:
+        call = s.scalars(select(Call).where(Call.call_sid == "CA2")).one()
+        assert call.disposition.value == "appointment_set"
+        assert call.notes == "Wants the F-150 in blue"
+        appointment = s.scalars(select(Appointment).where(Appointment.call_id == call.id)).one()
+        assert appointment.type.value == "test_drive"
+        assert appointment.start_at.date().isoformat() in ("2026-01-10", "2026-01-11")
+        assert s.get(Lead, call.lead_id).stage.value == "appointment_set"
+
+
+def test_a_failed_disposition_shows_the_apis_error_inline(desk, page, api):
+    page.click("#ad-available")
+    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    expect(page.locator("#ad-ringing")).to_be_visible(timeout=LIVE)
+    page.click("#ad-accept")
+    expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
+    desk.call_ended("CA1")
+    expect(page.locator("#ad-wrap")).to_be_visible(timeout=LIVE)
+    # Someone (a supervisor's screen, another tab) recorded the outcome first: 409.
+    api.post("/api/calls/CA1/outcome", json={"disposition": "interested"}, as_="amy")
+    page.select_option("#ad-disposition", "not_interested")
+    page.click("#ad-dispo-save")
+    expect(page.locator("#ad-dispo-error")).to_contain_text("already recorded")
+    expect(page.locator("#ad-wrap")).to_be_visible()
+
+
+def test_away_with_a_reason(desk, page):
+    page.select_option("#ad-reason", "lunch")
+    page.click("#ad-away")
+    expect(page.locator("#ad-state")).to_have_text("away (lunch)", timeout=LIVE)
+    page.click("#ad-offline")
+    expect(page.locator("#ad-state")).to_have_text("offline", timeout=LIVE)

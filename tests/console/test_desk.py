@@ -1,0 +1,399 @@
+"""The agent's desk: the screen pop of the offered or connected call, the agent's own live
+feed (GET /api/agents/me/stream) and the page. The router is driven directly; its offer
+actions are not dispatched (no softphone rings), which the desk does not need."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from console.desk import EXTENSION
+from crm_core.acd import create_queue
+from crm_core.acd_schemas import QueueIn
+from crm_core.models import (
+    ActivityKind,
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Call,
+    CallDirection,
+    Customer,
+    CustomerPhone,
+    Lead,
+    LeadSource,
+    LeadStage,
+    Task,
+    TaskKind,
+    Vehicle,
+    VehicleRelation,
+)
+from crm_core.schemas import parse
+from crm_core.timeline import add_activity
+from crm_core.users import get_user
+from routing.config import profile
+
+CALLER = "+13135550100"
+STRANGER = "+13135550199"
+
+
+class Feed:
+    """An open stream response, read one SSE message at a time."""
+
+    def __init__(self, response) -> None:
+        self.response = response
+        self.chunks = iter(response.response)
+        self.buffer = ""
+
+    def next(self) -> dict:
+        """The next message: {"event", "id", "data"} or {"comment"} or {"retry"}."""
+        while "\n\n" not in self.buffer:
+            self.buffer += next(self.chunks).decode()
+        block, self.buffer = self.buffer.split("\n\n", 1)
+        message: dict = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "":
+                message["comment"] = value
+            elif name == "data":
+                message["data"] = message.get("data", "") + value
+            else:
+                message[name] = value
+        return message
+
+    def next_event(self) -> dict:
+        while True:
+            message = self.next()
+            if "event" in message:
+                message["data"] = json.loads(message["data"])
+                return message
+
+    def close(self) -> None:
+        self.response.close()
+
+
+@pytest.fixture
+def app(database_url, redis_url, clock, tmp_path):
+    from tests.conftest import make_app
+
+    yield from make_app(database_url, redis_url, clock, tmp_path, ACD_STREAM_BLOCK_SECONDS=0.2)
+
+
+@pytest.fixture
+def desk(deps, clock, api):
+    """A sales queue, an agent who can take it, a supervisor; returns the router."""
+    with deps.session_factory.begin() as s:
+        create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
+    api.user("agent", skills={"sales": 5})
+    api.user("agent", username="other", skills={"sales": 5})
+    api.user("supervisor")
+    return deps.router
+
+
+def add_customer(deps, clock, *, touchpoints: int = 7) -> tuple[int, int]:
+    """A customer with a phone, an older lost lead and a newer open one, vehicles, a long
+    timeline, appointments and tasks; returns (customer id, open lead id)."""
+    now = clock.now()
+    with deps.session_factory.begin() as s:
+        c = Customer(
+            first_name="Dana",
+            last_name="Reyes",
+            language="es-US",
+            preferred_makes=["Ford"],
+            preferred_models=["F-150"],
+            created_at=now,
+            updated_at=now,
+            phones=[CustomerPhone(e164=CALLER, is_primary=True)],
+        )
+        s.add(c)
+        s.flush()
+
+        def lead(stage, age):
+            at = now - timedelta(days=age)
+            return Lead(
+                customer_id=c.id,
+                source_type=LeadSource.WEBSITE,
+                source_name="dealer site",
+                stage=stage,
+                temperature=80,
+                created_at=at,
+                updated_at=at,
+                stage_changed_at=at,
+            )
+
+        old, open_lead = lead(LeadStage.LOST, 30), lead(LeadStage.QUALIFIED, 2)
+        s.add_all([old, open_lead])
+        s.flush()
+        s.add_all(
+            [
+                Vehicle(
+                    customer_id=c.id,
+                    lead_id=open_lead.id,
+                    relation=VehicleRelation.INTEREST,
+                    year=2025,
+                    make="Ford",
+                    model="F-150",
+                ),
+                Vehicle(
+                    customer_id=c.id,
+                    relation=VehicleRelation.TRADE_IN,
+                    year=2016,
+                    make="Honda",
+                    model="Civic",
+                    trade_value=9000,
+                ),
+                Vehicle(customer_id=c.id, relation=VehicleRelation.OWNED, make="Kia"),
+            ]
+        )
+        for i in range(touchpoints):
+            add_activity(
+                s,
+                customer_id=c.id,
+                kind=ActivityKind.NOTE,
+                summary=f"note {i}",
+                at=now - timedelta(hours=touchpoints - i),
+            )
+        for status, days in (
+            (AppointmentStatus.SCHEDULED, 1),
+            (AppointmentStatus.CANCELLED, 2),
+            (AppointmentStatus.SCHEDULED, -3),  # in the past
+        ):
+            start = now + timedelta(days=days)
+            s.add(
+                Appointment(
+                    customer_id=c.id,
+                    type=AppointmentType.TEST_DRIVE,
+                    status=status,
+                    start_at=start,
+                    end_at=start + timedelta(hours=1),
+                    created_at=now,
+                )
+            )
+        s.add(Task(kind=TaskKind.CALLBACK, customer_id=c.id, title="call back", due_at=now,
+                   created_at=now))  # fmt: skip
+        return c.id, open_lead.id
+
+
+def add_call(deps, clock, sid: str, phone: str, **fields) -> None:
+    with deps.session_factory.begin() as s:
+        s.add(
+            Call(
+                call_sid=sid,
+                direction=CallDirection.INBOUND,
+                from_number=phone,
+                to_number="+18005550000",
+                created_at=clock.now(),
+                queue="sales",
+                ivr_path="main>sales>new",
+                language="es-US",
+                script_name="auto-attendant",
+                script_version="3",
+                **fields,
+            )
+        )
+
+
+def test_the_pop_of_a_known_caller_has_everything_without_a_click(api, deps, clock, desk):
+    customer_id, lead_id = add_customer(deps, clock)
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    clock.advance(12)
+    pop = api.get("/api/agents/me/screen-pop")
+    assert pop.status_code == 200, pop.json
+    body = pop.json
+    assert (body["stage"], body["entry"], body["call_sid"], body["phone"]) == (
+        "offer",
+        "CA1",
+        "CA1",
+        CALLER,
+    )
+    assert body["customer"]["id"] == customer_id
+    assert body["customer"]["name"] == "Dana Reyes"
+    assert body["customer"]["phones"] == [{"number": CALLER, "kind": "mobile", "primary": True}]
+    assert body["customer"]["do_not_call"] is False
+    assert body["customer"]["preferred_makes"] == ["Ford"]
+    assert body["lead"]["id"] == lead_id
+    assert (body["lead"]["stage"], body["lead"]["temperature"]) == ("qualified", 80)
+    assert body["lead"]["source_type"] == "website"
+    assert [v["model"] for v in body["vehicles"]["interest"]] == ["F-150"]
+    assert [(v["model"], v["trade_value"]) for v in body["vehicles"]["trade_in"]] == [
+        ("Civic", 9000.0)
+    ]
+    assert body["ivr_path"] == "main>sales>new" and body["language"] == "es-US"
+    assert body["script"] == {"name": "auto-attendant", "version": "3"}
+    assert body["queue"] == "sales" and body["waited_seconds"] == 12
+    assert body["offer_deadline"] == (clock.now() - timedelta(seconds=12) + timedelta(
+        seconds=15)).isoformat()  # fmt: skip
+    assert [a["summary"] for a in body["timeline"]] == ["note 6", "note 5", "note 4", "note 3",
+                                                        "note 2"]  # fmt: skip
+    assert [(a["type"], a["status"]) for a in body["appointments"]] == [("test_drive", "scheduled")]
+    assert [t["title"] for t in body["tasks"]] == ["call back"]
+
+
+def test_connected_the_pop_counts_the_wait_to_the_answer(api, deps, clock, desk):
+    add_customer(deps, clock)
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    clock.advance(5)
+    assert api.post("/api/agents/me/offers/CA1/accept").json["state"] == "busy"
+    clock.advance(60)
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["stage"] == "connected" and body["waited_seconds"] == 5
+    assert body["answered_at"] == (clock.now() - timedelta(seconds=60)).isoformat()
+    # In wrap-up the pop is still there (from the Call row), for the disposition.
+    desk.call_ended("CA1")
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["stage"] == "wrap_up" and body["customer"]["name"] == "Dana Reyes"
+    state = api.get("/api/agents/me/state").json
+    assert state["state"] == "wrap_up"
+
+
+def test_an_unknown_caller_still_gets_the_number_and_the_ivr(api, deps, clock, desk):
+    add_customer(deps, clock)
+    add_call(deps, clock, "CA2", STRANGER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA2", "sales", call_sid="CA2", phone=STRANGER)
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["customer"] is None and body["lead"] is None
+    assert body["phone"] == STRANGER and body["ivr_path"] == "main>sales>new"
+    assert body["timeline"] == [] and body["appointments"] == [] and body["tasks"] == []
+
+
+def test_a_caller_with_no_call_row_and_no_phone_pops_what_the_router_knows(api, desk):
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("E1", "sales")
+    body = api.get("/api/agents/me/screen-pop").json
+    assert (body["entry"], body["call_sid"], body["phone"], body["customer"]) == (
+        "E1",
+        None,
+        None,
+        None,
+    )
+
+
+def test_nothing_offered_is_a_404(api, desk):
+    assert api.get("/api/agents/me/screen-pop").json["error"]["field"] == "entry"
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    missing = api.get("/api/agents/me/screen-pop")
+    assert missing.status_code == 404 and missing.json["error"]["id"]
+
+
+def test_the_pop_is_only_the_signed_in_agents(api, deps, clock, desk):
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    assert api.get("/api/agents/me/screen-pop").status_code == 200
+    assert api.get("/api/agents/me/screen-pop", as_="other").status_code == 404
+
+
+def test_the_pop_takes_a_fixed_number_of_queries(api, deps, clock, desk):
+    add_customer(deps, clock, touchpoints=40)
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(deps.read_engine, "before_cursor_execute", count)
+    try:
+        assert api.get("/api/agents/me/screen-pop").status_code == 200
+    finally:
+        event.remove(deps.read_engine, "before_cursor_execute", count)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # call, customer + phones, leads, vehicles, timeline, appointments, tasks; the bearer
+    # token's lookup uses the writer, not this engine.
+    assert len(selects) <= 8, selects
+
+
+@pytest.mark.parametrize("path", ["/api/agents/me/screen-pop", "/api/agents/me/stream"])
+def test_the_api_needs_a_login(client, desk, path):
+    answer = client.get(path)
+    assert answer.status_code == 401 and answer.json["error"]["id"]
+
+
+def test_the_page_needs_a_login_and_serves_every_role(client, api, desk):
+    answer = client.get("/agent")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    for role in ("agent", "supervisor"):
+        page = api.get("/agent", as_=role)
+        assert page.status_code == 200
+        assert b'id="desk-settings"' in page.data and b"agent.js" in page.data
+    script = api.get("/console/desk/agent.js")
+    assert script.status_code == 200
+    script.close()
+
+
+# ------------------------------------------------------------------------------ the feed
+
+
+@pytest.fixture
+def feeds(api, app):
+    opened: list[Feed] = []
+
+    def open_feed(as_="agent", **headers) -> Feed:
+        response = api.get("/api/agents/me/stream", as_=as_, headers=headers, buffered=False)
+        feed = Feed(response)
+        opened.append(feed)
+        return feed
+
+    yield open_feed
+    for feed in opened:
+        feed.close()
+    assert len(app.extensions[EXTENSION]) == 0, "a closed feed kept its Redis connection"
+
+
+def test_the_feed_opens_with_the_state_then_follows_the_agents_events(api, deps, desk, feeds):
+    agent_id, _ = api.user("agent")
+    other_id, _ = api.user("other")
+    feed = feeds()
+    assert feed.response.mimetype == "text/event-stream"
+    assert feed.response.headers["Cache-Control"] == "no-cache"
+    assert feed.next() == {"retry": "1000"}
+    first = feed.next_event()
+    assert first["event"] == "state" and first["data"]["state"] == "offline"
+    assert first["data"]["id"] == agent_id
+    # Another agent's event is not sent; this agent's presence change is, re-read.
+    with deps.read_session_factory() as s:
+        me, other = profile(get_user(s, agent_id)), profile(get_user(s, other_id))
+    desk.set_presence(other, "available")
+    desk.set_presence(me, "away", "lunch")
+    state = feed.next_event()
+    ids = [i.decode() for i, _ in desk.redis.xrange(desk.keys.events)]
+    assert state["event"] == "state" and state["id"] == ids[-1]
+    assert (state["data"]["state"], state["data"]["reason"]) == ("away", "lunch")
+    desk.set_presence(me, "available")
+    desk.enqueue("CA1", "sales", call_sid="CA1")
+    offered = feed.next_event()
+    while offered["data"]["state"] != "reserved":
+        offered = feed.next_event()
+    assert offered["data"]["offer"]["entry"] == "CA1" and offered["data"]["offer"]["deadline"]
+
+
+def test_a_caller_hanging_up_while_ringing_reaches_the_agent(api, deps, desk, feeds):
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1")
+    feed = feeds()
+    assert feed.next_event()["data"]["state"] == "reserved"
+    desk.caller_gone("CA1")
+    state = feed.next_event()
+    assert state["data"]["state"] == "available" and state["data"]["offer"] is None
+
+
+def test_last_event_id_resumes_with_the_state_after_it(api, deps, desk, feeds):
+    api.post("/api/agents/me/presence", json={"state": "away", "reason": "break"})
+    feed = feeds()
+    seen = feed.next_event()["id"]
+    feed.close()
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    resumed = feeds(**{"Last-Event-ID": seen})
+    assert resumed.next() == {"retry": "1000"}
+    state = resumed.next_event()
+    assert state["data"]["state"] == "available" and state["id"] != seen
+    assert resumed.next() == {"comment": "keep-alive"}
