@@ -17,19 +17,25 @@ a page counts down against the server's time, not its own.
 from __future__ import annotations
 
 import json
-import re
-import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from console.api import ANY
 from console.auth import require_role
+from console.stream import (
+    BLOCK_SECONDS,
+    EXTENSION,
+    HEADERS,
+    KEEP_ALIVE,
+    MAX_SECONDS,
+    RETRY_MS,
+    follow,
+    sse,
+)
 from crm_core.calls import OPEN_STAGES, remote_party
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import (
@@ -61,12 +67,6 @@ bp = Blueprint(
     static_url_path="/console/desk",
 )
 
-BLOCK_SECONDS = 10.0  # one blocking read; a heartbeat after each empty one
-MAX_SECONDS = 300.0  # one response, then the browser reconnects with Last-Event-ID
-RETRY_MS = 1000
-EXTENSION = "desk_stream"
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 TIMELINE_ITEMS = 5
 OPEN_APPOINTMENTS = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 LIST_LIMIT = 10
@@ -363,31 +363,6 @@ def _waited(router, entry: dict, call: Call | None, now_iso: str) -> tuple[int |
 # ----------------------------------------------------------------------------- the feed
 
 
-class Feeds:
-    """The desk feeds open in this app (a count, so tests can see each one end)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open = 0
-
-    def opened(self) -> None:
-        with self._lock:
-            self._open += 1
-
-    def closed(self) -> None:
-        with self._lock:
-            self._open -= 1
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self._open
-
-
-@bp.record_once
-def _setup(state) -> None:
-    state.app.extensions[EXTENSION] = Feeds()
-
-
 @bp.get("/api/agents/me/stream")
 @require_role(*ANY)
 def my_stream():
@@ -404,46 +379,27 @@ def my_stream():
     return Response(feed, mimetype="text/event-stream", headers=HEADERS)
 
 
-def _feed(router, feeds: Feeds, agent_id: int, last_id: str, *, block: float, limit: float):
-    """The response body; runs after the view returned, so it takes what it needs as
-    arguments. ``finally`` runs when the server closes it (the client went away)."""
-    client = redis.Redis(
-        connection_pool=router.redis.connection_pool, single_connection_client=True
-    )
-    feeds.opened()
-    try:
-        key = router.keys.events
-        deadline = time.monotonic() + limit
-        yield f"retry: {RETRY_MS}\n\n"
-        if not _resumable(client, key, last_id):
-            last_id = _last_id(client, key)
-            state = state_document(router, agent_id)
-            yield _event("state", last_id, state)
-        else:
+def _feed(router, feeds, agent_id: int, last_id: str, *, block: float, limit: float):
+    """The response body, on the wallboard's loop (console/stream.py ``follow``): the
+    state first unless resumed, then again whenever an event concerns this agent."""
+    yield f"retry: {RETRY_MS}\n\n"
+    state: dict[str, Any] = {}
+    for tick in follow(router, feeds, last_id, block=block, limit=limit):
+        if tick.entries is None:
             state = state_document(router, agent_id)  # what to watch; sent when it changes
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            read = client.xread(
-                {key: last_id}, count=500, block=max(1, int(min(block, left) * 1000))
-            )
-            if not read:
-                yield ": keep-alive\n\n"
-                continue
+            if not tick.resumed:
+                yield _state(tick.last_id, state)
+        elif not tick.entries:
+            yield KEEP_ALIVE
+        else:
             watched = {x["entry"] for x in (state.get("offer"), state.get("connected")) if x}
-            concerned = False
-            for raw_id, fields in read[0][1]:
-                last_id = raw_id.decode()
-                concerned = concerned or _concerns(fields.get(b"e", b"{}"), agent_id, watched)
-            if concerned:
+            if any(_concerns(raw, agent_id, watched) for _, raw in tick.entries):
                 state = state_document(router, agent_id)
-                yield _event("state", last_id, state)
-    except redis.RedisError:  # Redis went away: end; the browser reconnects and resyncs
-        return
-    finally:
-        feeds.closed()
-        client.close()
+                yield _state(tick.last_id, state)
+
+
+def _state(event_id: str, state: dict[str, Any]) -> str:
+    return sse("state", event_id, json.dumps(state, separators=(",", ":")))
 
 
 def _concerns(raw: bytes, agent_id: int, watched: set[str]) -> bool:
@@ -457,44 +413,3 @@ def _concerns(raw: bytes, agent_id: int, watched: set[str]) -> bool:
     if str(event.get("agent")) == str(agent_id):
         return True
     return bool(event.get("entry")) and event["entry"] in watched
-
-
-def _event(kind: str, event_id: str, data: dict) -> str:
-    return f"event: {kind}\nid: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def _parse_id(value: str | bytes) -> tuple[int, int]:
-    text = value.decode() if isinstance(value, bytes) else value
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _stream_info(client: redis.Redis, key: str) -> dict[str, Any] | None:
-    try:
-        return client.xinfo_stream(key)
-    except redis.ResponseError:  # no such key: nothing has happened yet
-        return None
-
-
-def _last_id(client: redis.Redis, key: str) -> str:
-    info = _stream_info(client, key)
-    if info is None:
-        return "0-0"
-    last = info["last-generated-id"]
-    return last.decode() if isinstance(last, bytes) else last
-
-
-def _resumable(client: redis.Redis, key: str, last_id: str) -> bool:
-    """Is every entry after ``last_id`` still in the stream (as console/stream.py asks)?"""
-    if not STREAM_ID.match(last_id):
-        return False
-    info = _stream_info(client, key)
-    if info is None:
-        return False
-    seen, last = _parse_id(last_id), _parse_id(info["last-generated-id"])
-    if seen > last:
-        return False
-    first = info.get("first-entry")
-    if not first:
-        return seen == last
-    return seen >= _parse_id(first[0])

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -39,6 +40,7 @@ bp = Blueprint("stream", __name__)
 BLOCK_SECONDS = 10.0  # one blocking read; a heartbeat after each empty one
 MAX_SECONDS = 300.0  # one response, then the browser reconnects with Last-Event-ID
 RETRY_MS = 1000  # how soon the browser reconnects (the SSE `retry:` field)
+KEEP_ALIVE = ": keep-alive\n\n"
 EXTENSION = "acd_stream"
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -129,9 +131,23 @@ def acd_stream():
     return Response(feed, mimetype="text/event-stream", headers=HEADERS)
 
 
-def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[str]:
-    """The response body. Runs after the view has returned, so it takes what it needs as
-    arguments (no request or app context); ``finally`` runs when the server closes it."""
+@dataclass(frozen=True)
+class Tick:
+    """One step of ``follow``: the first (``entries`` None: ``resumed`` says whether the
+    browser's ``Last-Event-ID`` still holds), a read that found nothing (``entries`` empty:
+    time for a heartbeat), or new router events (``entries``: stream id and JSON bytes)."""
+
+    last_id: str
+    entries: list[tuple[str, bytes]] | None = None
+    resumed: bool = False
+
+
+def follow(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[Tick]:
+    """The router's event stream from ``last_id`` (or from now, when the browser's id no
+    longer holds), for at most ``limit`` seconds of wall time, in reads of at most
+    ``block``: the loop under every live feed (the wallboard's, an agent's desk). Runs
+    after the view has returned, so it takes what it needs as arguments; ``finally`` runs
+    when the server closes the response."""
     # A connection of its own from the app's pool, for the feed's whole life.
     client = redis.Redis(
         connection_pool=router.redis.connection_pool, single_connection_client=True
@@ -142,10 +158,10 @@ def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> 
         key = router.keys.events
         # Wall time, not the injected clock: this bounds a worker's thread, not a call.
         deadline = time.monotonic() + limit
-        yield f"retry: {RETRY_MS}\n\n"
-        if not _resumable(client, key, last_id):
+        resumed = _resumable(client, key, last_id)
+        if not resumed:
             last_id = _last_id(client, key)
-            yield _event("snapshot", last_id, _snapshot(router))
+        yield Tick(last_id, resumed=resumed)
         while not feeds.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -153,12 +169,11 @@ def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> 
             read = client.xread(
                 {key: last_id}, count=500, block=max(1, int(min(block, left) * 1000))
             )
-            if not read:
-                yield ": keep-alive\n\n"
-                continue
-            for raw_id, fields in read[0][1]:
-                last_id = raw_id.decode()
-                yield _event("acd", last_id, fields.get(b"e", b"{}").decode())
+            found = read[0][1] if read else []
+            entries = [(raw_id.decode(), fields.get(b"e", b"{}")) for raw_id, fields in found]
+            if entries:
+                last_id = entries[-1][0]
+            yield Tick(last_id, entries)
     except redis.RedisError:
         # Redis went away mid-feed: end the response; the browser reconnects and resyncs.
         return
@@ -166,6 +181,20 @@ def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> 
         if number is not None:
             feeds.remove(number)
         client.close()
+
+
+def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[str]:
+    """The wallboard's response body: a snapshot unless resumed, then every event."""
+    yield f"retry: {RETRY_MS}\n\n"
+    for tick in follow(router, feeds, last_id, block=block, limit=limit):
+        if tick.entries is None:
+            if not tick.resumed:
+                yield sse("snapshot", tick.last_id, _snapshot(router))
+        elif not tick.entries:
+            yield KEEP_ALIVE
+        else:
+            for event_id, raw in tick.entries:
+                yield sse("acd", event_id, raw.decode())
 
 
 def _snapshot(router) -> str:
@@ -179,7 +208,8 @@ def _snapshot(router) -> str:
     )
 
 
-def _event(kind: str, event_id: str, data: str) -> str:
+def sse(kind: str, event_id: str, data: str) -> str:
+    """One Server-Sent Event."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {kind}\nid: {event_id}\n{lines}\n"
 

@@ -3,7 +3,6 @@ client's streaming response, and the wallboard page that uses it."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -15,6 +14,7 @@ from console.stream import EXTENSION, _stop_on_sigterm
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
 from crm_core.schemas import parse
+from tests.console.sse import Feed
 from tests.routing.conftest import agent
 
 
@@ -35,42 +35,6 @@ def board(deps, clock, api):
     api.user("supervisor")
     api.user("agent")
     return deps.router
-
-
-class Feed:
-    """An open stream response, read one SSE message at a time."""
-
-    def __init__(self, response) -> None:
-        self.response = response
-        self.chunks = iter(response.response)
-        self.buffer = ""
-
-    def next(self) -> dict:
-        """The next message: {"event", "id", "data"} or {"comment"} or {"retry"}."""
-        while "\n\n" not in self.buffer:
-            self.buffer += next(self.chunks).decode()
-        block, self.buffer = self.buffer.split("\n\n", 1)
-        message: dict = {}
-        for line in block.split("\n"):
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "":
-                message["comment"] = value
-            elif name == "data":
-                message["data"] = message.get("data", "") + value
-            else:
-                message[name] = value
-        return message
-
-    def next_event(self) -> dict:
-        while True:
-            message = self.next()
-            if "event" in message:
-                message["data"] = json.loads(message["data"])
-                return message
-
-    def close(self) -> None:
-        self.response.close()
 
 
 @pytest.fixture
