@@ -9,6 +9,7 @@ def init_console(app: Flask) -> None:
     from console import acd_api, acd_live, api, auth, errors, pages, softphone, stream, supervise
     from console.desk import bp as desk_bp
     from console.incall import bp as incall_bp
+    from console.worklists import bp as worklists_bp  # script, notes, my lists
     from routing import client as click_to_call
 
     auth.init_auth(app)
@@ -23,4 +24,5 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(supervise.bp, url_prefix="/api")  # listen/whisper/barge, audit
     app.register_blueprint(incall_bp, url_prefix="/api")  # the agent's mute/hold/transfer
     app.register_blueprint(desk_bp)  # /agent and its /api/agents/me/screen-pop, /stream
+    app.register_blueprint(worklists_bp, url_prefix="/api")
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
