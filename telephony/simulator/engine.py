@@ -250,7 +250,25 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
             call.token += 1
             call.gather = call.record = None
             call.program = []
+            self._drop_dial(call)
             self.after(0, self._redirect_now, call, call.token, url, method)
+
+    def _drop_dial(self, call: SimCall) -> None:
+        """A redirected call stops its <Dial> as Twilio does: it leaves its conference (the
+        others are told; end-conference-on-exit applies), its other legs hang up, and the
+        Dial's action is not requested (the new TwiML replaces the document)."""
+        if call.conference is not None:
+            self._leave(call, call.conference)
+        dialing, call.dialing = call.dialing, None
+        if dialing is None:
+            return
+        if dialing.queue is not None and call in dialing.queue.dequeuers:
+            dialing.queue.dequeuers.remove(call)
+        for leg in dialing.children:
+            if leg.dequeued is not None:
+                self._release_dequeued(leg)
+            elif not leg.ended:
+                self._end(leg, "completed" if leg is dialing.child else "canceled")
 
     def _redirect_now(self, call: SimCall, token: int, url: str, method: str) -> None:
         if call.token == token and not call.ended:

@@ -131,12 +131,6 @@ def test_cold_transfer_to_a_queue_keeps_the_place(sim, deps, signed_in, connecte
     assert again.status_code == 409  # Ana is on no call now
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator gap: a call redirected through the Calls REST API stays in its "
-    "conference (Twilio takes it out, ending the agent's part), so the next agent's bridge "
-    "finds the first agent still there",
-)
 def test_a_transferred_caller_leaves_the_first_agent_for_the_next(
     sim, deps, signed_in, connected, agents
 ):

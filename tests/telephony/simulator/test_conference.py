@@ -139,3 +139,21 @@ def test_last_participant_leaving_ends_it(sim, server):
     assert caller.call.status == "completed"
     assert server.posted("/conf-events")[-1]["ReasonConferenceEnded"] == "last-participant-left"
     assert sim.conference(ROOM, create=False) is None  # a new join would start a new one
+
+
+def test_a_redirected_participant_leaves_the_conference_without_its_dial_action(sim, server):
+    """Calls resource update with Url, as Twilio does it: the call stops its <Dial>, leaves
+    the room (the others stay), the Dial's action is not requested, and the new TwiML runs."""
+    server.docs["/voice"] = room(start=True, end=False, action="/after-dial")
+    server.docs["/elsewhere"] = "<Response><Say>Somewhere else now.</Say></Response>"
+    caller = sim.call(CALLER, NUMBER).expect_say("somewhere else now", within=60)
+    agent = sim.call("+13135550102", AGENT_NUMBER).wait(120).hangup()
+    sim.advance(5)
+    sim.redirect(caller.call, f"{BASE}/elsewhere")
+    sim.advance(10)
+    assert caller.failures == []
+    conference = sim.conference(ROOM, create=False)
+    assert list(conference.participants) == [agent.call.sid]
+    assert ("participant-leave", caller.call.sid) in events(server)
+    assert server.posted("/after-dial") == []
+    assert "after the conference" not in caller.heard_text()
