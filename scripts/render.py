@@ -166,7 +166,7 @@ VARIABLES: dict[str, Variable] = {
         _v("appointment.when", "the scheduled day", "día programado", format=format_when),
         _v("appointment.type", "appointment", "cita"),
         _v("appointment.with", "our team", "nuestro equipo"),
-        _v("vehicle.description", "vehicle you asked about", "vehículo que le interesó"),
+        _v("vehicle.description", "vehicle", "vehículo"),  # "the vehicle you asked about"
         _v("lead.source", "our website", "nuestro sitio web"),
         _v("queue.name", "our team", "nuestro equipo"),
         _v("queue.position", "next", "siguiente", format=format_count),

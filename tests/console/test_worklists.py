@@ -222,7 +222,7 @@ def test_without_a_call_the_outbound_script_reads_with_fallbacks(api, desk):
     )
     assert said["identify"] == (
         "Hi there, this is Ana Ruiz with Car Capital. I'm calling about the vehicle you "
-        "asked about you asked about through our website."
+        "asked about through our website."
     )
     assert "{" not in "".join(said.values())
     opening = body["steps"][0]
