@@ -1,4 +1,5 @@
-"""The human screens and the JSON API they use: login, the API, (later) softphone and wallboard."""
+"""The human screens and the JSON API they use: login, the API, the agent desk and its
+softphone token, the wallboard and supervisors' actions."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from flask import Flask
 
 def init_console(app: Flask) -> None:
     from console import acd_api, acd_live, api, auth, errors, pages, softphone, stream, supervise
+    from console.call_script import bp as call_script_bp
     from console.desk import bp as desk_bp
     from console.incall import bp as incall_bp
-    from console.worklists import bp as worklists_bp  # script, notes, my lists
+    from console.worklists import bp as worklists_bp
     from routing import client as click_to_call
 
     auth.init_auth(app)
@@ -24,5 +26,6 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(supervise.bp, url_prefix="/api")  # listen/whisper/barge, audit
     app.register_blueprint(incall_bp, url_prefix="/api")  # the agent's mute/hold/transfer
     app.register_blueprint(desk_bp)  # /agent and its /api/agents/me/screen-pop, /stream
-    app.register_blueprint(worklists_bp, url_prefix="/api")
+    app.register_blueprint(call_script_bp, url_prefix="/api")  # the script beside a call
+    app.register_blueprint(worklists_bp, url_prefix="/api")  # notes, my callbacks and leads
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
