@@ -255,9 +255,7 @@ class TwilioCarrier:
 
     def find_conference(self, name: str) -> str | None:
         with self._errors("find_conference", FriendlyName=name):
-            found = self.client.conferences.list(
-                friendly_name=name, status="in-progress", limit=1
-            )
+            found = self.client.conferences.list(friendly_name=name, status="in-progress", limit=1)
         return found[0].sid if found else None
 
     def _update_participant(
