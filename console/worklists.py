@@ -4,7 +4,6 @@ script beside it are ``console/call_script.py``."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -13,10 +12,11 @@ from pydantic import StringConstraints
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from console.api import _int_arg
 from console.auth import require_role
 from console.call_script import append_note, current_call, iso
 from crm_core.calls import OPEN_STAGES
-from crm_core.errors import Forbidden, InvalidInput, NotFound
+from crm_core.errors import Forbidden, NotFound
 from crm_core.models import (
     TEXT_LEN,
     Activity,
@@ -39,7 +39,6 @@ bp = Blueprint("worklists", __name__)
 OPEN_APPOINTMENTS = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 CALLBACKS_AHEAD = timedelta(days=1)
 CLICK_TO_CALL = "/twilio/client"  # the TwiML App's Voice URL: the softphone dials through it
-WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 MAX_LIMIT = 100
 
 NoteText = Annotated[
@@ -84,15 +83,7 @@ def add_notes(call_sid: str):
 
 
 def _page() -> tuple[int, int]:
-    def arg(name: str, default: int, lo: int, hi: int) -> int:
-        raw = request.args.get(name)
-        if raw in (None, ""):
-            return default
-        if not WHOLE_NUMBER.fullmatch(raw) or not lo <= int(raw) <= hi:
-            raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)
-        return int(raw)
-
-    return arg("limit", 25, 1, MAX_LIMIT), arg("offset", 0, 0, 10**9)
+    return _int_arg("limit", 25, 1, MAX_LIMIT), _int_arg("offset", 0, 0, 10**9)
 
 
 @bp.get("/agents/me/callbacks")

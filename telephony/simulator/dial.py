@@ -84,6 +84,17 @@ class Dial:
             if party is not None:
                 party.did("connected", peer)
 
+    def _drop_legs(self: Simulator, call: SimCall, dialing) -> None:
+        """Every leg of the caller's <Dial> hangs up (a caller taken from a queue goes back
+        to it), and the caller stops waiting to dequeue."""
+        if dialing.queue is not None and call in dialing.queue.dequeuers:
+            dialing.queue.dequeuers.remove(call)
+        for leg in dialing.children:
+            if leg.dequeued is not None:
+                self._release_dequeued(leg)
+            elif not leg.ended:
+                self._end(leg, "completed" if leg is dialing.child else "canceled")
+
     def _leg_ended(self: Simulator, child: SimCall) -> None:
         """A leg ended: the bridge is over, or one more leg nobody answered."""
         parent = child.dial_parent
@@ -130,12 +141,6 @@ class Dial:
         """The caller hung up while in <Dial>: drop every leg (a caller taken from a queue is
         not dropped: it goes on to its <Enqueue> action)."""
         dialing = call.dialing
-        if dialing.queue is not None and call in dialing.queue.dequeuers:
-            dialing.queue.dequeuers.remove(call)
-        for leg in dialing.children:
-            if leg.dequeued is not None:
-                self._release_dequeued(leg)
-            elif not leg.ended:
-                self._end(leg, "completed" if leg is dialing.child else "canceled")
+        self._drop_legs(call, dialing)
         if call.dialing is not None:  # not already settled by a leg ending
             self._dial_done(call, "completed" if dialing.child else "canceled")

@@ -260,15 +260,8 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         if call.conference is not None:
             self._leave(call, call.conference)
         dialing, call.dialing = call.dialing, None
-        if dialing is None:
-            return
-        if dialing.queue is not None and call in dialing.queue.dequeuers:
-            dialing.queue.dequeuers.remove(call)
-        for leg in dialing.children:
-            if leg.dequeued is not None:
-                self._release_dequeued(leg)
-            elif not leg.ended:
-                self._end(leg, "completed" if leg is dialing.child else "canceled")
+        if dialing is not None:
+            self._drop_legs(call, dialing)
 
     def _redirect_now(self, call: SimCall, token: int, url: str, method: str) -> None:
         if call.token == token and not call.ended:
