@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import MetaData, delete
 
 from app import create_app
 from crm_core.clock import ManualClock
@@ -31,8 +31,11 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     )
     engine = make_engine(url)
     with engine.begin() as connection:  # a clean slate on a shared PostgreSQL database
-        Base.metadata.drop_all(connection)
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        # Every table the database has, not only those of the models imported so far: a
+        # table an earlier run's migrations made (and its foreign keys) must go too.
+        existing = MetaData()
+        existing.reflect(connection)
+        existing.drop_all(connection)
     engine.dispose()
     from migrations import upgrade
 
