@@ -141,9 +141,11 @@ class CallEvent:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or not isinstance(value, str) or value == "":
+    """A parameter's text, or None. NUL characters are dropped: Twilio never sends them and
+    PostgreSQL cannot store them, so a forged one must not turn into a database error."""
+    if value is None or not isinstance(value, str):
         return None
-    return value[:MAX_VALUE]
+    return value.replace("\x00", "")[:MAX_VALUE] or None
 
 
 def _integer(value: Any) -> int | None:

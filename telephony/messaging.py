@@ -74,7 +74,7 @@ class MessageEvent:
             account_sid=_text(form.get("AccountSid")),
             from_=from_,
             to=to,
-            body=(body if isinstance(body, str) else "")[:MAX_BODY],
+            body=(body if isinstance(body, str) else "").replace("\x00", "")[:MAX_BODY],
             num_media=num_media,
             media=media,
             opt_out_type=(_text(form.get("OptOutType")) or "").upper() or None,

@@ -266,14 +266,23 @@ def record_error(
     error = TelephonyError(
         occurred_at=clock.now(),
         source=source,
-        url=(url or "")[:1024] or None,
-        call_sid=(call_sid or "")[:64] or None,
-        error_code=(error_code or "")[:16] or None,
-        message=message[:4000],
-        params={k[:64]: str(v)[:256] for k, v in list((params or {}).items())[:60]},
+        url=_storable(url, 1024),
+        call_sid=_storable(call_sid, 64),
+        error_code=_storable(error_code, 16),
+        message=_storable(message, 4000) or "",
+        params={
+            _storable(k, 64) or "?": _storable(str(v), 256)
+            for k, v in list((params or {}).items())[:60]
+        },
     )
     session.add(error)
     return error
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    """What a failed request carried, as text any database keeps (PostgreSQL refuses NUL):
+    the error record must not fail where the request did."""
+    return (text or "").replace("\x00", "\ufffd")[:limit] or None
 
 
 def recent_errors(session: Session, *, limit: int = 50, since: datetime | None = None):

@@ -264,3 +264,18 @@ def test_every_combination_of_missing_core_fields(twilio):
             form = {k: core[k] for k in keys}
             assert twilio.post("/twilio/voice", form).status_code == 200
             assert twilio.post("/twilio/voice/status", form).status_code == 204
+
+
+def test_nul_characters_never_reach_the_database(twilio, deps, clock):
+    """Twilio never sends NUL; PostgreSQL cannot store it. A forged one is dropped at the
+    edge, and an error record keeps what a failed request carried, NUL replaced."""
+    from telephony.service import record_error
+
+    form = INBOUND | {"CallSid": "CA\x00" + "c" * 32, "From": "+1313555\x000101"}
+    assert twilio.post("/twilio/voice/status", form).status_code == 204
+    with deps.session_factory.begin() as s:
+        record_error(s, clock, source="app", message="bad\x00", params={"k\x00": "v\x00"})
+    with deps.session_factory() as s:
+        assert s.scalars(select(Call.call_sid)).one() == "CA" + "c" * 32
+        error = s.scalars(select(TelephonyError)).one()
+        assert error.message == "bad\ufffd" and error.params == {"k\ufffd": "v\ufffd"}
