@@ -8,6 +8,11 @@
  *  - connected: the call timer and the pop;
  *  - wrap-up: a countdown to `wrap_until` and the disposition form, saved through
  *    POST /api/calls/<CallSid>/outcome, then POST /api/agents/me/wrap-up/end.
+ *  - in-call controls: mute, hold, cold transfer to a queue, consult a colleague
+ *    (POST /api/agents/me/call/…, console/incall.py);
+ *  - the script beside the call (GET /api/agents/me/script, console/call_script.py): steps
+ *    with clickable answers (POST /api/agents/me/script/answer), or the timed elevator pitch;
+ *  - when idle: my callbacks due and my leads (console/worklists.py).
  * Times count against the server's clock (each document carries `now`), not this browser's.
  * Errors from the API ({"error": {"message", "field"}}) show inline.
  */
@@ -277,6 +282,244 @@
       node("span", { class: "when" }, when(t.due_at)), t.title), "none");
   }
 
+  // ------------------------------------------------------------------ in-call controls
+  const API = "/api/agents/me/";
+  const calls = {
+    mute: $("ad-mute"), hold: $("ad-hold"), transferQueue: $("ad-transfer-queue"),
+    queueNames: $("ad-queue-names"), transfer: $("ad-transfer"), consultAgent: $("ad-consult-agent"),
+    consult: $("ad-consult"), consultCancel: $("ad-consult-cancel"), error: $("ad-call-error"),
+  };
+  const call = { key: null, muted: false, held: false, consulting: false };
+
+  function renderControls() {
+    calls.mute.textContent = call.muted ? "Unmute" : "Mute";
+    calls.mute.setAttribute("aria-pressed", String(call.muted));
+    calls.hold.textContent = call.held ? "Resume" : "Hold";
+    calls.hold.setAttribute("aria-pressed", String(call.held));
+    show(calls.consult, !call.consulting);
+    show(calls.consultCancel, call.consulting);
+  }
+
+  function resetControls(key) {
+    call.key = key;
+    call.muted = call.held = call.consulting = false;
+    calls.transferQueue.value = "";
+    calls.consultAgent.value = "";
+    showError(calls.error, null);
+    renderControls();
+  }
+
+  async function callAction(button, path, body, done) {
+    button.disabled = true;
+    const result = await post(API + path, body);
+    button.disabled = false;
+    showError(calls.error, result.ok ? null : result.error);
+    if (result.ok && done) done(result.body || {});
+    renderControls();
+  }
+
+  calls.mute.addEventListener("click", () => callAction(calls.mute, "call/mute", { muted: !call.muted },
+    (b) => { call.muted = b.muted === undefined ? !call.muted : !!b.muted; }));
+  calls.hold.addEventListener("click", () => callAction(calls.hold, "call/hold", { hold: !call.held },
+    (b) => { call.held = b.hold === undefined ? !call.held : !!b.hold; }));
+  calls.transfer.addEventListener("click", () => {
+    const queue = calls.transferQueue.value.trim();
+    if (!queue) { showError(calls.error, { message: "choose a queue to transfer to", field: "queue" }); return; }
+    callAction(calls.transfer, "call/transfer", { queue });
+  });
+  calls.consult.addEventListener("click", () => {
+    const agentId = parseInt(calls.consultAgent.value, 10);
+    if (!(agentId > 0)) { showError(calls.error, { message: "give the colleague's agent number", field: "agent_id" }); return; }
+    callAction(calls.consult, "call/consult", { agent_id: agentId }, () => { call.consulting = true; });
+  });
+  calls.consultCancel.addEventListener("click", () => callAction(calls.consultCancel, "call/consult/cancel", {},
+    () => { call.consulting = false; }));
+
+  function queueNames(state) {
+    const names = new Set(state.queues || []);
+    if (desk.pop && desk.pop.queue) names.add(desk.pop.queue);
+    const wanted = [...names].filter(Boolean).sort();
+    const have = [...calls.queueNames.options].map((o) => o.value);
+    if (wanted.join("\n") !== have.join("\n")) {
+      calls.queueNames.replaceChildren(...wanted.map((n) => node("option", { value: n })));
+    }
+  }
+
+  // ------------------------------------------------------------------ the script
+  const sc = {
+    panel: $("ad-script"), name: $("ad-script-name"), pitchButton: $("ad-script-pitch"),
+    mainButton: $("ad-script-main"), steps: $("ad-script-steps"), stepText: $("ad-step-text"),
+    answers: $("ad-step-answers"), pitch: $("ad-pitch"), pitchTimer: $("ad-pitch-timer"),
+    pitchTotal: $("ad-pitch-total"), sections: $("ad-pitch-sections"), restart: $("ad-pitch-restart"),
+    error: $("ad-script-error"),
+  };
+  const script = { key: null, wanted: null, main: null, pitch: null, showing: null, step: null,
+                   pitchStarted: null, busy: false };
+
+  async function fetchScript(name) {
+    const url = API + "script" + (name ? `?name=${encodeURIComponent(name)}` : "");
+    let response;
+    try {
+      response = await fetch(url, { credentials: "same-origin" });
+    } catch (err) {
+      return { ok: false, error: { message: "the server cannot be reached; try again" } };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (response.ok) return { ok: true, body: data };
+    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
+  }
+
+  async function loadScript(key) {
+    script.wanted = key;
+    const result = await fetchScript(null);
+    if (script.wanted !== key) return; // the call changed meanwhile
+    script.key = key;
+    script.main = result.ok ? result.body : null;
+    script.pitch = null;
+    showError(sc.error, result.ok ? null : result.error);
+    show(sc.panel, true);
+    if (!script.main) { show(sc.steps, false); show(sc.pitch, false); return; }
+    if (script.main.steps.length) showSteps(script.main.start);
+    else { script.pitch = script.main; showPitch(); }
+  }
+
+  function clearScript() {
+    script.key = script.wanted = script.main = script.pitch = script.showing = script.step = null;
+    script.pitchStarted = null;
+    show(sc.panel, false);
+  }
+
+  function showSteps(stepId) {
+    const s = script.main;
+    script.showing = "steps";
+    script.step = stepId;
+    show(sc.steps, true);
+    show(sc.pitch, false);
+    show(sc.pitchButton, true);
+    show(sc.mainButton, false);
+    sc.name.textContent = `· ${s.name} v${s.version}`;
+    const step = s.steps.find((x) => x.id === stepId);
+    sc.answers.replaceChildren();
+    if (!step) {
+      sc.stepText.textContent = "End of the script.";
+      sc.stepText.dataset.step = "";
+      return;
+    }
+    sc.stepText.textContent = step.text;
+    sc.stepText.dataset.step = step.id;
+    for (const a of step.answers) {
+      const button = node("button", { type: "button", "data-answer": a.id }, a.label);
+      button.addEventListener("click", () => answer(step, a));
+      sc.answers.append(button);
+    }
+    if (!step.answers.length) {
+      const button = node("button", { type: "button", class: "ad-secondary" }, step.next ? "Next" : "Done");
+      button.addEventListener("click", () => showSteps(step.next));
+      sc.answers.append(button);
+    }
+  }
+
+  async function answer(step, chosen) {
+    if (script.busy) return;
+    const s = script.main;
+    const callSid = (s.call && s.call.call_sid) || script.key;
+    script.busy = true;
+    sc.answers.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    const result = await post(API + "script/answer",
+      { call_sid: callSid, step: step.id, answer: chosen.id, script: s.name });
+    script.busy = false;
+    sc.answers.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    showError(sc.error, result.ok ? null : result.error);
+    if (result.ok && script.main === s && script.step === step.id) {
+      showSteps(result.body.next !== undefined ? result.body.next : chosen.next);
+    }
+  }
+
+  async function switchToPitch() {
+    if (!script.pitch) {
+      const key = script.key;
+      const result = await fetchScript("elevator_pitch");
+      if (script.key !== key) return;
+      showError(sc.error, result.ok ? null : result.error);
+      if (!result.ok) return;
+      script.pitch = result.body;
+    }
+    script.pitchStarted = Date.now();
+    showPitch();
+  }
+
+  function showPitch() {
+    const p = script.pitch;
+    script.showing = "pitch";
+    if (script.pitchStarted === null) script.pitchStarted = Date.now();
+    show(sc.steps, false);
+    show(sc.pitch, true);
+    show(sc.pitchButton, false);
+    show(sc.mainButton, !!(script.main && script.main.steps.length));
+    sc.name.textContent = `· ${p.name} v${p.version}`;
+    sc.pitchTotal.textContent = duration(p.duration_seconds || 60);
+    sc.sections.replaceChildren(...p.sections.map((x) => node("li", { "data-section": x.id },
+      node("span", { class: "when" }, `${duration(x.starts_at)}–${duration(x.starts_at + x.seconds)}`),
+      x.text)));
+    tickPitch();
+  }
+
+  function tickPitch() {
+    if (script.showing !== "pitch" || !script.pitch || script.pitchStarted === null) return;
+    const total = script.pitch.duration_seconds || 60;
+    const elapsed = Math.min(total, (Date.now() - script.pitchStarted) / 1000);
+    sc.pitchTimer.textContent = duration(elapsed);
+    script.pitch.sections.forEach((x, i) => {
+      const li = sc.sections.children[i];
+      if (!li) return;
+      const current = elapsed >= x.starts_at && (elapsed < x.starts_at + x.seconds
+                      || (elapsed >= total && i === script.pitch.sections.length - 1));
+      li.classList.toggle("current", current);
+      li.classList.toggle("done", !current && elapsed >= x.starts_at + x.seconds);
+    });
+  }
+
+  sc.pitchButton.addEventListener("click", switchToPitch);
+  sc.restart.addEventListener("click", () => { script.pitchStarted = Date.now(); tickPitch(); });
+  sc.mainButton.addEventListener("click", () => {
+    if (script.main && script.main.steps.length) showSteps(script.step || script.main.start);
+  });
+
+  // ------------------------------------------------------------------ idle lists
+  const idle = { panel: $("ad-idle"), callbacks: $("ad-callbacks"), leads: $("ad-leads"), seq: 0 };
+
+  async function getJson(url) {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) return null;
+      return await response.json();
+    } catch (err) {
+      return null;
+    }
+  }
+
+  async function refreshLists() {
+    const seq = ++idle.seq;
+    const [callbacks, leads] = await Promise.all([getJson(API + "callbacks"), getJson(API + "leads")]);
+    if (seq !== idle.seq) return;
+    if (callbacks) {
+      list("ad-callbacks", callbacks.callbacks, (t) => node("li", { "data-task": t.id },
+        node("span", { class: "when" }, when(t.due_at) + (t.overdue ? " (overdue)" : "")),
+        [t.title, t.customer && t.customer.name, t.phone].filter(Boolean).join(" · ")),
+        "no callbacks due");
+    }
+    if (leads) {
+      list("ad-leads", leads.leads, (l) => node("li", { "data-lead": l.id },
+        node("span", { class: "when" }, `${l.stage.replace(/_/g, " ")} · ${l.temperature}`),
+        [l.customer ? l.customer.name : "unknown", l.phone,
+         l.last_touch_at ? `last touch ${when(l.last_touch_at)}` : null,
+         l.next_appointment_at ? `next visit ${when(l.next_appointment_at)}` : null]
+          .filter(Boolean).join(" · ")),
+        "no open leads");
+    }
+  }
+
   // ------------------------------------------------------------------ state
   function render(state) {
     const previous = desk.state;
@@ -294,6 +537,19 @@
                       && previous.wrap_call_sid === state.wrap_call_sid)) resetForm();
     if (state.offer) show(el.dispoDone, false); // the next call: the last one's note goes
     show(el.wrap, wrapping);
+    const liveKey = state.connected ? (state.connected.call_sid || state.connected.entry) : null;
+    if (liveKey !== call.key) resetControls(liveKey);
+    if (state.connected) queueNames(state);
+    const offered = state.offer || state.connected;
+    const scriptKey = offered ? (offered.call_sid || offered.entry) : null;
+    if (scriptKey) {
+      if (scriptKey !== script.key && scriptKey !== script.wanted) loadScript(scriptKey);
+    } else if (!(wrapping && script.key && script.key === state.wrap_call_sid)) {
+      clearScript(); // kept while wrapping up the same call
+    }
+    const isIdle = !state.offer && !state.connected && !wrapping;
+    show(idle.panel, isIdle);
+    if (!previous || previous.state !== state.state) refreshLists();
     const key = callKey(state);
     if (!key) {
       desk.popWanted = null;
@@ -315,7 +571,7 @@
     if (s.connected) el.timer.textContent = duration(secondsSince(s.connected.answered_at));
     if (s.state === "wrap_up") el.wrapCountdown.textContent = duration(Math.ceil(secondsUntil(s.wrap_until)));
   }
-  setInterval(tick, 250);
+  setInterval(() => { tick(); tickPitch(); }, 250);
 
   // ------------------------------------------------------------------ the stream
   function connected(open) {

@@ -7,6 +7,7 @@ the caller through the router, the page answers through the API as the agent wou
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from console.desk import EXTENSION
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
-from crm_core.models import Appointment, Call, Lead
+from crm_core.models import Activity, Appointment, Call, Lead, Task, TaskKind
 from crm_core.schemas import parse
 from tests.browser.conftest import login
 from tests.console.test_desk import CALLER, add_call, add_customer
@@ -128,3 +129,57 @@ def test_away_with_a_reason(desk, page):
     expect(page.locator("#ad-state")).to_have_text("away (lunch)", timeout=LIVE)
     page.click("#ad-offline")
     expect(page.locator("#ad-state")).to_have_text("offline", timeout=LIVE)
+
+
+def test_the_script_beside_the_call_and_the_idle_lists(desk, page, deps, clock):
+    """A queue callback (an outbound conversation: the outbound script) is connected; its
+    first step shows, an answer moves on and lands on the timeline; idle, the lists show."""
+    with deps.session_factory.begin() as s:
+        customer_id = s.scalars(select(Call.customer_id).where(Call.call_sid == "CA1")).one()
+        s.add(
+            Task(
+                kind=TaskKind.CALLBACK,
+                title="Call Dana back about the F-150",
+                due_at=clock.now() + timedelta(hours=2),
+                pool="sales",
+                customer_id=customer_id,
+                created_at=clock.now(),
+            )
+        )
+    page.click("#ad-available")
+    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    callbacks = page.locator("#ad-callbacks")
+    expect(callbacks).to_contain_text("Call Dana back about the F-150", timeout=LIVE)
+    expect(callbacks).to_contain_text("Dana Reyes")
+    expect(page.locator("#ad-leads")).to_have_text("no open leads")  # Dana's lead is nobody's
+    expect(page.locator("#ad-script")).to_be_hidden()
+
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER, kind="callback")
+    expect(page.locator("#ad-ringing")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-idle")).to_be_hidden()
+    page.click("#ad-accept")
+    expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
+    step = page.locator("#ad-step-text")  # the call is in Spanish: es-MX
+    expect(step).to_have_text("Hola, ¿me comunica por favor con Dana?", timeout=LIVE)
+    page.click("#ad-step-answers [data-answer=reached]")
+    expect(step).to_contain_text("Hola Dana, le habla Amy", timeout=LIVE)
+    expect(page.locator("#ad-script-error")).to_be_hidden()
+    with deps.read_session_factory() as s:
+        summaries = s.scalars(
+            select(Activity.summary).where(Activity.customer_id == customer_id)
+        ).all()
+    assert "Script outbound_sales@1, opening: Speaking with the customer" in summaries
+
+    # No carrier here: the conference cannot be muted, and the API's error shows inline.
+    page.click("#ad-mute")
+    expect(page.locator("#ad-call-error")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-mute")).to_have_text("Mute")
+
+    page.click("#ad-script-pitch")  # the timed pitch, and back
+    expect(page.locator("#ad-pitch-sections li").first).to_have_class("current")
+    page.click("#ad-script-main")
+    expect(step).to_contain_text("Hola Dana, le habla Amy")
+
+    desk.call_ended("CA1")
+    expect(page.locator("#ad-wrap")).to_be_visible(timeout=LIVE)
+    expect(step).to_contain_text("Hola Dana, le habla Amy")  # kept while wrapping up
