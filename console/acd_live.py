@@ -36,6 +36,17 @@ def _deps():
     return current_app.extensions["callcenter"]
 
 
+def entry_view(entry_id: str, entry: dict) -> dict:
+    """A caller's ACD entry as the agent's pages show it (offered or connected)."""
+    return {
+        "entry": entry_id,
+        "queue": entry.get("queue"),
+        "kind": entry.get("kind"),
+        "phone": entry.get("phone") or None,
+        "call_sid": entry.get("call_sid") or None,
+    }
+
+
 def _agent_view(agent_id: int) -> dict:
     d = _deps()
     doc = d.router.agent(agent_id)
@@ -43,14 +54,7 @@ def _agent_view(agent_id: int) -> dict:
         return {"id": agent_id, "state": "offline", "offer": None}
     offer = None
     if doc.get("offer"):
-        entry = d.router.entry(doc["offer"]) or {}
-        offer = {
-            "entry": doc["offer"],
-            "queue": entry.get("queue"),
-            "kind": entry.get("kind"),
-            "phone": entry.get("phone") or None,
-            "call_sid": entry.get("call_sid") or None,
-        }
+        offer = entry_view(doc["offer"], d.router.entry(doc["offer"]) or {})
     return {
         "id": agent_id,
         "state": doc["state"],

@@ -24,6 +24,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from console.acd_live import entry_view
 from console.api import ANY
 from console.auth import require_role
 from console.stream import (
@@ -113,22 +114,11 @@ def state_document(router, agent_id: int) -> dict[str, Any]:
     if doc.get("offer"):
         entry = router.entry(doc["offer"]) or {}
         deadline = router.redis.zscore(router.keys.deadlines, f"offer|{doc['offer']}|{agent_id}")
-        offer = {
-            "entry": doc["offer"],
-            "queue": entry.get("queue"),
-            "kind": entry.get("kind"),
-            "phone": entry.get("phone") or None,
-            "call_sid": entry.get("call_sid") or None,
-            "deadline": _iso(router, deadline),
-        }
+        offer = {**entry_view(doc["offer"], entry), "deadline": _iso(router, deadline)}
     if doc.get("call"):
         entry = router.entry(doc["call"]) or {}
         call = {
-            "entry": doc["call"],
-            "queue": entry.get("queue"),
-            "kind": entry.get("kind"),
-            "phone": entry.get("phone") or None,
-            "call_sid": entry.get("call_sid") or None,
+            **entry_view(doc["call"], entry),
             "answered_at": _iso(router, entry.get("answered")),
         }
     wrapping = doc["state"] == "wrap_up"
