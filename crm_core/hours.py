@@ -108,6 +108,8 @@ def parse_hours(value: Any, field: str = "hours") -> Hours:
 def parse_zone(value: str | None, field: str = "time_zone") -> str | None:
     if value in (None, ""):
         return None
+    if not isinstance(value, str):
+        raise InvalidInput("time_zone is text, an IANA time zone", field=field)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):

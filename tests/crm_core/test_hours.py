@@ -141,3 +141,12 @@ def test_the_holiday_cache_reads_again_after_its_ttl_or_on_another_day(deps):
     with deps.session_factory.begin() as s:
         add_holiday(s, date(2026, 12, 31), "New Year's Eve", hours="09:00-13:00")
     assert len(cache(date(2026, 12, 25))) == 2  # another day: read now
+
+
+@pytest.mark.parametrize("bad", [{"a": 1}, ["America/Detroit"], 5, "Mars/Olympus"])
+def test_a_time_zone_that_is_not_one_is_named(bad):
+    from crm_core.hours import parse_zone
+
+    with pytest.raises(InvalidInput) as caught:
+        parse_zone(bad)
+    assert caught.value.field == "time_zone"
