@@ -8,7 +8,7 @@ ended: those never pass through the router), the call I am wrapping up.
 Which script, for that call (``GET /api/agents/me/script``; ``?name=`` picks one):
 
 * outbound (a dialled call, or the ACD's callback-in-queue entry): ``outbound_sales``;
-* inbound to queue Q: ``inbound_Q`` if the library has it, else ``inbound``, else the
+* inbound to queue Q: ``inbound_Q`` if the library has it, else ``inbound`` (bundled), else the
   ``elevator_pitch``. Queues carry no agent-script setting (``hold_script`` is what the
   caller hears), so the library's file names are the configuration: a manager adds
   ``inbound_sales.yaml`` (kind ``outbound``: steps) and it is used at once. The bundled

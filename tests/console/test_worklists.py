@@ -291,8 +291,18 @@ def test_an_inbound_call_gets_its_queues_script_or_else_the_pitch(
     add_call(deps, clock, "CAin", queue="sales", customer_id=customer_id, language="en-US")
     connect(api, desk, "CAin")
     body = api.get(SCRIPT).json
-    assert body["name"] == "elevator_pitch" and "no inbound_sales" in body["chosen_by"]
+    # The bundled inbound script, with the CRM's values in it.
+    assert body["name"] == "inbound" and "the library's inbound" in body["chosen_by"]
     assert body["call"]["stage"] == "connected" and body["call"]["direction"] == "inbound"
+    assert texts(body)["greet"] == (
+        "Thank you for calling Car Capital, this is Ana. How can I help you today?"
+    )
+    assert texts(body)["vehicle"] == "Which vehicle caught your eye? Is it the 2025 Ford F-150?"
+    # Without any inbound script in the library, the elevator pitch.
+    (scripts_dir / "inbound.yaml").unlink()
+    deps.scripts.reload()
+    body = api.get(SCRIPT).json
+    assert body["name"] == "elevator_pitch" and "no inbound_sales" in body["chosen_by"]
     # A manager adds inbound_sales.yaml: the next look uses it.
     (scripts_dir / "inbound_sales.yaml").write_text(INBOUND_SALES, encoding="utf-8")
     deps.scripts.reload()
