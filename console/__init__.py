@@ -11,6 +11,8 @@ def init_console(app: Flask) -> None:
     from console.call_script import bp as call_script_bp
     from console.desk import bp as desk_bp
     from console.incall import bp as incall_bp
+    from console.service_level import bp as service_level_bp
+    from console.waiting import bp as waiting_bp
     from console.worklists import bp as worklists_bp
     from routing import client as click_to_call
 
@@ -24,6 +26,8 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(stream.bp, url_prefix="/api")  # the wallboard's live feed
     app.register_blueprint(softphone.bp, url_prefix="/api")
     app.register_blueprint(supervise.bp, url_prefix="/api")  # listen/whisper/barge, audit
+    app.register_blueprint(service_level_bp, url_prefix="/api")  # the wallboard's day chart
+    app.register_blueprint(waiting_bp, url_prefix="/api")  # the wallboard's waiting callers
     app.register_blueprint(incall_bp, url_prefix="/api")  # the agent's mute/hold/transfer
     app.register_blueprint(desk_bp)  # /agent and its /api/agents/me/screen-pop, /stream
     app.register_blueprint(call_script_bp, url_prefix="/api")  # the script beside a call

@@ -9,6 +9,16 @@
  * Timers (longest wait, time in state) tick locally every second between updates.
  * While the stream is not open a "reconnecting" banner shows; the browser reconnects by
  * itself (with Last-Event-ID), and when it gives up (an HTTP error) we open a new one.
+ *
+ * Each tile also lists its waiting callers (GET /api/acd/waiting, re-read with the
+ * snapshots) with a "move to queue" choice, and a chart of the day's service level
+ * (GET /api/acd/service-level, drawn by wallboard-chart.js), re-read when the stream says a
+ * call was answered, abandoned or ended, and every minute.
+ * The agent table's actions (force a state, end wrap-up, listen/whisper/barge, "why this
+ * agent?") and the tiles' moves are handled by one listener per container (event
+ * delegation: 200 rows cost nothing more); an action's error shows beside it, and stays
+ * through re-renders until the next action there. Re-rendering waits while a <select> in
+ * the container has the focus, so a refresh never closes a menu being used.
  */
 (function () {
   "use strict";
@@ -16,6 +26,9 @@
   const settings = JSON.parse(document.getElementById("wallboard-settings").textContent);
   const REFRESH_DEBOUNCE_MS = 100;
   const REOPEN_AFTER_MS = 1000;
+  const CHART_DEBOUNCE_MS = 2000;
+  const CHART_EVERY_MS = 60_000;
+  const CHART_EVENTS = new Set(["connected", "ended", "abandoned"]);
   const STATE_LABELS = { // routing.model.AgentState; an unknown state shows as it is
     available: "available", reserved: "ringing", pending: "returning", busy: "on a call",
     wrap_up: "wrap-up", away: "away", offline: "offline",
@@ -26,15 +39,28 @@
     agents: document.querySelector("#wb-agents tbody"),
     banner: document.getElementById("wb-banner"),
     status: document.getElementById("wb-status"),
+    monitor: document.getElementById("wb-monitor"),
+    why: document.getElementById("wb-why"),
   };
   const state = {
     queues: [],
     agents: [],
     receivedAt: performance.now(), // when `queues` arrived: longest waits tick from here
+    waitingAt: performance.now(), // likewise for `waiting`
     serverOffsetMs: 0, // server clock minus this browser's, from the last snapshot
     events: 0,
     snapshots: 0,
+    waiting: {}, // queue → [{entry, phone, kind, priority, waited_seconds}]
+    levels: {}, // queue → its day from /api/acd/service-level
+    charts: {}, // queue → its rendered <svg>, kept across re-renders of the tiles
+    errors: {}, // "queue:<name>" | "agent:<id>" | "monitor" → the last action's error
+    monitor: null, // {entry, participant, mode, agent}: the call this supervisor is on
+    csrf: null,
+    pendingRender: false,
+    choices: {}, // "move:<entry>" | "force:<agent id>" → the option chosen, kept across renders
+    chartLoads: 0,
   };
+  let chartTimer = null;
   let source = null;
   let closedSince = null;
   let refreshTimer = null;
@@ -57,6 +83,7 @@
   function node(tag, attrs, ...children) {
     const n = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue;
       if (k === "class") n.className = v;
       else n.setAttribute(k, v);
     }
@@ -104,9 +131,41 @@
           node("dd", { class: "asa" }, t.asa_seconds === null ? "–" : duration(t.asa_seconds)),
           node("dt", {}, "Answered"), node("dd", { class: "answered" }, t.answered),
           node("dt", {}, "Abandoned"), node("dd", { class: "abandoned" }, t.abandoned)),
-        node("div", { class: "states" }, states));
+        node("div", { class: "states" }, states),
+        state.charts[q.queue] || node("div", { class: "wb-chart-empty" }, "Service level: loading…"),
+        callersOf(q),
+        errorNode(`queue:${q.queue}`));
     }));
     tickQueues();
+  }
+
+  function callersOf(q) {
+    const callers = state.waiting[q.queue] || [];
+    const targets = settings.moveTargets.filter((t) => t.name !== q.queue);
+    const list = node("ul", { class: "wb-callers", "aria-label": `Waiting in ${q.queue}` });
+    for (const c of callers) {
+      const select = chosen(`move:${c.entry}`, node("select",
+        { "aria-label": `Move ${c.phone || c.entry} to queue`, "data-choice": `move:${c.entry}` },
+        ...targets.map((t) => node("option", { value: t.name }, t.label))));
+      list.append(node("li", { "data-entry": c.entry },
+        node("span", { class: "who" }, c.phone || c.entry),
+        node("span", { class: "waited", "data-waited": c.waited_seconds }, duration(c.waited_seconds)),
+        select,
+        node("button", { type: "button", "data-action": "move", disabled: targets.length ? null : "" },
+          "Move")));
+    }
+    return list;
+  }
+
+  function chosen(key, select) {
+    if (key in state.choices) select.value = state.choices[key];
+    return select;
+  }
+
+  function errorNode(key) {
+    const error = state.errors[key];
+    return node("p", { class: "wb-error", role: "alert", hidden: error ? null : "" },
+      error ? error.message || "the action failed" : "");
   }
 
   function tickQueues() {
@@ -114,6 +173,10 @@
       const tile = el.queues.querySelector(`[data-queue="${CSS.escape(q.queue)}"]`);
       if (!tile) continue;
       tile.querySelector(".longest").textContent = duration(longestWait(q));
+      const since = (performance.now() - state.waitingAt) / 1000;
+      for (const cell of tile.querySelectorAll(".waited")) {
+        cell.textContent = duration(Number(cell.dataset.waited) + since);
+      }
       const reasons = alertOf(q);
       tile.classList.toggle("alert", reasons.length > 0);
       tile.title = reasons.join("; ");
@@ -122,7 +185,7 @@
 
   function renderAgents() {
     if (!state.agents.length) {
-      el.agents.replaceChildren(node("tr", {}, node("td", { colspan: "7", class: "wb-empty" },
+      el.agents.replaceChildren(node("tr", {}, node("td", { colspan: "8", class: "wb-empty" },
         "No agent has logged in.")));
       return;
     }
@@ -136,9 +199,36 @@
         node("td", { class: "call" }, a.call || (a.offer ? `offered ${a.offer}` : "")),
         node("td", { class: "calls" }, a.calls_today),
         node("td", { class: "aht" }, duration(aht)),
-        node("td", { class: "queues" }, (a.queues || []).join(", ")));
+        node("td", { class: "queues" }, (a.queues || []).join(", ")),
+        node("td", { class: "actions" }, ...actionsOf(a), errorNode(`agent:${a.id}`)));
     }));
     tickAgents();
+  }
+
+  const FORCE = [["available", "Available"],
+    ...settings.awayReasons.map((r) => [`away:${r}`, `Away (${r.replace("_", " ")})`]),
+    ["offline", "Offline"]];
+
+  function actionsOf(a) {
+    const out = [];
+    if (a.call) {
+      const on = state.monitor && state.monitor.entry === a.call;
+      for (const [mode, label] of [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge"]]) {
+        out.push(node("button", { type: "button", "data-action": "monitor", "data-mode": mode,
+          "data-entry": a.call, disabled: state.monitor ? "" : null,
+          title: on ? "you are on this call" : null }, label));
+      }
+      out.push(node("button", { type: "button", "data-action": "why", "data-entry": a.call },
+        "Why this agent?"));
+    }
+    if (a.state === "wrap_up") {
+      out.push(node("button", { type: "button", "data-action": "end-wrap-up" }, "End wrap-up"));
+    }
+    out.push(chosen(`force:${a.id}`, node("select", { "data-role": "force",
+      "data-choice": `force:${a.id}`, "aria-label": `State for ${a.name || a.id}` },
+      ...FORCE.map(([value, label]) => node("option", { value }, label)))));
+    out.push(node("button", { type: "button", "data-action": "force" }, "Set state"));
+    return out;
   }
 
   function tickAgents() {
@@ -148,12 +238,27 @@
     }
   }
 
-  function apply(queues, agents) {
+  function render() {
+    // A <select> being used keeps its menu: the render waits until it loses the focus.
+    const active = document.activeElement;
+    if (active && active.tagName === "SELECT" && (el.queues.contains(active) || el.agents.contains(active))) {
+      state.pendingRender = true;
+      return;
+    }
+    state.pendingRender = false;
+    renderQueues();
+    renderAgents();
+  }
+
+  function apply(queues, agents, waiting) {
     state.queues = queues;
     state.agents = agents;
     state.receivedAt = performance.now();
-    renderQueues();
-    renderAgents();
+    if (waiting) {
+      state.waiting = waiting;
+      state.waitingAt = state.receivedAt;
+    }
+    render();
   }
 
   // ------------------------------------------------------------------ data
@@ -171,15 +276,56 @@
     refreshTimer = null;
     const mine = ++generation;
     try {
-      const [q, a] = await Promise.all([getJson(settings.queuesUrl), getJson(settings.agentsUrl)]);
-      if (mine === generation) apply(q.queues, a.agents);
+      const [q, a, w] = await Promise.all([
+        getJson(settings.queuesUrl), getJson(settings.agentsUrl), getJson(settings.waitingUrl)]);
+      if (mine === generation) apply(q.queues, a.agents, w.queues);
     } catch (err) {
       console.warn("wallboard refresh failed", err);
+      el.status.textContent = "refresh failed; retrying";
+      scheduleRefresh(1000);
     }
   }
 
-  function scheduleRefresh() {
-    if (refreshTimer === null) refreshTimer = setTimeout(refresh, REFRESH_DEBOUNCE_MS);
+  async function refreshWaiting() {
+    const mine = generation;
+    try {
+      const w = await getJson(settings.waitingUrl);
+      if (mine === generation) {
+        state.waiting = w.queues;
+        state.waitingAt = performance.now();
+        render();
+      }
+    } catch (err) {
+      console.warn("wallboard: waiting callers not read", err);
+    }
+  }
+
+  async function loadCharts() {
+    chartTimer = null;
+    try {
+      const data = await getJson(settings.serviceLevelUrl);
+      for (const day of data.queues) {
+        state.levels[day.queue] = day;
+        const svg = window.wallboardChart.render(day);
+        const old = state.charts[day.queue];
+        state.charts[day.queue] = svg;
+        const tile = el.queues.querySelector(`[data-queue="${CSS.escape(day.queue)}"]`);
+        const slot = old && tile && tile.contains(old) ? old
+          : tile && tile.querySelector(".wb-chart-empty");
+        if (slot) slot.replaceWith(svg);
+      }
+      state.chartLoads++;
+    } catch (err) {
+      console.warn("wallboard: service level not read", err);
+    }
+  }
+
+  function scheduleCharts(delay) {
+    if (chartTimer === null) chartTimer = setTimeout(loadCharts, delay);
+  }
+
+  function scheduleRefresh(delay) {
+    if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay || REFRESH_DEBOUNCE_MS);
   }
 
   // ------------------------------------------------------------------ the stream
@@ -204,11 +350,15 @@
       refreshTimer = null;
       state.serverOffsetMs = Date.parse(data.now) - Date.now();
       apply(data.queues, data.agents);
+      refreshWaiting();
       showConnection();
     });
-    source.addEventListener("acd", () => {
+    source.addEventListener("acd", (event) => {
       state.events++;
       scheduleRefresh();
+      let type = null;
+      try { type = JSON.parse(event.data).type; } catch (err) { type = null; }
+      if (CHART_EVENTS.has(type)) scheduleCharts(CHART_DEBOUNCE_MS);
     });
   }
 
@@ -224,12 +374,169 @@
     }
   }
 
+  // ------------------------------------------------------------------ actions
+  const url = (template, id, part) =>
+    template.replace("ID", encodeURIComponent(id)).replace("PART", encodeURIComponent(part || ""));
+
+  async function csrf() {
+    if (state.csrf) return state.csrf;
+    state.csrf = (await getJson(settings.me)).csrf_token;
+    return state.csrf;
+  }
+
+  /* POST JSON (with the CSRF header, as agent.js does); resolves to {ok, body} or
+   * {ok: false, error} with the API's error object, or one saying what went wrong. */
+  async function post(target, body) {
+    let response;
+    try {
+      response = await fetch(target, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": await csrf() },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (err) {
+      return { ok: false, error: { message: "the server cannot be reached; try again" } };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (response.ok) return { ok: true, body: data };
+    if (response.status === 400 && data && data.error && data.error.id === "csrf") state.csrf = null;
+    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
+  }
+
+  function showError(key, error) {
+    if (error) state.errors[key] = error;
+    else delete state.errors[key];
+    const [kind, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+    const holder = kind === "agent" ? el.agents.querySelector(`tr[data-agent="${CSS.escape(id)}"] td.actions`)
+      : kind === "queue" ? el.queues.querySelector(`.wb-tile[data-queue="${CSS.escape(id)}"]`)
+        : el.monitor;
+    const slot = holder && holder.querySelector(":scope > .wb-error");
+    if (slot) slot.replaceWith(errorNode(key));
+  }
+
+  async function act(key, button, target, body) {
+    showError(key, null);
+    button.disabled = true;
+    const result = await post(target, body);
+    button.disabled = false;
+    showError(key, result.ok ? null : result.error);
+    if (result.ok) scheduleRefresh();
+    return result;
+  }
+
+  el.agents.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const row = button.closest("tr[data-agent]");
+    const id = row.dataset.agent;
+    const key = `agent:${id}`;
+    const action = button.dataset.action;
+    if (action === "force") {
+      const [state_, reason] = row.querySelector("select[data-role=force]").value.split(":");
+      await act(key, button, url(settings.presenceUrl, id), reason ? { state: state_, reason } : { state: state_ });
+    } else if (action === "end-wrap-up") {
+      await act(key, button, url(settings.presenceUrl, id), { state: "available" });
+    } else if (action === "monitor") {
+      const entry = button.dataset.entry;
+      const result = await act(key, button, url(settings.monitorUrl, entry), { mode: button.dataset.mode });
+      if (result.ok) {
+        const agent = state.agents.find((a) => String(a.id) === id);
+        state.monitor = { ...result.body, agent: agent ? agent.name || `#${agent.id}` : `#${id}` };
+        showMonitor();
+      }
+    } else if (action === "why") {
+      await explain(button, id, button.dataset.entry);
+    }
+  });
+
+  el.queues.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-action=move]");
+    if (!button) return;
+    const item = button.closest("li[data-entry]");
+    const queue = button.closest(".wb-tile").dataset.queue;
+    const target = item.querySelector("select").value;
+    await act(`queue:${queue}`, button, url(settings.moveUrl, item.dataset.entry), { queue: target });
+  });
+
+  for (const container of [el.queues, el.agents]) {
+    container.addEventListener("change", (event) => {
+      const key = event.target.dataset && event.target.dataset.choice;
+      if (key) state.choices[key] = event.target.value;
+    });
+    container.addEventListener("focusout", () => {
+      if (state.pendingRender) setTimeout(render, 0); // once the focus has really moved
+    });
+  }
+
+  // The monitoring bar: the mode being used, switch it, leave.
+  function showMonitor() {
+    const m = state.monitor;
+    el.monitor.hidden = !m;
+    render();
+    if (!m) return;
+    el.monitor.querySelector(".what").textContent = `Monitoring ${m.agent}'s call: ${m.mode}`;
+    for (const b of el.monitor.querySelectorAll("button[data-mode]")) {
+      b.setAttribute("aria-pressed", String(b.dataset.mode === m.mode));
+    }
+  }
+
+  el.monitor.addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    const m = state.monitor;
+    if (!button || !m) return;
+    if (button.dataset.mode) {
+      const result = await act("monitor:", button, url(settings.modeUrl, m.entry, m.participant),
+        { mode: button.dataset.mode });
+      if (result.ok) state.monitor = { ...m, mode: result.body.mode };
+    } else if (button.dataset.action === "leave") {
+      const result = await act("monitor:", button, url(settings.leaveUrl, m.entry, m.participant));
+      if (result.ok) state.monitor = null;
+    }
+    showMonitor();
+  });
+
+  // "Why this agent?": the router's explanation of the offer, in a popover by the button.
+  async function explain(button, agentId, entry) {
+    showError(`agent:${agentId}`, null);
+    let data;
+    try {
+      const response = await fetch(url(settings.whyUrl, entry), { credentials: "same-origin" });
+      data = await response.json().catch(() => null);
+      if (!response.ok) {
+        showError(`agent:${agentId}`, (data && data.error) || { message: `HTTP ${response.status}` });
+        return;
+      }
+    } catch (err) {
+      showError(`agent:${agentId}`, { message: "the server cannot be reached; try again" });
+      return;
+    }
+    const box = el.why;
+    box.querySelector(".title").textContent =
+      `${data.agent || `#${data.agent_id}`} for ${data.queue} (${data.strategy}, ${data.eligible} eligible)`;
+    box.querySelector("ul").replaceChildren(...(data.reasons || []).map((r) => node("li", {}, r)));
+    const rect = button.getBoundingClientRect();
+    box.style.top = `${rect.bottom + window.scrollY + 4}px`;
+    box.style.left = `${Math.max(8, rect.right + window.scrollX - 320)}px`;
+    box.hidden = false;
+    box.querySelector("button").focus();
+  }
+
+  el.why.querySelector("button").addEventListener("click", () => { el.why.hidden = true; });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") el.why.hidden = true;
+  });
+
   window.wallboard = {
     get source() { return source; },
     state,
     connect,
+    loadCharts,
   };
   connect();
   showConnection();
+  loadCharts();
   setInterval(tick, 1000);
+  setInterval(() => scheduleCharts(0), CHART_EVERY_MS);
 })();

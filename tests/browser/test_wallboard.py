@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -89,3 +90,174 @@ def test_a_response_at_its_time_limit_resumes_from_last_event_id(page, board, ap
     board.enqueue("CA2", "sales", call_sid="CA2")
     expect(tile(page, "sales").locator(".waiting")).to_have_text("2", timeout=2500)
     assert page.evaluate("window.wallboard.state.snapshots") == snapshots, "resumed, no resync"
+
+
+# ---------------------------------------------------------------- the supervisor's actions
+
+
+@pytest.fixture
+def ana(api, board):
+    """Ana, a sales agent, logged in and available (through her own API)."""
+    ana_id, _ = api.user("agent", username="ana", display_name="Ana", skills={"sales": 3})
+    response = api.post("/api/agents/me/presence", json={"state": "available"}, as_="ana")
+    assert response.status_code == 200, response.json
+    return ana_id
+
+
+def test_forcing_an_agent_away_changes_the_table_and_the_tile(page, board, ana, api):
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    expect(row.locator("td.state")).to_have_text("available", timeout=LIVE)
+    row.locator("select[data-role=force]").select_option("away:lunch")
+    # A live update re-renders the table meanwhile: the choice survives it.
+    board.enqueue("CA9", "service", call_sid="CA9")
+    expect(tile(page, "service").locator(".waiting")).to_have_text("1", timeout=LIVE)
+    page.locator("h1").click()  # the menu closes; the deferred render happens
+    expect(row.locator("select[data-role=force]")).to_have_value("away:lunch")
+    row.locator("button[data-action=force]").click()
+    expect(row.locator("td.state")).to_have_text("away (lunch)", timeout=LIVE)
+    expect(tile(page, "sales").locator(".states")).to_contain_text("away 1")
+    expect(row.locator(".wb-error")).to_be_hidden()
+    log = api.get(f"/api/audit?target=agent:{ana}", as_="supervisor").json["entries"]
+    assert [(e["action"], e["detail"]["state"]) for e in log] == [("agent.presence", "away")]
+    row.locator("select[data-role=force]").select_option("offline")
+    row.locator("button[data-action=force]").click()
+    expect(row.locator("td.state")).to_have_text("offline", timeout=LIVE)
+
+
+def test_moving_a_waiting_caller_to_another_queue(page, board):
+    board.enqueue("CA1", "sales", call_sid="CA1", phone="+15551230001")
+    caller = tile(page, "sales").locator('.wb-callers li[data-entry="CA1"]')
+    expect(caller.locator(".who")).to_have_text("+15551230001", timeout=LIVE)
+    caller.locator("select").select_option("service")
+    caller.locator("button[data-action=move]").click()
+    expect(tile(page, "service").locator(".waiting")).to_have_text("1", timeout=LIVE)
+    expect(tile(page, "sales").locator(".waiting")).to_have_text("0")
+    expect(tile(page, "service").locator('.wb-callers li[data-entry="CA1"]')).to_be_visible()
+    expect(tile(page, "sales").locator(".wb-callers li")).to_have_count(0)
+    assert board.entry("CA1")["queue"] == "service"
+
+
+def test_a_failed_move_shows_the_servers_error_on_the_tile(page, board):
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    caller = tile(page, "sales").locator('.wb-callers li[data-entry="CA1"]')
+    expect(caller).to_be_visible(timeout=LIVE)
+    # The caller hangs up while the supervisor decides; the list has not caught up yet.
+    page.route("**/api/acd/waiting", lambda route: route.abort())
+    page.route("**/api/acd/queues", lambda route: route.abort())
+    board.caller_gone("CA1")
+    caller.locator("button[data-action=move]").click()
+    error = tile(page, "sales").locator(".wb-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("CA1")  # the API's own message, e.g. "no caller CA1 ..."
+
+
+def test_the_service_level_chart_draws_the_day_and_its_target(page, board, deps, clock):
+    from tests.console.test_service_level import abandoned, answered
+
+    now = clock.now()  # 10:00 in New York
+    answered(deps, "sales", now - timedelta(hours=1), 5)
+    answered(deps, "sales", now - timedelta(minutes=20), 50)
+    page.evaluate("window.wallboard.loadCharts()")
+    chart = tile(page, "sales").locator("svg.wb-sl-chart")
+    expect(chart).to_have_attribute("data-points", "2")
+    expect(chart.locator("line.target")).to_have_count(1)
+    expect(chart.locator("circle.point.below")).to_have_count(1)  # 09:30: 0 %
+    expect(tile(page, "service").locator("svg.wb-sl-chart text.none")).to_have_text("no calls yet")
+    abandoned(deps, "sales", now - timedelta(minutes=50), 30)
+    page.evaluate("window.wallboard.loadCharts()")
+    expect(chart.locator("circle.point")).to_have_count(2)  # the same buckets
+    expect(chart.locator("circle.point.below")).to_have_count(2)  # 09:00: 1 of 2, 50 %
+    # The chart survives the tiles' re-rendering on a live event.
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    expect(tile(page, "sales").locator(".waiting")).to_have_text("1", timeout=LIVE)
+    expect(tile(page, "sales").locator("svg.wb-sl-chart")).to_have_attribute("data-points", "2")
+
+
+def test_listen_calls_the_monitor_api_and_shows_its_error(page, board, ana):
+    """Without a carrier here the monitor API answers an error: the row shows it. (The
+    carrier part, the supervisor's leg in the conference, is tests/e2e/test_supervise.py;
+    the monitoring bar is tested with the API's answers below.)"""
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    assert board.accept(ana, "CA1").state == "connected"
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    listen = row.locator('button[data-action=monitor][data-mode="listen"]')
+    expect(listen).to_be_visible(timeout=LIVE)
+    with page.expect_request("**/api/acd/calls/CA1/monitor") as sent:
+        listen.click()
+    request = sent.value
+    assert request.method == "POST" and request.post_data_json == {"mode": "listen"}
+    assert request.headers.get("x-csrftoken")
+    expect(row.locator(".wb-error")).to_be_visible()
+    expect(row.locator(".wb-error")).not_to_be_empty()
+    expect(page.locator("#wb-monitor")).to_be_hidden()
+
+
+def test_why_this_agent_shows_the_reasons_in_a_popover_or_the_error(page, board, ana):
+    """The page's side of ``GET /api/acd/calls/<entry>/why`` (routing/why.py, tested there):
+    its answers, in the agreed shape, are given here by the browser's router."""
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    assert board.accept(ana, "CA1").state == "connected"
+    why = {
+        "entry": "CA1",
+        "queue": "sales",
+        "agent_id": ana,
+        "agent": "Ana",
+        "strategy": "longest_idle",
+        "offered_at": "2026-01-05T15:00:00+00:00",
+        "eligible": 2,
+        "reasons": ["sales 3 >= 1", "longest idle: 42 s"],
+    }
+    page.route("**/api/acd/calls/CA1/why", lambda route: route.fulfill(json=why))
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    row.locator("button[data-action=why]").click()
+    popover = page.locator("#wb-why")
+    expect(popover).to_be_visible()
+    expect(popover.locator(".title")).to_have_text("Ana for sales (longest_idle, 2 eligible)")
+    expect(popover.locator("li")).to_have_text(why["reasons"])
+    page.keyboard.press("Escape")
+    expect(popover).to_be_hidden()
+
+    gone = {"error": {"id": "not-found", "message": "no offer of CA1 is recorded"}}
+    page.unroute("**/api/acd/calls/CA1/why")
+    page.route("**/api/acd/calls/CA1/why", lambda route: route.fulfill(status=404, json=gone))
+    row.locator("button[data-action=why]").click()
+    expect(row.locator(".wb-error")).to_have_text("no offer of CA1 is recorded")
+    expect(popover).to_be_hidden()
+
+
+def test_the_monitoring_bar_switches_mode_and_leaves(page, board, ana):
+    """The bar's requests, in order, against the monitor API's answers in their real shape
+    (the carrier side is tests/e2e/test_supervise.py)."""
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    assert board.accept(ana, "CA1").state == "connected"
+    sent = []
+
+    def answer(route):
+        request = route.request
+        sent.append((request.url.split("/api/")[1], request.post_data_json))
+        body = {
+            "entry": "CA1",
+            "participant": "CAsup",
+            "mode": (request.post_data_json or {}).get("mode"),
+        }
+        if request.url.endswith("/leave"):
+            body = {"entry": "CA1", "participant": "CAsup", "left": True}
+        route.fulfill(status=201 if request.url.endswith("/monitor") else 200, json=body)
+
+    page.route("**/api/acd/calls/CA1/monitor**", answer)
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    row.locator('button[data-mode="whisper"]').click()
+    bar = page.locator("#wb-monitor")
+    expect(bar.locator(".what")).to_have_text("Monitoring Ana's call: whisper")
+    expect(row.locator('button[data-mode="barge"]')).to_be_disabled()  # one call at a time
+    bar.locator('button[data-mode="barge"]').click()
+    expect(bar.locator(".what")).to_have_text("Monitoring Ana's call: barge")
+    expect(bar.locator('button[data-mode="barge"]')).to_have_attribute("aria-pressed", "true")
+    bar.locator("button[data-action=leave]").click()
+    expect(bar).to_be_hidden()
+    assert sent == [
+        ("acd/calls/CA1/monitor", {"mode": "whisper"}),
+        ("acd/calls/CA1/monitor/CAsup", {"mode": "barge"}),
+        ("acd/calls/CA1/monitor/CAsup/leave", {}),
+    ]
+    expect(row.locator('button[data-mode="listen"]')).to_be_enabled()
