@@ -680,10 +680,18 @@ def _serve(host: str, port: int) -> None:
         d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
     ):
         from telephony.simulator import live
+        from telephony.simulator.transport import WsgiAdapter, WsgiTransport
 
         sim = live.from_config(d.config)
+        sim_wsgi = live.make_app(sim)
+        # In one process, webhooks and the app's REST calls stay on the calling thread (the
+        # simulator's lock is re-entrant), as in the tests: over HTTP, a webhook sent under
+        # the lock would wait for a REST call that waits for the lock (an offer, a bridge).
+        sim.transport = WsgiTransport(app)
+        d.carrier.http.session.mount(d.config["TWILIO_API_BASE_URL"], WsgiAdapter(sim_wsgi))
+        app.extensions["simulator"] = sim  # the demo's phone and traffic (console/demo.py)
         ticker = live.Ticker(sim).start()
-        wsgi = live.mount(app, live.make_app(sim))
+        wsgi = live.mount(app, sim_wsgi)
         click.echo(
             f"  Local carrier simulator: call {', '.join(sim.numbers)} with POST "
             f"{d.config['PUBLIC_BASE_URL']}/simulator/calls, basic auth "
@@ -745,6 +753,7 @@ def simulator(host: str, port: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Prepare the data and exit")
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Create the schema, seed a demo dealership, print the logins and start everything."""
+    from console.demo import shutdown
     from crm_core.demo import DEMO_LOGINS, seed
     from migrations import upgrade
 
@@ -756,9 +765,19 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"\n  Open http://{host}:{port}/ and log in as:")
     for username, role, password in DEMO_LOGINS:
         click.echo(f"    {role:<11} {username:<8} password: {password}")
+    click.echo(
+        f"\n  Call in from the browser phone:  http://{host}:{port}/demo/phone"
+        f"\n  Simulated callers and agents:    http://{host}:{port}/demo/traffic (sam or admin)"
+    )
     click.echo("")
-    if not no_serve:
+    if no_serve:
+        return
+    app = current_app._get_current_object()
+    app.config["DEMO_MODE"] = True  # the /demo/ pages answer (console/demo.py)
+    try:
         _serve(host, port)
+    finally:
+        shutdown(app)
 
 
 if __name__ == "__main__":  # ``python -m app worker``: what ``run`` starts beside the server

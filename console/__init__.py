@@ -9,6 +9,7 @@ from flask import Flask
 def init_console(app: Flask) -> None:
     from console import acd_api, acd_live, api, auth, errors, pages, softphone, stream, supervise
     from console.call_script import bp as call_script_bp
+    from console.demo import bp as demo_bp
     from console.desk import bp as desk_bp
     from console.incall import bp as incall_bp
     from console.service_level import bp as service_level_bp
@@ -33,3 +34,4 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(call_script_bp, url_prefix="/api")  # the script beside a call
     app.register_blueprint(worklists_bp, url_prefix="/api")  # notes, my callbacks and leads
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
+    app.register_blueprint(demo_bp)  # /demo/*: the demo's phone and traffic, in demo mode only

@@ -6,13 +6,14 @@ Everything goes through the same services the API uses, so the demo shows real b
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core import acd, calls, leads, users
-from crm_core.acd_schemas import QueueIn
+from crm_core.acd_schemas import QueueIn, QueueUpdate
 from crm_core.clock import Clock
 from crm_core.models import CallDirection, CallStatus, Dealer, LeadStage, User
 from crm_core.schemas import LeadIn, OutcomeIn, StageChangeIn, UserIn
@@ -38,6 +39,12 @@ QUEUES = [
         "overflow_queue": "sales",
     },
 ]
+
+# The simulated agents of the demo's traffic switch (console/demo.py): sim-1, sim-2, ... with
+# every skill the demo's queues ask for, so any caller can reach them. Nobody logs in as them
+# (their password is random and never shown); the traffic signs them in and out.
+SIM_AGENT_PREFIX = "sim-"
+SIM_SKILLS = {"sales": 5, "service": 5, "finance": 5, "spanish": 6}
 
 CUSTOMERS = [
     # first, last, phone, email, source, source name, temperature, stage, vehicle of interest
@@ -215,7 +222,38 @@ def seed(session: Session, clock: Clock) -> bool:
         if lead.stage is not LeadStage(stage):
             leads.change_stage(session, lead.id, StageChangeIn(stage=stage), clock)
     seed_acd(session, clock)
+    open_around_the_clock(session, clock)
     return True
+
+
+def open_around_the_clock(session: Session, clock: Clock) -> None:
+    """The demo answers at any hour: a newcomer trying it at night should hear the menu and
+    reach an agent, not the after-hours message of the default queues (migration 0005)."""
+    for queue in acd.list_queues(session):
+        if queue.hours:
+            acd.update_queue(session, queue.id, QueueUpdate(hours={}), clock)
+
+
+def sim_agents(session: Session, count: int, clock: Clock) -> list[User]:
+    """The first ``count`` simulated agents (sim-1 …), created when missing."""
+    found = []
+    for n in range(1, count + 1):
+        username = f"{SIM_AGENT_PREFIX}{n}"
+        user = session.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            user = users.create_user(
+                session,
+                UserIn(
+                    username=username,
+                    display_name=f"Sim {n}",
+                    role="agent",
+                    skills=SIM_SKILLS,
+                    password=secrets.token_urlsafe(24),
+                ),
+                clock,
+            )
+        found.append(user)
+    return found
 
 
 def seed_acd(session: Session, clock: Clock) -> None:
