@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from console.acd_live import entry_view
 from console.api import ANY
 from console.auth import require_role
+from console.softphone import page_settings as softphone_settings
 from console.stream import (
     BLOCK_SECONDS,
     EXTENSION,
@@ -95,6 +96,7 @@ def desk():
         "awayReasons": [r.value for r in AwayReason if r is not AwayReason.MISSED_OFFERS],
         "dispositions": [d.value for d in Disposition],
         "appointmentTypes": [t.value for t in AppointmentType],
+        "softphone": softphone_settings(_deps().config),  # console/softphone.py
     }
     return render_template("agent.html", settings=settings)
 

@@ -1,8 +1,9 @@
-"""The agent's in-call controls: mute, hold, cold transfer to a queue, consult a colleague.
+"""The agent's in-call controls: mute, hold and the keypad here; transfers and consults in
+console/transfer.py (the same blueprint).
 
 A connected ACD call is a conference named after the caller's CallSid (routing/views.py):
 the caller and the agent's softphone leg (``client:<identity>``, the leg the Dispatcher
-placed) are its participants. Every control here acts on the call the signed-in user is
+placed) are its participants. Every control acts on the call the signed-in user is
 connected to now, as the router says (``router.agent(me)["call"]``): no call is 409, and a
 body naming another agent's call (``"call": "CA…"``, optional, so a stale page cannot act
 on the wrong call) is 404. Every action is written to the audit log (``crm_core.audit``).
@@ -13,22 +14,10 @@ on the wrong call) is 404. Every action is written to the audit log (``crm_core.
   hold is added to the Call row's ``hold_seconds`` when the caller comes back (or is
   transferred). When the hold began is read back from the audit log, so it survives a
   restart and any worker can end it;
-- transfer to a queue (cold): the agent's part ends as if the call had (the agent wraps up,
-  the Call row gets the first agent's queue, wait and talk), the caller joins the new queue
-  at their ORIGINAL enqueue time (the router's entry is made here, with ``t0``; the caller's
-  leg is then redirected to ``/twilio/acd/enqueue``, whose enqueue of an entry already
-  there changes nothing) and is not counted as abandoned. The Call row ends with the last
-  queue and agent; the first agent's part is in the audit log and the offers log;
-- consult (warm): the colleague's softphone is added to the conference while the caller is
-  on hold; an available colleague is made away ("meeting") for the consult so the router
-  offers them nothing else, and is made available again on cancel. Cancel hangs up the
-  colleague's leg and takes the caller off hold.
-
-Not here (see the report in the commit): consult/complete and cold transfer to an agent
-(the agent's leg joins with ``endConferenceOnExit``, so the first agent cannot leave
-without ending the call, and the router has no transition handing an entry to another
-agent), and the keypad (DTMF to the caller needs a participant ``AnnounceUrl`` with
-``<Play digits>``, which neither the Carrier nor the simulator offers).
+- keypad (digits): DTMF tones played to the caller (to steer an IVR the agent called, or a
+  bank's line), as a participant announcement whose TwiML is ``<Play digits>``
+  (``/twilio/acd/digits``). The audit log keeps how many keys, never which: they may be a
+  PIN. A callback (the agent's leg dials the customer, no conference) has no keypad here.
 """
 
 from __future__ import annotations
@@ -36,25 +25,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, current_app, g
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import func, update
 
 from console.api import _body
 from console.auth import require_role
 from console.supervise import CarrierFailed
 from crm_core.audit import audit, recent
-from crm_core.calls import record_routing
 from crm_core.errors import Conflict, NotFound
 from crm_core.models import Call
 from crm_core.schemas import parse
-from routing.model import AgentState, AwayReason, Priority
-from routing.offers import PREFIX
+from routing.offers import DIGITS, PREFIX
 from telephony.carrier import CarrierError
 
 bp = Blueprint("incall", __name__)
 ENQUEUE = f"{PREFIX}/enqueue"
-HOLD_ACTIONS = ("call.hold", "call.consult", "call.consult_cancel", "call.transfer")
-CONSULT_ACTIONS = ("call.consult", "call.consult_cancel")
+HOLD_ACTIONS = (
+    "call.hold",
+    "call.consult",
+    "call.consult_cancel",
+    "call.consult_complete",
+    "call.transfer",
+)
 
 
 class _In(BaseModel):
@@ -70,12 +62,8 @@ class HoldIn(_In):
     hold: StrictBool
 
 
-class TransferIn(_In):
-    queue: str = Field(min_length=1, max_length=64)
-
-
-class ConsultIn(_In):
-    agent_id: StrictInt = Field(ge=1)
+class DigitsIn(_In):
+    digits: str = Field(min_length=1, max_length=32, pattern=r"^[0-9*#w]+$")
 
 
 def _deps():
@@ -189,156 +177,18 @@ def hold():
     return {"call": entry["id"], "hold": data.hold, "held_seconds": seconds}
 
 
-@bp.post("/agents/me/call/transfer")
+@bp.post("/agents/me/call/digits")
 @require_role()
-def transfer():
-    """Cold transfer to a queue, keeping the caller's place in time (see the module doc)."""
+def digits():
+    """Keypad: the tones of ``digits`` (0-9, *, #; w waits half a second) to the caller."""
     d = _deps()
-    data = parse(TransferIn, _body())
+    data = parse(DigitsIn, _body())
     entry = _my_call(data.call)
-    target = d.router.queue(data.queue)  # 404 naming "queue" if not an active queue
     caller = _caller_leg(entry)
-    held = _add_hold_time(caller, _held_since(entry["id"]))
-    ended = d.router.call_ended(entry["id"])  # the agent wraps up; nobody abandoned
-    if ended.state != "ended":
-        raise Conflict("the call ended in the meantime", field="call")
-    d.dispatcher.run(ended.actions)
-    d.dispatcher.forget_leg(entry["id"], g.principal.id)
-    with d.session_factory.begin() as session:
-        record_routing(
-            session,
-            caller,
-            queue=entry["queue"],
-            agent_id=g.principal.id,
-            wait_seconds=round(ended.detail["waited_ms"] / 1000),
-            talk_seconds=round(ended.detail["talked_ms"] / 1000),
-        )
-    joined = d.router.enqueue(
-        entry["id"],
-        target.name,
-        call_sid=caller,
-        priority=Priority(entry.get("prio", 0)),
-        needs=entry.get("need") or {},
-        enqueued_at=d.router.when(entry["t0"]),
-        kind=entry.get("kind", "call"),
-        phone=entry.get("phone") or None,
-        language=entry.get("lang") or "en-US",
-        empty_check=False,
-    )
-    url = d.dispatcher.url(ENQUEUE, queue=target.name, lang=entry.get("lang") or None)
-    try:
-        d.carrier.redirect_call(caller, url)
-    except CarrierError as exc:  # the caller hung up in that instant
-        d.dispatcher.run(d.router.caller_gone(entry["id"], "abandoned").actions)
-        _log("call.transfer", entry, queue=target.name, failed=str(exc)[:200], caller_hold=False)
-        raise Conflict("the caller hung up before the transfer", field="call") from exc
-    d.dispatcher.run(joined.actions)
-    _log(
-        "call.transfer",
-        entry,
-        queue=target.name,
-        from_queue=entry["queue"],
-        caller_hold=False,
-        held_seconds=held or None,
-    )
-    return {
-        "call": entry["id"],
-        "queue": target.name,
-        "state": joined.state,
-        "agent_state": ended.detail["agent_state"],
-    }
-
-
-def _open_consult(entry_id: str) -> dict | None:
-    """The detail of the signed-in agent's consult on this call still going, if any."""
-    with _deps().read_session_factory() as session:
-        for e in recent(session, target=f"call:{entry_id}", limit=500):
-            if e.action in CONSULT_ACTIONS and e.actor_id == g.principal.id:
-                return dict(e.detail) if e.action == "call.consult" else None
-    return None
-
-
-@bp.post("/agents/me/call/consult")
-@require_role()
-def consult():
-    """A colleague's softphone joins the call while the caller holds (warm transfer)."""
-    d = _deps()
-    data = parse(ConsultIn, _body())
-    entry = _my_call(data.call)
-    if data.agent_id == g.principal.id:
-        raise Conflict("you cannot consult yourself", field="agent_id")
-    if _open_consult(entry["id"]) is not None:
-        raise Conflict("a consult on this call is already going", field="agent_id")
-    other = d.router._profile(data.agent_id)
-    state = (d.router.agent(data.agent_id) or {}).get("state")
-    if other is None or not other.identity:
-        raise NotFound(f"agent {data.agent_id} is not logged in", field="agent_id")
-    if state not in (AgentState.AVAILABLE, AgentState.AWAY):
-        raise Conflict(f"agent {data.agent_id} is {state} now", field="agent_id")
     conference = _conference(entry)
-    made_away = False
-    if state == AgentState.AVAILABLE:  # no offers while consulted
-        d.router.set_presence(other, "away", AwayReason.MEETING, expect=("available",))
-        made_away = (d.router.agent(data.agent_id) or {}).get("state") == AgentState.AWAY
-        if not made_away:
-            raise Conflict(f"agent {data.agent_id} just took another call", field="agent_id")
-    try:
-        participant = d.carrier.add_participant(
-            conference,
-            f"client:{other.identity}",
-            d.dispatcher.caller_id,
-            label=f"consult-{data.agent_id}",
-        )
-    except CarrierError as exc:
-        if made_away:
-            _restore(data.agent_id)
-        raise CarrierFailed(f"the carrier refused: {exc}") from exc
-    if _held_since(entry["id"]) is None:
-        _carrier(d.carrier.hold, conference, _caller_leg(entry), True)
-    _log(
-        "call.consult",
-        entry,
-        agent_id=data.agent_id,
-        participant=participant,
-        made_away=made_away,
-        caller_hold=True,
-    )
-    return {"call": entry["id"], "agent_id": data.agent_id, "participant": participant}, 201
+    _carrier(d.carrier.announce, conference, caller, d.dispatcher.url(DIGITS, d=data.digits))
+    _log("call.digits", entry, keys=len(data.digits))
+    return {"call": entry["id"], "digits": len(data.digits)}
 
 
-def _restore(agent_id: int) -> None:
-    d = _deps()
-    profile = d.router._profile(agent_id)
-    if profile is not None:
-        d.dispatcher.run(d.router.set_presence(profile, "available", expect=("away",)).actions)
-
-
-@bp.post("/agents/me/call/consult/cancel")
-@require_role()
-def cancel_consult():
-    """The colleague's leg is hung up; the caller comes off hold."""
-    d = _deps()
-    data = parse(_In, _body())
-    entry = _my_call(data.call)
-    going = _open_consult(entry["id"])
-    if going is None:
-        raise Conflict("no consult of yours is going on this call", field="call")
-    conference = _conference(entry)
-    left = _carrier(d.carrier.remove_participant, conference, going["participant"])
-    seconds = _set_caller_hold(entry, conference, False)
-    if going.get("made_away"):
-        _restore(int(going["agent_id"]))
-    _log(
-        "call.consult_cancel",
-        entry,
-        agent_id=going["agent_id"],
-        participant=going["participant"],
-        caller_hold=False,
-        held_seconds=seconds or None,
-    )
-    return {
-        "call": entry["id"],
-        "agent_id": going["agent_id"],
-        "left": left,
-        "held_seconds": seconds,
-    }
+from console import transfer  # noqa: E402, F401  (its views join this blueprint)

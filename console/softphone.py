@@ -9,7 +9,7 @@ who is asking. Outgoing calls from the softphone arrive at ``/twilio/client``
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g, jsonify, url_for
 
 from console.api import ANY
 from console.auth import require_role
@@ -30,3 +30,31 @@ def my_softphone_token():
     response = jsonify(voice_token(d.config, identity, d.clock.now()).as_dict())
     response.headers["Cache-Control"] = "no-store"  # a credential: no cache may keep it
     return response
+
+
+# The official Twilio Voice JavaScript SDK, vendored (no CDN at run time): the built browser
+# bundle of `npm pack @twilio/voice-sdk@<version>` (dist/twilio.min.js) and its LICENSE.md,
+# under console/static/vendor/ with the version in the names. To update: pack the new
+# release, copy both files under the new names, change this constant, delete the old pair.
+TWILIO_VOICE_SDK_VERSION = "2.18.5"
+SDK_FILE = f"vendor/twilio-voice-sdk-{TWILIO_VOICE_SDK_VERSION}.min.js"
+SIMULATOR_DEVICE_PATH = "/simulator/softphone"  # telephony/simulator/softphones.py
+
+
+def page_settings(config) -> dict[str, str | None]:
+    """What the desk's softphone.js needs: where its token comes from, and either the SDK
+    (Twilio) or the local carrier's device API (the simulator; same origin when embedded
+    in the app, as ``callcenter run`` does, else the separate simulator's address)."""
+    settings = {
+        "token": url_for("softphone.my_softphone_token"),
+        "carrier": config["CARRIER"],
+        "sdk": None,
+        "simulator": None,
+    }
+    if config["CARRIER"] == "twilio":
+        settings["sdk"] = url_for("desk.static", filename=SDK_FILE)
+    else:
+        base = (config.get("TWILIO_API_BASE_URL") or "").rstrip("/")
+        embedded = base == (config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+        settings["simulator"] = ("" if embedded else base) + SIMULATOR_DEVICE_PATH
+    return settings

@@ -28,6 +28,7 @@ from crm_core.audit import AuditEntry, audit, recent
 from crm_core.errors import CallCenterError, Conflict, NotFound
 from crm_core.schemas import parse
 from crm_core.users import get_user
+from routing.why import explain
 from telephony.carrier import CarrierError
 
 bp = Blueprint("supervise", __name__)
@@ -178,6 +179,17 @@ def leave(entry_id: str, participant: str):
             participant=participant,
         )
     return {"entry": entry_id[:64], "participant": participant, "left": left}
+
+
+@bp.get("/acd/calls/<entry_id>/why")
+@require_role(*LEADS)
+def why(entry_id: str):
+    """Why the call's agent was offered it: the router's reasons at the instant of the
+    offer (routing/why.py), kept two days."""
+    found = explain(_deps().router, entry_id[:64])
+    if found is None:
+        raise NotFound(f"no offer of call {entry_id[:64]!r} is known", field="entry")
+    return found
 
 
 def _entry_json(e: AuditEntry) -> dict:

@@ -82,6 +82,7 @@ class Callers:
                 self.keys.ready(config.name, entry["sig"]),
                 self.keys.stats(day),
                 self.keys.ready(config.name),
+                self.keys.why(day),
             ],
             [
                 now,
@@ -154,7 +155,9 @@ class Callers:
             return Outcome("connected", detail={"waited_ms": int(reply[1]), "again": True})
         outcome = self._follow(Outcome("connected"), reply[2:])
         outcome.detail["waited_ms"] = int(reply[1])
-        if entry is not None:  # Asterisk's holdtime, kept to measure our estimates against
+        # Asterisk's holdtime, kept to measure our estimates against (a transferred call
+        # was answered before: its wait counted then).
+        if entry is not None and not entry.get("transfer"):
             note_answered(self, entry["queue"], int(reply[1]))
         return outcome
 

@@ -100,6 +100,13 @@ class Keys:
         entered, answered, answered_in_sl, abandoned, wait_ms, talk_ms."""
         return f"{self.tag}:stats:{day}"
 
+    def why(self, day: str) -> str:
+        """Hash of the day's offers explained for supervisors (local day, YYYY-MM-DD):
+        ``<entry>|<agent>`` → JSON (strategy, the agent's deciding values at the offer, the
+        skills, how many could have taken it), ``<entry>`` → the agent offered last. Kept two
+        days (EXPIRE), read by routing/why.py."""
+        return f"{self.tag}:why:{day}"
+
     def handle_times(self, queue: str) -> str:
         """List of the queue's most recent handle times (seconds), newest first."""
         return f"{self.tag}:aht:{queue}"

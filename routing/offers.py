@@ -33,6 +33,8 @@ BRIDGE = f"{PREFIX}/bridge"
 DONE = f"{PREFIX}/done"
 OVERFLOW = f"{PREFIX}/overflow"
 CALLBACK_DONE = f"{PREFIX}/callback/done"
+DIGITS = f"{PREFIX}/digits"  # the keypad's tones, as a participant announcement
+CONFERENCE = "/twilio/conference"
 RING_GRACE_SECONDS = 5  # the carrier rings a little longer than the offer: the ticker ends it
 AGENT_EVENTS = ("initiated", "ringing", "answered", "completed")
 

@@ -29,6 +29,7 @@ NAMES = (
     "requeue",
     "keep_place",
     "holdtime",
+    "handover",
 )
 # Times in the scripts are whole milliseconds since this instant: small enough that a
 # priority times 1e12 plus a time stays an exact integer in a double (see _lib.lua).

@@ -33,6 +33,7 @@ from crm_core.errors import InvalidInput, NotFound
 from routing.callers import RETRIES, Callers
 from routing.deadlines import Deadlines
 from routing.estimates import estimate
+from routing.handover import Handover
 from routing.keys import Keys
 from routing.model import (
     Action,
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 
-class Router(Callers, Deadlines):
+class Router(Callers, Deadlines, Handover):
     def __init__(
         self,
         connection: redis.Redis,
@@ -182,6 +183,7 @@ class Router(Callers, Deadlines):
                     self.keys.signatures_version,
                     *ready_keys,
                     *wait_keys,
+                    self.keys.why(day),
                 ],
                 [
                     now,

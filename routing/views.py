@@ -15,6 +15,11 @@
    (``/left``, the Enqueue action) frees the agent at once.
 5. The conference ending (``/twilio/conference`` and the caller's Dial action ``/done``)
    ends the call: the agent wraps up, and the Call row gets its queue, agent, wait and talk.
+   A conference's status callback names the agent who answered (``agent=``): its end
+   arriving after the caller was transferred and connected to someone else is late, and
+   ends nothing (unless the call was handed over inside that very conference).
+6. ``/digits?d=…`` is the agent's keypad: a participant announcement that plays the tones
+   to the caller (console/incall.py).
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
 from crm_core.models import CallDirection, CallStatus
+from routing.handover import late_end
 from routing.offers import (
     AGENT_ANSWERED,
     AGENT_STATUS,
     BRIDGE,
     CALLBACK_DONE,
+    CONFERENCE,
+    DIGITS,
     DONE,
     HOLD,
     HOLD_KEY,
@@ -55,6 +63,7 @@ HOLD_SCRIPT = "acd_hold"  # scripts/library/acd_hold.yaml, unless the queue name
 DEFAULT_LANGUAGE = "en-US"
 LANGUAGE_TAG = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 ENTRY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a CallSid, or a callback's id
+KEYPAD = re.compile(r"[0-9*#w]{1,32}")
 
 
 def _acd():
@@ -265,7 +274,7 @@ def agent_answered() -> str:
         start_conference_on_enter=True,
         end_conference_on_exit=True,
         beep=False,
-        status_callback=d.dispatcher.url("/twilio/conference", entry=entry_id),
+        status_callback=d.dispatcher.url(CONFERENCE, entry=entry_id, agent=agent_id),
         status_callback_event=CONFERENCE_EVENTS,
     )
     response.append(dial)
@@ -338,12 +347,30 @@ def callback_done() -> str:
     return str(response)
 
 
-@bp.post("/twilio/conference")
+@bp.post(CONFERENCE)
 @callback_webhook
 def conference() -> None:
-    """Every conference's statusCallback: the end of the conference ends the call."""
-    if request.form.get("StatusCallbackEvent") == "conference-end":
-        _call_ended(request.args.get("entry") or request.form.get("FriendlyName", ""))
+    """Every conference's statusCallback: the end of the conference ends the call, unless
+    the call is connected to another agent in another conference by now (see step 5)."""
+    if request.form.get("StatusCallbackEvent") != "conference-end":
+        return
+    entry_id = request.args.get("entry") or request.form.get("FriendlyName", "")
+    agent, sid = _int(request.args.get("agent")), request.form.get("ConferenceSid")
+    if agent is not None and late_end(_acd().router.entry(entry_id), agent, sid):
+        log.info("late end of conference %s of %s ignored", sid, entry_id)
+        return
+    _call_ended(entry_id)
+
+
+@bp.post(DIGITS)
+@voice_webhook
+def digits() -> str:
+    """The keypad's tones for a conference participant (the announcement's TwiML)."""
+    response = VoiceResponse()
+    keyed = request.args.get("d", "")
+    if KEYPAD.fullmatch(keyed):
+        response.play(digits=keyed)
+    return str(response)
 
 
 @bp.post(OVERFLOW)

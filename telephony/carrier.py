@@ -226,6 +226,17 @@ class Carrier(Protocol):
         agent), or with None a full participant everyone hears (barge)."""
         ...
 
+    def announce(self, conference_sid: str, call_sid: str, url: str) -> None:
+        """Play the TwiML at ``url`` (``<Play>``, ``<Say>``, ``<Pause>``; ``<Play digits>``
+        for DTMF tones) to this participant only; the conference goes on meanwhile."""
+        ...
+
+    def end_conference_on_exit(self, conference_sid: str, call_sid: str, end: bool) -> None:
+        """Whether the conference ends when this participant leaves (a transfer lets the
+        first agent leave without ending the call, and makes the colleague the one who
+        ends it)."""
+        ...
+
     def remove_participant(self, conference_sid: str, call_sid: str) -> bool:
         """Hang up the participant's call, taking them out of the conference.
 

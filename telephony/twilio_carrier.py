@@ -263,7 +263,8 @@ class TwilioCarrier:
     ) -> None:
         with self._errors(operation, ConferenceSid=conference_sid, CallSid=call_sid):
             self.client.conferences(conference_sid).participants(call_sid).update(**changes)
-        shown = " ".join(f"{k}={v}" for k, v in changes.items() if k != "hold_url")
+        secret = ("hold_url", "announce_url")  # an announce URL carries the keyed digits
+        shown = " ".join(f"{k}={v}" for k, v in changes.items() if k not in secret)
         log.info("%s ConferenceSid=%s CallSid=%s %s", operation, conference_sid, call_sid, shown)
 
     def mute(self, conference_sid: str, call_sid: str, muted: bool) -> None:
@@ -292,6 +293,16 @@ class TwilioCarrier:
             )
         else:
             self._update_participant("coach", conference_sid, call_sid, coaching=False)
+
+    def announce(self, conference_sid: str, call_sid: str, url: str) -> None:
+        self._update_participant(
+            "announce", conference_sid, call_sid, announce_url=url, announce_method="POST"
+        )
+
+    def end_conference_on_exit(self, conference_sid: str, call_sid: str, end: bool) -> None:
+        self._update_participant(
+            "end_conference_on_exit", conference_sid, call_sid, end_conference_on_exit=end
+        )
 
     def remove_participant(self, conference_sid: str, call_sid: str) -> bool:
         try:

@@ -5,11 +5,16 @@
  *  - presence (available, away with a reason, offline) through POST /api/agents/me/presence;
  *  - an offer: the ringing panel with a countdown to the offer's deadline, Accept / Reject,
  *    and the screen pop (GET /api/agents/me/screen-pop) fetched at once, without a click;
+ *    the offer's call rings the softphone (static/softphone.js: Twilio.Device, or SimDevice
+ *    on the local carrier) and Accept answers it; without a softphone, the API path;
+ *  - the softphone's status, the call it carries (Hang up), and click-to-call in the lists;
  *  - connected: the call timer and the pop;
  *  - wrap-up: a countdown to `wrap_until` and the disposition form, saved through
  *    POST /api/calls/<CallSid>/outcome, then POST /api/agents/me/wrap-up/end.
- *  - in-call controls: mute, hold, cold transfer to a queue, consult a colleague
- *    (POST /api/agents/me/call/…, console/incall.py);
+ *  - in-call controls: mute, hold, the keypad (tones to the caller), cold transfer to a
+ *    queue or an available colleague, consult a colleague then complete (warm transfer)
+ *    or cancel (POST /api/agents/me/call/…, GET /api/agents/me/transfer-targets;
+ *    console/incall.py and console/transfer.py);
  *  - the script beside the call (GET /api/agents/me/script, console/call_script.py): steps
  *    with clickable answers (POST /api/agents/me/script/answer), or the timed elevator pitch;
  *  - when idle: my callbacks due and my leads (console/worklists.py).
@@ -128,19 +133,127 @@
     button.addEventListener("click", () => setPresence(button.dataset.presence));
   });
 
-  // ------------------------------------------------------------------ offers
+  // ------------------------------------------------------------------ softphone and offers
+  /* The softphone (static/softphone.js): an offer rings it as a call to client:<identity>;
+   * answering that call IS the accept (the router bridges it into the caller's
+   * conference), rejecting it is busy. Without a working softphone the screen's API path
+   * still accepts and rejects, and the page says the audio will not come here. */
+  const sp = {
+    status: $("ad-sp-status"), reason: $("ad-sp-reason"), callBox: $("ad-sp-call"),
+    callText: $("ad-sp-call-text"), hangup: $("ad-sp-hangup"), heard: $("ad-sp-heard"),
+    ringNote: $("ad-ring-note"),
+  };
+  const phone = { handle: null, status: "starting", ringing: null, active: null, waiters: [] };
+  const SP_LABELS = { starting: "starting…", registered: "ready", offline: "offline" };
+  const RING_WAIT_MS = 3000; // an offer shows before its call reaches the phone: wait this long
+
+  function phoneReady() { return phone.status === "registered" && phone.handle && phone.handle.device; }
+
+  function renderPhone() {
+    sp.status.textContent = SP_LABELS[phone.status] || phone.status;
+    sp.status.dataset.status = phone.status;
+    sp.reason.textContent = phone.status === "offline" && phone.reason ? `— ${phone.reason}` : "";
+    const active = phone.active;
+    show(sp.callBox, !!active);
+    if (active) {
+      const p = active.parameters || {};
+      const other = active.direction === "OUTGOING"
+        ? (active.customParameters && active.customParameters.get("To")) || p.To : p.From;
+      sp.callText.textContent = `${active.direction === "OUTGOING" ? "calling" : "on a call with"} ${other || "…"}`;
+    }
+    if (phoneReady()) sp.ringNote.textContent = phone.ringing ? "Ringing on your softphone." : "";
+    else if (phone.status === "starting") sp.ringNote.textContent = "";
+    else sp.ringNote.textContent = "The softphone is not available: Accept connects the call on screen only, "
+      + "and its audio will not come to this page.";
+    document.querySelectorAll("button[data-dial]").forEach((b) => { b.disabled = !phoneReady(); });
+  }
+
+  function follow(call) {
+    const done = () => {
+      if (phone.ringing === call) phone.ringing = null;
+      if (phone.active === call) { phone.active = null; show(sp.heard, false); }
+      renderPhone();
+    };
+    call.on("accept", () => {
+      if (phone.ringing === call) phone.ringing = null;
+      phone.active = call;
+      renderPhone();
+    });
+    ["disconnect", "cancel", "reject"].forEach((name) => call.on(name, done));
+    call.on("error", (err) => showError(el.error, { message: `softphone: ${err.message}` }));
+    call.on("heard", (text) => { sp.heard.textContent = `Hearing: “${text}”`; show(sp.heard, true); });
+  }
+
+  function incoming(call) {
+    follow(call);
+    phone.ringing = call;
+    phone.waiters.splice(0).forEach((resolve) => resolve(call));
+    renderPhone();
+  }
+
+  function ringingCall(waitMs) {
+    if (phone.ringing || !phoneReady() || !waitMs) return Promise.resolve(phone.ringing);
+    return new Promise((resolve) => {
+      phone.waiters.push(resolve);
+      setTimeout(() => resolve(phone.ringing), waitMs);
+    });
+  }
+
   async function answerOffer(how) {
     const offer = desk.state && desk.state.offer;
     if (!offer) return;
     el.accept.disabled = el.reject.disabled = true;
-    const url = `${settings.offers}${encodeURIComponent(offer.entry)}/${how}`;
-    const result = await post(url);
+    const call = await ringingCall(how === "accept" ? RING_WAIT_MS : 0);
+    let result = { ok: true };
+    if (how === "accept" && call) {
+      call.accept(); // the carrier answers the leg: the router's accept and the bridge follow
+    } else {
+      result = await post(`${settings.offers}${encodeURIComponent(offer.entry)}/${how}`);
+      if (how === "reject" && call && call.status() === "pending") call.reject();
+    }
     el.accept.disabled = el.reject.disabled = false;
     showError(el.error, result.ok ? null : result.error);
   }
 
   el.accept.addEventListener("click", () => answerOffer("accept"));
   el.reject.addEventListener("click", () => answerOffer("reject"));
+  sp.hangup.addEventListener("click", () => { if (phone.active) phone.active.disconnect(); });
+
+  async function dial(number) {
+    if (!phoneReady()) { showError(el.error, { message: "the softphone is not available to place calls" }); return; }
+    try {
+      const call = await phone.handle.device.connect({ params: { To: number } });
+      follow(call);
+      phone.active = call;
+      showError(el.error, null);
+      renderPhone();
+    } catch (err) {
+      showError(el.error, { message: `the call could not be placed: ${err.message}` });
+    }
+  }
+
+  function dialButton(number) {
+    const button = node("button", { type: "button", class: "ad-secondary", "data-dial": number }, "Call");
+    button.disabled = !phoneReady();
+    button.addEventListener("click", () => dial(number));
+    return button;
+  }
+
+  function startPhone() {
+    const options = settings.softphone;
+    if (!options || !window.Softphone) {
+      phone.status = "offline";
+      phone.reason = "the softphone script did not load";
+      renderPhone();
+      return;
+    }
+    window.Softphone.start({
+      tokenUrl: options.token,
+      simulatorUrl: options.simulator,
+      onState: (state) => { phone.status = state.status; phone.reason = state.reason; renderPhone(); },
+      onIncoming: incoming,
+    }).then((handle) => { phone.handle = handle; renderPhone(); });
+  }
 
   // ------------------------------------------------------------------ wrap-up
   function dispositionFields() {
@@ -285,11 +398,13 @@
   // ------------------------------------------------------------------ in-call controls
   const API = "/api/agents/me/";
   const calls = {
-    mute: $("ad-mute"), hold: $("ad-hold"), transferQueue: $("ad-transfer-queue"),
-    queueNames: $("ad-queue-names"), transfer: $("ad-transfer"), consultAgent: $("ad-consult-agent"),
-    consult: $("ad-consult"), consultCancel: $("ad-consult-cancel"), error: $("ad-call-error"),
+    mute: $("ad-mute"), hold: $("ad-hold"), target: $("ad-transfer-target"),
+    targetQueues: $("ad-transfer-queues"), targetAgents: $("ad-transfer-agents"),
+    transfer: $("ad-transfer"), consultAgent: $("ad-consult-agent"), consult: $("ad-consult"),
+    consultComplete: $("ad-consult-complete"), consultCancel: $("ad-consult-cancel"),
+    keypad: $("ad-keypad"), keyed: $("ad-keyed"), error: $("ad-call-error"),
   };
-  const call = { key: null, muted: false, held: false, consulting: false };
+  const call = { key: null, muted: false, held: false, consulting: false, targetsAt: 0 };
 
   function renderControls() {
     calls.mute.textContent = call.muted ? "Unmute" : "Mute";
@@ -297,17 +412,42 @@
     calls.hold.textContent = call.held ? "Resume" : "Hold";
     calls.hold.setAttribute("aria-pressed", String(call.held));
     show(calls.consult, !call.consulting);
+    show(calls.consultComplete, call.consulting);
     show(calls.consultCancel, call.consulting);
+    calls.transfer.disabled = call.consulting; // complete or cancel the consult first
   }
 
   function resetControls(key) {
     call.key = key;
     call.muted = call.held = call.consulting = false;
-    calls.transferQueue.value = "";
+    calls.target.value = "";
     calls.consultAgent.value = "";
+    calls.keyed.textContent = "";
     showError(calls.error, null);
     renderControls();
+    if (key) loadTargets();
   }
+
+  /* Queues and colleagues to transfer to (GET /api/agents/me/transfer-targets): available
+     colleagues take a transfer, away ones only a consult. Asked again when a list opens. */
+  async function loadTargets() {
+    if (Date.now() - call.targetsAt < 3000) return;
+    call.targetsAt = Date.now();
+    const targets = await getJson(API + "transfer-targets");
+    if (!targets) return;
+    const chosen = calls.target.value, consulted = calls.consultAgent.value;
+    calls.targetQueues.replaceChildren(...targets.queues.map((q) =>
+      node("option", { value: `queue:${q.name}` }, q.name)));
+    calls.targetAgents.replaceChildren(...targets.agents.filter((a) => a.transfer).map((a) =>
+      node("option", { value: `agent:${a.id}` }, a.name || `agent ${a.id}`)));
+    calls.consultAgent.replaceChildren(node("option", { value: "" }, "choose a colleague…"),
+      ...targets.agents.map((a) => node("option", { value: String(a.id) },
+        (a.name || `agent ${a.id}`) + (a.transfer ? "" : ` (${a.reason || a.state})`))));
+    calls.target.value = chosen;
+    calls.consultAgent.value = consulted;
+  }
+  calls.target.addEventListener("focus", loadTargets);
+  calls.consultAgent.addEventListener("focus", loadTargets);
 
   async function callAction(button, path, body, done) {
     button.disabled = true;
@@ -319,30 +459,40 @@
   }
 
   calls.mute.addEventListener("click", () => callAction(calls.mute, "call/mute", { muted: !call.muted },
-    (b) => { call.muted = b.muted === undefined ? !call.muted : !!b.muted; }));
+    (b) => {
+      call.muted = b.muted === undefined ? !call.muted : !!b.muted;
+      if (phone.active) phone.active.mute(call.muted); // the microphone too (softphone)
+    }));
   calls.hold.addEventListener("click", () => callAction(calls.hold, "call/hold", { hold: !call.held },
     (b) => { call.held = b.hold === undefined ? !call.held : !!b.hold; }));
   calls.transfer.addEventListener("click", () => {
-    const queue = calls.transferQueue.value.trim();
-    if (!queue) { showError(calls.error, { message: "choose a queue to transfer to", field: "queue" }); return; }
-    callAction(calls.transfer, "call/transfer", { queue });
+    const [kind, value] = calls.target.value.split(/:(.*)/s);
+    if (!value) { showError(calls.error, { message: "choose a queue or an agent to transfer to", field: "queue" }); return; }
+    callAction(calls.transfer, "call/transfer", kind === "agent" ? { agent: parseInt(value, 10) } : { queue: value });
   });
   calls.consult.addEventListener("click", () => {
     const agentId = parseInt(calls.consultAgent.value, 10);
-    if (!(agentId > 0)) { showError(calls.error, { message: "give the colleague's agent number", field: "agent_id" }); return; }
-    callAction(calls.consult, "call/consult", { agent_id: agentId }, () => { call.consulting = true; });
+    if (!(agentId > 0)) { showError(calls.error, { message: "choose a colleague to consult", field: "agent_id" }); return; }
+    callAction(calls.consult, "call/consult", { agent_id: agentId }, () => { call.consulting = true; call.held = true; });
   });
+  calls.consultComplete.addEventListener("click", () => callAction(calls.consultComplete,
+    "call/consult/complete", {}, () => { call.consulting = false; call.held = false; }));
   calls.consultCancel.addEventListener("click", () => callAction(calls.consultCancel, "call/consult/cancel", {},
-    () => { call.consulting = false; }));
+    () => { call.consulting = false; call.held = false; }));
+  calls.keypad.addEventListener("click", (event) => {
+    const key = event.target.closest("button[data-key]");
+    if (!key) return;
+    callAction(key, "call/digits", { digits: key.dataset.key },
+      () => { calls.keyed.textContent = (calls.keyed.textContent + key.dataset.key).slice(-16); });
+  });
 
+  /* The queues the router says the agent serves, until the transfer targets arrive. */
   function queueNames(state) {
+    if (calls.targetQueues.children.length) return;
     const names = new Set(state.queues || []);
     if (desk.pop && desk.pop.queue) names.add(desk.pop.queue);
-    const wanted = [...names].filter(Boolean).sort();
-    const have = [...calls.queueNames.options].map((o) => o.value);
-    if (wanted.join("\n") !== have.join("\n")) {
-      calls.queueNames.replaceChildren(...wanted.map((n) => node("option", { value: n })));
-    }
+    calls.targetQueues.replaceChildren(...[...names].filter(Boolean).sort().map((n) =>
+      node("option", { value: `queue:${n}` }, n)));
   }
 
   // ------------------------------------------------------------------ the script
@@ -506,7 +656,8 @@
     if (callbacks) {
       list("ad-callbacks", callbacks.callbacks, (t) => node("li", { "data-task": t.id },
         node("span", { class: "when" }, when(t.due_at) + (t.overdue ? " (overdue)" : "")),
-        [t.title, t.customer && t.customer.name, t.phone].filter(Boolean).join(" · ")),
+        [t.title, t.customer && t.customer.name, t.phone].filter(Boolean).join(" · "),
+        ...(t.phone ? [" ", dialButton(t.phone)] : [])),
         "no callbacks due");
     }
     if (leads) {
@@ -515,7 +666,8 @@
         [l.customer ? l.customer.name : "unknown", l.phone,
          l.last_touch_at ? `last touch ${when(l.last_touch_at)}` : null,
          l.next_appointment_at ? `next visit ${when(l.next_appointment_at)}` : null]
-          .filter(Boolean).join(" · ")),
+          .filter(Boolean).join(" · "),
+        ...(l.phone ? [" ", dialButton(l.phone)] : [])),
         "no open leads");
     }
   }
@@ -598,5 +750,7 @@
   }
 
   window.agentDesk = desk; // for the browser tests and for a curious developer
+  window.agentPhone = phone; // the softphone: its device and calls (keypad: active.sendDigits)
   open();
+  startPhone();
 })();

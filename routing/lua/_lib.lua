@@ -91,8 +91,24 @@ local function roll_day(agent, day)
   end
 end
 
+-- Why this agent (for supervisors, routing/why.py): the agent's deciding values as they
+-- were when the offer was made, kept in the day's why hash (k.why; none: not kept).
+local function note_why(k, entry, agent, explanation)
+  if not k.why then return end
+  redis.call('HSET', k.why, entry.id .. '|' .. agent.id, cjson.encode({
+    entry = entry.id, queue = entry.queue, agent = agent.id, name = agent.name or '',
+    at = NOW, strategy = explanation.strategy, rule = explanation.rule,
+    eligible = explanation.eligible or 1, by = explanation.by or false,
+    idle_since = agent.idle_since or NOW, calls = agent.calls or 0, talk = agent.talk or 0,
+    last_offered = (agent.rr or {})[entry.queue] or false,
+    need = entry.need or {}, skills = agent.skills or {}}))
+  redis.call('HSET', k.why, entry.id, tostring(agent.id))
+  redis.call('EXPIRE', k.why, 172800)
+end
+
 -- Offer an entry to an agent: both reserved, a deadline, an explanation, an event.
 local function offer(k, entry, agent, timeout_ms, explanation)
+  note_why(k, entry, agent, explanation)
   set_state(k.counts, agent, 'reserved')
   agent.offer = entry.id
   agent.rr = agent.rr or {}

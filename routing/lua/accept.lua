@@ -40,15 +40,22 @@ set_state(k.counts, agent, 'busy')
 put(k.agents, agent)
 entry.state = 'connected'
 entry.agent = agent.id
-entry.answered = NOW
 entry.offered = {agent.id}
-put(k.entries, entry)
-local waited = NOW - entry.qt
-redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered', 1)
-redis.call('HINCRBY', KEYS[7], entry.queue .. '|wait_ms', waited)
-if waited <= tonumber(ARGV[4]) then
-  redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered_in_sl', 1)
+entry.conference = false -- a new connection, a new conference (routing/views.py)
+local waited
+if entry.transfer then -- handed over by an agent (handover.lua): answered once already
+  entry.taken = NOW
+  waited = entry.answered - entry.qt
+else
+  entry.answered = NOW
+  waited = NOW - entry.qt
+  redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered', 1)
+  redis.call('HINCRBY', KEYS[7], entry.queue .. '|wait_ms', waited)
+  if waited <= tonumber(ARGV[4]) then
+    redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered_in_sl', 1)
+  end
 end
+put(k.entries, entry)
 redis.call('XADD', k.offers, 'MAXLEN', '~', 100000, '*', 'e', cjson.encode(
   {kind = 'outcome', entry = entry.id, agent = agent.id, outcome = 'accepted', at = NOW,
    call_sid = entry.call_sid or false, waited_ms = waited, queue = entry.queue}))

@@ -1,4 +1,6 @@
--- The connected call ended: the agent goes to wrap-up (timed) or straight back.
+-- The connected call ended: the agent goes to wrap-up (timed) or straight back. After a
+-- transfer (handover.lua) the agent's part began at entry.taken; the call's talk is the
+-- earlier agents' parts (entry.before) and this one.
 -- KEYS[1] = agents hash, KEYS[2] = entries hash, KEYS[3] = deadlines zset,
 -- KEYS[4] = events stream, KEYS[5] = counts hash, KEYS[6] = the queue's handle-time list,
 -- KEYS[7] = the day's stats hash
@@ -11,7 +13,8 @@ local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KE
 local entry = get(k.entries, ARGV[2])
 if entry == nil or entry.state ~= 'connected' then return {'noop'} end
 local agent = get(k.agents, entry.agent)
-local talked = NOW - entry.answered
+local mine = NOW - (entry.taken or entry.answered)
+local talked = (entry.before or 0) + mine
 local wrap = tonumber(ARGV[3])
 local actions = {}
 local again = tonumber(ARGV[5] or '0')
@@ -24,8 +27,8 @@ if entry.kind == 'callback' and again > 0 then
 else
   redis.call('HDEL', k.entries, entry.id)
 end
-redis.call('HINCRBY', KEYS[7], entry.queue .. '|talk_ms', talked)
-redis.call('LPUSH', KEYS[6], string.format('%.3f', (talked + wrap) / 1000))
+redis.call('HINCRBY', KEYS[7], entry.queue .. '|talk_ms', mine)
+redis.call('LPUSH', KEYS[6], string.format('%.3f', (mine + wrap) / 1000))
 redis.call('LTRIM', KEYS[6], 0, 49)
 local state = 'gone'
 if agent and tostring(agent.call) == tostring(entry.id) then
@@ -34,7 +37,7 @@ if agent and tostring(agent.call) == tostring(entry.id) then
   agent.last_call = entry.call_sid or false -- its wrap-up time goes to that call's row
   agent.wrap_from = NOW
   agent.calls = (agent.calls or 0) + 1
-  agent.talk = (agent.talk or 0) + math.floor(talked / 1000)
+  agent.talk = (agent.talk or 0) + math.floor(mine / 1000)
   if wrap > 0 then
     set_state(k.counts, agent, 'wrap_up')
     agent.wrap_until = NOW + wrap

@@ -4,7 +4,7 @@
 -- KEYS[7] = signatures version, KEYS[8] = the queue's signatures set,
 -- KEYS[9] = the waiting zset for the entry's queue and skills, KEYS[10] = the ready zset of
 -- the same queue and skills, KEYS[11] = the day's stats hash, KEYS[12] = the queue's ready
--- zset (all its ready agents)
+-- zset (all its ready agents), KEYS[13] = the day's why hash
 -- ARGV[1] = now (ms), ARGV[2] = entry JSON {id, call_sid, queue, sig, need, prio, t0, kind,
 -- phone}, ARGV[3] = offer timeout (ms), ARGV[4] = agents to ring at once (1; ring-all: N),
 -- ARGV[5] = strategy, ARGV[6] = max wait (ms, 0 = none), ARGV[7] = escalation after (ms,
@@ -13,7 +13,7 @@
 -- ARGV[10] = JSON {required, need}: the queue's and the entry's skills (for a new ready set)
 -- Returns {'ok', state, actions...} | {'empty'}
 local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KEYS[4],
-           offers = KEYS[5], counts = KEYS[6]}
+           offers = KEYS[5], counts = KEYS[6], why = KEYS[13]}
 local given = cjson.decode(ARGV[2])
 local timeout, want, strategy = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local entry = get(k.entries, given.id)
@@ -106,10 +106,20 @@ local RULES = {
 local out = {'ok'}
 local actions = {}
 if #chosen > 0 then
+  -- How many could have taken it (for supervisors): the ready agents of its skills who are
+  -- available and have not declined it, counted among the first 50 of the index.
+  local eligible = 0
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[10], 0, 49)) do
+    local agent = get(k.agents, id)
+    if agent and agent.state == 'available' and satisfies(agent, entry) then
+      eligible = eligible + 1
+    end
+  end
   redis.call('ZREM', KEYS[9], entry.id)
   for _, agent in ipairs(chosen) do
     table.insert(actions, offer(k, entry, agent, timeout, {
-      strategy = strategy, rule = RULES[strategy] or strategy, candidates = considered}))
+      strategy = strategy, rule = RULES[strategy] or strategy, candidates = considered,
+      eligible = math.max(eligible, #chosen)}))
     put(k.agents, agent)
   end
 else

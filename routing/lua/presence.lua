@@ -2,7 +2,8 @@
 -- KEYS[1] = agents hash, KEYS[2] = entries hash, KEYS[3] = deadlines zset,
 -- KEYS[4] = events stream, KEYS[5] = offers stream, KEYS[6] = counts hash,
 -- KEYS[7] = signatures version, KEYS[8 .. 7+R] = the agent's ready zsets,
--- KEYS[8+R .. 7+R+W] = the waiting zsets of the agent's queues it has the skills for
+-- KEYS[8+R .. 7+R+W] = the waiting zsets of the agent's queues it has the skills for,
+-- KEYS[8+R+W] = the day's why hash
 -- ARGV[1] = now (ms), ARGV[2] = agent id, ARGV[3] = new state (available, away, offline),
 -- ARGV[4] = reason code, ARGV[5] = states it may come from ("*" = any of the usual),
 -- ARGV[6] = profile JSON {identity, name, skills, queues}, ARGV[7] = local day,
@@ -18,6 +19,7 @@ end
 local id, state, reason, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local profile = cjson.decode(ARGV[6])
 local R, W = tonumber(ARGV[9]), tonumber(ARGV[10])
+k.why = KEYS[8 + R + W]
 local ready_desc, wait_desc = cjson.decode(ARGV[11]), cjson.decode(ARGV[12])
 
 local agent = get(k.agents, id)
@@ -91,6 +93,7 @@ if best ~= nil then
   table.insert(actions, offer(k, best, agent, best_desc.timeout, {
     strategy = best_desc.st, rule = 'an agent became available and took the call of '
       .. 'highest priority that waited longest among its queues it has the skills for',
+    eligible = 1,
     candidates = {{agent = agent.id, score = best_score, eligible = true}}}))
   put(k.entries, best)
 end

@@ -140,7 +140,8 @@ class Conferences:
     def update_participant(
         self: Simulator, conf: SimConference, participant: Participant, form
     ) -> None:
-        """The Participants resource update: Muted, Hold/HoldUrl, Coaching/CallSidToCoach."""
+        """The Participants resource update: Muted, Hold/HoldUrl, EndConferenceOnExit,
+        AnnounceUrl, Coaching/CallSidToCoach."""
         if "Muted" in form and _flag(form["Muted"], False) != participant.muted:
             participant.muted = not participant.muted
             event = "participant-mute" if participant.muted else "participant-unmute"
@@ -155,12 +156,48 @@ class Conferences:
             self._conference_event(
                 conf, "participant-hold" if participant.hold else "participant-unhold", participant
             )
+        if "EndConferenceOnExit" in form:
+            participant.end_on_exit = _flag(form["EndConferenceOnExit"], False)
+            self._conference_event(conf, "participant-modify", participant)
+        if form.get("AnnounceUrl"):  # fetched as Twilio does, a moment after the update
+            self.after(0, self._announce, participant, form["AnnounceUrl"])
         if "Coaching" in form or "CallSidToCoach" in form:
             participant.coaching = _flag(form.get("Coaching"), participant.coaching)
             participant.call_sid_to_coach = form.get("CallSidToCoach") or (
                 participant.call_sid_to_coach if participant.coaching else None
             )
             self._conference_event(conf, "participant-modify", participant)
+
+    def _announce(self: Simulator, participant: Participant, url: str) -> None:
+        """The participant alone hears the announcement's <Play> (``digits``: DTMF tones),
+        <Say> and <Pause> in turn; the conference and the participant's state go on."""
+        call = participant.call
+        if call.ended or call.conference is None:
+            return
+        params = self._params(call) | {"ConferenceSid": call.conference.sid}
+        reply = self._post(url, params)
+        verbs = self._parse(reply.body, call, url) if reply.status == 200 else None
+        if verbs is None:
+            self.errors.append(f"{call.sid}: announcement {url} answered {reply.status}")
+            return
+        self._announce_next(call, verbs)
+
+    def _announce_next(self: Simulator, call: SimCall, verbs: list[ET.Element]) -> None:
+        if not verbs or call.ended:
+            return
+        verb, rest = verbs[0], verbs[1:]
+        if verb.tag == "Play" and verb.get("digits"):
+            digits = verb.get("digits", "")
+            seconds = 0.1 * len(digits) + 0.5 * digits.count("w")
+            end = self._hear(call, "digits", digits, seconds)
+        elif verb.tag == "Say":
+            text, seconds = self._speak_seconds(verb)
+            end = self._hear(call, "say", text, seconds)
+        elif verb.tag == "Play":
+            end = self._hear(call, "play", (verb.text or "").strip(), 1.0)
+        else:
+            end = self.elapsed() + float(verb.get("length") or 1)
+        self.at(end, self._announce_next, call, rest)
 
     def remove_participant(self: Simulator, conf: SimConference, call: SimCall) -> None:
         """Kicked through the REST API: a TwiML participant goes on after its <Dial>."""

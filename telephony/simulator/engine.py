@@ -40,6 +40,7 @@ from telephony.simulator.model import number as _number
 from telephony.simulator.parties import Party, Phone
 from telephony.simulator.queues import Queues
 from telephony.simulator.recordings import Recordings
+from telephony.simulator.softphones import Softphones
 from telephony.simulator.transport import Transport
 from telephony.simulator.verbs import Verbs
 
@@ -72,6 +73,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.queues: dict[str, SimQueue] = {}
         self.conferences: dict[str, SimConference] = {}
         self.phones: dict[str, Phone] = {}
+        self.softphones = Softphones(self)  # browser devices (the page's SimDevice)
         self.errors: list[str] = []
         self.notifications: list[Notification] = []  # Twilio's debugger: 11200, 12100, 12200…
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
@@ -205,6 +207,8 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self._set_status(call, "initiated")
         self._set_status(call, "ringing")
         phone = self.phones.get(call.to)
+        if phone is None:
+            self.softphones.rang(call)  # a browser softphone may answer before the timeout
         if phone is None or (phone.answer_after is None and not phone.reject):
             self.after(call.timeout, self._ring_out, call, call.token, "no-answer")
         elif phone.reject:

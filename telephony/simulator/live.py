@@ -24,6 +24,7 @@ from crm_core.clock import SystemClock
 from telephony.carrier import DEMO_NUMBER
 from telephony.simulator.engine import SimulationError, Simulator
 from telephony.simulator.rest import error, make_rest_app
+from telephony.simulator.softphones import with_softphones
 from telephony.simulator.transport import HttpTransport
 
 STEPS = {"expect_say", "press", "speak", "wait", "talk", "hangup"}
@@ -46,6 +47,10 @@ def from_config(config: dict[str, Any]) -> Simulator:
         status_callback=f"{base}/twilio/voice/status",
         fallback_url=f"{base}/twilio/voice/fallback",
         sms_url=f"{base}/twilio/sms",
+    )
+    # The TwiML App of the agents' softphones (Device.connect): routing/client.py.
+    sim.softphones.configure(
+        app_url=f"{base}/twilio/client", status_callback=f"{base}/twilio/voice/status"
     )
     return sim
 
@@ -72,8 +77,10 @@ class Ticker:
 
 
 def make_app(sim: Simulator) -> Flask:
-    """The REST API plus the control API, as one WSGI app."""
+    """The REST API plus the control API, as one WSGI app; the browser softphones' API
+    (softphones.py, bearer tokens instead of basic auth) goes before both."""
     app = make_rest_app(sim)
+    app.wsgi_app = with_softphones(sim, app.wsgi_app)
 
     @app.post("/simulator/calls")
     def place_call():

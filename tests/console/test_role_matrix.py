@@ -64,3 +64,18 @@ def test_an_agent_cannot_act_on_anothers_offer(api, role):
     404, whoever you are."""
     response = api.post("/api/agents/me/offers/CA" + "1" * 32 + "/accept", as_=role)
     assert response.status_code in (404, 409)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "roles"),
+    [  # the in-call transfers and keypad (console/transfer.py, incall.py), "why" (supervise.py)
+        ("POST", "/api/agents/me/call/digits", set(Role)),
+        ("POST", "/api/agents/me/call/consult/complete", set(Role)),
+        ("GET", "/api/agents/me/transfer-targets", set(Role)),
+        ("GET", "/api/acd/calls/CA0/why", {Role.SUPERVISOR, Role.ADMIN}),
+    ],
+)
+def test_transfer_and_why_endpoints_are_in_the_matrix(app, api, method, path, roles):
+    for role in Role:
+        status = api.request(method, path, as_=role.value, json={}).status_code
+        assert (status == 403) == (role not in roles), (method, path, role, status)

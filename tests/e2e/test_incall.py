@@ -186,8 +186,10 @@ def test_consulting_an_absent_agent_is_refused(sim, deps, signed_in, connected, 
 
 def test_controls_act_only_on_ones_own_call(sim, deps, signed_in, connected, agents):
     api = signed_in
-    paths = ["mute", "hold", "transfer", "consult", "consult/cancel"]
-    bodies = [{"muted": True}, {"hold": True}, {"queue": "service"}, {"agent_id": 1}, {}]
+    paths = ["mute", "hold", "transfer", "consult", "consult/cancel", "consult/complete"]
+    paths += ["digits", "transfer"]
+    bodies = [{"muted": True}, {"hold": True}, {"queue": "service"}, {"agent_id": 1}, {}, {}]
+    bodies += [{"digits": "1"}, {"agent": agents["ana"].id}]
     for path, body in zip(paths, bodies, strict=True):
         mine = api.post(f"/api/agents/me/call/{path}", json=body, as_="luis")
         assert mine.status_code == 409, (path, mine.json)  # Luis is on no call
@@ -215,7 +217,17 @@ def test_controls_act_only_on_ones_own_call(sim, deps, signed_in, connected, age
         ("transfer", {}, "queue"),
         ("transfer", {"queue": ""}, "queue"),
         ("transfer", {"queue": "nowhere"}, "queue"),
-        ("transfer", {"agent_id": 3}, "queue"),
+        ("transfer", {"agent_id": 3}, "agent_id"),
+        ("transfer", {"queue": "service", "agent": 2}, "queue"),
+        ("transfer", {"agent": "2"}, "agent"),
+        ("transfer", {"agent": 0}, "agent"),
+        ("transfer", {"agent": 999999}, "agent"),
+        ("digits", {}, "digits"),
+        ("digits", {"digits": ""}, "digits"),
+        ("digits", {"digits": "12a"}, "digits"),
+        ("digits", {"digits": 12}, "digits"),
+        ("digits", {"digits": "1" * 33}, "digits"),
+        ("consult/complete", {"x": 1}, "x"),
         ("consult", {"agent_id": "2"}, "agent_id"),
         ("consult", {"agent_id": 0}, "agent_id"),
         ("mute", {"muted": True, "call": "x" * 65}, "call"),
