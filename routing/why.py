@@ -89,10 +89,9 @@ def reasons(router: Any, record: dict[str, Any]) -> list[str]:
     lines.extend(_skills(router, record))
     eligible = int(record.get("eligible") or 1)
     lines.append(
-        f"{eligible} agent{'s' if eligible != 1 else ''} could take the call then "
-        "(available, with the skills, not having declined it)."
-        if eligible < 50
-        else "50 or more agents could take the call then."
+        f"Up to {eligible} agent{'s' if eligible != 1 else ''} could take the call then "
+        "(ready in the queue with the skills it needed; agents offered another call a moment "
+        "before may still be among them)."
     )
     return lines
 
