@@ -2,30 +2,26 @@
 
 Service level is the share of callers answered within the queue's threshold
 (``service_level_seconds``) among those answered or abandoned, as the live tiles count it
-(routing/snapshot.py). Here it is computed from SQL, so any past day can be read and a
-restart of Redis loses nothing:
+(routing/snapshot.py). Here it is counted from SQL, so any past day can be read and a
+restart of Redis loses nothing: from ``routing_waits``, one row per caller's wait in a
+queue, written by the ticker when the wait ends with the router's own measure of it. So it
+is exact: a caller who hung up while the first agent's phone rang is an abandon, an answer
+counts at once with its wait; a call handed from agent to agent counts once, and its caller
+hanging up during the handover is no abandon (routing/ticker.py). Overflowed waits and kept
+places (callbacks) are in neither.
 
-- an *answer* is an accepted offer (``routing_offers``, outcome ``accepted``): its
-  ``outcome_at`` is the moment the agent took the call. The caller's wait is the one the
-  router measured, written by the ticker to the announced estimates
-  (``routing_wait_estimates.actual_wait_seconds``) at once, or to the call's row
-  (``calls.wait_seconds``) when the call ends. A caller answered at once never heard an
-  estimate, so until their call ends only the call's age bounds their wait: within the
-  threshold if even that bound is, otherwise counted once the call has ended (the chart
-  refreshes when the stream says a call ended);
-- an *abandon* is an announced estimate whose wait ended ``abandoned``; the moment is the
-  wait's start (``announced_at - waited_seconds``) plus the whole wait. A caller who hung
-  up while the first agent's phone rang heard no estimate, and SQL does not record them.
+Each wait falls in the bucket of the moment it ended (answered or abandoned, as the live
+counters count it), so a caller who waited across a bucket's edge counts once, where the
+wait ended. A queue's day runs from midnight to midnight in the queue's time zone
+(``time_zone``, else ``DEFAULT_TIME_ZONE``), its buckets measured from that midnight in
+real time: a day when the clocks change has 46 or 50 half hours, each labelled with its
+local start. ``date`` defaults to today in each queue's own zone. The threshold is the
+queue's current one (the one the response names), for every bucket.
 
-Each event falls in the bucket of the moment it happened (as the live counters do), so a
-caller who waited across a bucket's edge counts once, where the wait ended. A queue's day
-runs from midnight to midnight in the queue's time zone (``time_zone``, else
-``DEFAULT_TIME_ZONE``), its buckets measured from that midnight in real time: a day when
-the clocks change has 46 or 50 half hours, each labelled with its local start. ``date``
-defaults to today in each queue's own zone. The threshold is the queue's current one.
-
-Two bounded reads for any number of queues: the answers and the abandons of the union of
-the queues' days (each caller one row, by an index on time), bucketed here.
+One grouped query for any number of queues: per queue and bucket, the answers, those
+within the threshold and the abandons. The bucket is integer arithmetic on the wait's end
+in epoch milliseconds (``(ended_ms - the queue's midnight) / bucket length``), exact on
+SQLite and PostgreSQL alike; stored times are UTC.
 """
 
 from __future__ import annotations
@@ -36,15 +32,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, request
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, select
 
 from console.api import LEADS
 from console.auth import require_role
 from console.pages import service_level_target
-from crm_core.acd import OfferRecord, WaitEstimate
-from crm_core.acd_schemas import OfferOutcome, WaitOutcome
+from crm_core.acd_records import WaitRecord, epoch_ms
+from crm_core.acd_schemas import WaitOutcome
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import Call
 
 bp = Blueprint("service_level", __name__)
 BUCKET_MINUTES = (30, 60)
@@ -86,11 +81,6 @@ class Day:
     step: timedelta
     buckets: list[Bucket] = field(default_factory=list)
 
-    def bucket(self, at: datetime) -> Bucket | None:
-        if not self.start <= at < self.end:
-            return None
-        return self.buckets[int((at - self.start) // self.step)]
-
 
 def day_of(queue, zone: ZoneInfo, day: date, minutes: int) -> Day:
     """The queue's day as UTC instants, half-open, cut into ``minutes``-long buckets."""
@@ -127,96 +117,62 @@ def _minutes(raw: str | None) -> int:
     return int(raw)
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+def counts(session, days: list[Day]) -> list[tuple]:
+    """(queue, bucket index, answered, answered within, abandoned) for every bucket of the
+    days that had a call: one grouped query (the days share one bucket length)."""
+    step = days[0].step // timedelta(milliseconds=1)
+    names = {d.queue.name: d for d in days}
 
+    def per_queue(value) -> Any:
+        return case({n: value(d) for n, d in names.items()}, value=WaitRecord.queue_name)
 
-def answers(session, start: datetime, end: datetime, names: list[str]) -> list[tuple]:
-    """(queue, answered at, wait in seconds or None, the call's start or None) for every
-    accepted offer in [start, end)."""
+    start = per_queue(lambda d: epoch_ms(d.start))
+    end = per_queue(lambda d: epoch_ms(d.end))
+    threshold = per_queue(lambda d: d.queue.service_level_seconds * 1000)
+    answered = WaitRecord.outcome == WaitOutcome.ANSWERED
     waits = (
-        select(WaitEstimate.call_sid, func.max(WaitEstimate.actual_wait_seconds).label("wait"))
-        .where(
-            WaitEstimate.outcome == WaitOutcome.ANSWERED,
-            WaitEstimate.announced_at >= start - timedelta(days=1),
-            WaitEstimate.announced_at < end,
+        select(
+            WaitRecord.queue_name.label("queue"),
+            ((WaitRecord.ended_ms - start) // step).label("bucket"),
+            case((answered, 1), else_=0).label("answered"),
+            case((answered & (WaitRecord.waited_ms <= threshold), 1), else_=0).label("within"),
+            case((WaitRecord.outcome == WaitOutcome.ABANDONED, 1), else_=0).label("abandoned"),
         )
-        .group_by(WaitEstimate.call_sid)
+        .where(
+            # the union of the days first (the index on ended_ms), then each queue's own
+            WaitRecord.ended_ms >= min(epoch_ms(d.start) for d in days),
+            WaitRecord.ended_ms < max(epoch_ms(d.end) for d in days),
+            WaitRecord.queue_name.in_(list(names)),
+            WaitRecord.outcome.in_([WaitOutcome.ANSWERED, WaitOutcome.ABANDONED]),
+            WaitRecord.ended_ms >= start,
+            WaitRecord.ended_ms < end,
+        )
         .subquery()
     )
-    query = (
-        select(
-            OfferRecord.queue_name,
-            OfferRecord.outcome_at,
-            func.coalesce(waits.c.wait, Call.wait_seconds),
-            Call.created_at,
-        )
-        .outerjoin(waits, waits.c.call_sid == OfferRecord.call_sid)
-        .outerjoin(Call, Call.call_sid == OfferRecord.call_sid)
-        .where(
-            OfferRecord.outcome == OfferOutcome.ACCEPTED,
-            OfferRecord.outcome_at >= start,
-            OfferRecord.outcome_at < end,
-            OfferRecord.queue_name.in_(names),
-        )
-    )
+    # Grouped outside: PostgreSQL would not take a GROUP BY expression with bound values
+    # as the same expression as the selected one.
+    query = select(
+        waits.c.queue,
+        waits.c.bucket,
+        func.sum(waits.c.answered),
+        func.sum(waits.c.within),
+        func.sum(waits.c.abandoned),
+    ).group_by(waits.c.queue, waits.c.bucket)
     return [tuple(row) for row in session.execute(query)]
 
 
-def abandons(session, start: datetime, end: datetime, names: list[str]) -> list[tuple]:
-    """(queue, abandoned at) for every caller whose wait ended abandoned in [start, end).
-    A caller hears many estimates; the last one (its queue, its times) stands for them."""
-    last = (
-        select(WaitEstimate.call_sid, func.max(WaitEstimate.id).label("id"))
-        .where(
-            WaitEstimate.outcome == WaitOutcome.ABANDONED,
-            # a wait is at most a day (MAX_WAIT), so earlier announcements cannot end today
-            WaitEstimate.announced_at >= start - timedelta(days=1),
-            WaitEstimate.announced_at < end,
-        )
-        .group_by(WaitEstimate.call_sid)
-        .subquery()
-    )
-    query = select(
-        WaitEstimate.queue_name,
-        WaitEstimate.announced_at,
-        WaitEstimate.waited_seconds,
-        WaitEstimate.actual_wait_seconds,
-    ).join(last, and_(WaitEstimate.id == last.c.id))
-    out = []
-    for queue, announced, waited, actual in session.execute(query):
-        if queue in names:
-            at = _aware(announced) + timedelta(seconds=(actual or 0) - (waited or 0))
-            if start <= at < end:
-                out.append((queue, at))
-    return out
-
-
 def service_level(session, days: list[Day]) -> None:
-    """Fill the days' buckets from SQL (two reads for all of them)."""
+    """Fill the days' buckets from SQL (one query for all of them)."""
     if not days:
         return
-    start, end = min(d.start for d in days), max(d.end for d in days)
     by_queue = {d.queue.name: d for d in days}
-    names = list(by_queue)
-    for queue, at, wait, call_start in answers(session, start, end, names):
+    for queue, index, answered, within, abandoned in counts(session, days):
         day = by_queue[queue]
-        bucket = day.bucket(_aware(at))
-        if bucket is None:
-            continue
-        threshold = day.queue.service_level_seconds
-        if wait is None and call_start is not None:
-            bound = (_aware(at) - _aware(call_start)).total_seconds()
-            if bound > threshold:
-                continue  # answered, but how long they waited is known when the call ends
-            wait = bound
-        bucket.answered += 1
-        if wait is not None and wait <= threshold:
-            bucket.answered_within += 1
-    for queue, at in abandons(session, start, end, names):
-        bucket = by_queue[queue].bucket(at)
-        if bucket is not None:
-            bucket.abandoned += 1
+        if 0 <= index < len(day.buckets):
+            bucket = day.buckets[index]
+            bucket.answered += int(answered or 0)
+            bucket.answered_within += int(within or 0)
+            bucket.abandoned += int(abandoned or 0)
 
 
 def report(day: Day, target: float) -> dict[str, Any]:

@@ -1,15 +1,29 @@
 """The router's records for supervisors: every offer explained (candidates, scores, the rule
-that chose), every announced wait estimate with the wait that followed, and how accurate the
-estimates are. routing/ drains its Redis streams into these tables with ``record_offers`` and
-``record_estimates``; ``crm_core.acd`` re-exports everything here.
+that chose), every announced wait estimate with the wait that followed, how accurate the
+estimates are, and every caller's wait in a queue with how it ended (the day's service
+level is counted from these). routing/ drains its Redis streams into these tables with
+``record_offers``, ``record_estimates`` and ``record_waits``; ``crm_core.acd`` re-exports
+everything here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm_core.acd_schemas import (
@@ -75,6 +89,47 @@ class WaitEstimate(Base):
     __table_args__ = (Index("ix_routing_wait_estimates_queue", "queue_name", "announced_at"),)
 
 
+class WaitRecord(Base):
+    """One caller's wait in one queue, from entering it to its end, and how it ended:
+    ``answered`` (an agent took the call), ``abandoned`` (the caller hung up, on hold or
+    while an agent's phone rang), ``overflowed`` (the router took the caller out: moved to
+    another queue, to voicemail, a callback dropped) or ``callback`` (a place kept as a
+    callback, ended when an agent took the callback). A caller moved or transferred to
+    another queue starts a new wait there; a call handed from agent to agent does not (it
+    was answered once).
+
+    ``ended_ms`` is ``ended_at`` in milliseconds since the Unix epoch (UTC): the day's
+    buckets are counted from it by integer arithmetic, exact and the same on SQLite and
+    PostgreSQL (neither shares a way to take a timestamp apart).
+    """
+
+    __tablename__ = "routing_waits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue_name: Mapped[str] = mapped_column(String(64))
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_ms: Mapped[int] = mapped_column(BigInteger)
+    waited_ms: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[WaitOutcome] = mapped_column(enum_column(WaitOutcome))
+
+    __table_args__ = (
+        Index("ix_routing_waits_ended", "ended_ms", "queue_name"),
+        # A wait is its caller, its queue and the moment it entered: written once.
+        Index("ux_routing_waits_wait", "entry_id", "queue_name", "entered_at", unique=True),
+    )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(at: datetime) -> int:
+    """Milliseconds since the Unix epoch, rounded down (as ``WaitRecord.ended_ms``)."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
+
+
 def record_offers(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert explained offers drained from the router's stream, in one statement."""
     values = valid_rows(OfferRow, rows)
@@ -134,6 +189,44 @@ def set_actual_wait(
         .values(actual_wait_seconds=actual_wait_seconds, outcome=outcome)
     )
     return result.rowcount
+
+
+def record_waits(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert ended waits drained from the router's stream: each ``{queue_name, call_sid,
+    entry_id, ended_at, waited_ms, outcome}``. Each wait is written once: a record read twice
+    (written, but not acknowledged before a crash) or a wait that ends twice (a callback
+    taken again after the customer did not answer) adds nothing. Returns how many rows."""
+    fresh: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+    for row in rows:
+        waited, ended = row.get("waited_ms"), row.get("ended_at")
+        if isinstance(waited, bool) or not isinstance(waited, int) or waited < 0:
+            raise InvalidInput("waited_ms must be whole milliseconds >= 0", field="waited_ms")
+        if not isinstance(ended, datetime) or ended.tzinfo is None:
+            raise InvalidInput("ended_at must be an aware datetime", field="ended_at")
+        entered = ended - timedelta(milliseconds=waited)
+        value = {
+            "queue_name": str(row["queue_name"])[:64],
+            "call_sid": str(row.get("call_sid") or row["entry_id"])[:64],
+            "entry_id": str(row["entry_id"])[:64],
+            "entered_at": entered,
+            "ended_at": ended,
+            "ended_ms": epoch_ms(ended),
+            "waited_ms": waited,
+            "outcome": _enum(WaitOutcome, row.get("outcome"), "outcome"),
+        }
+        fresh.setdefault((value["entry_id"], value["queue_name"], entered.astimezone(UTC)), value)
+    if not fresh:
+        return 0
+    known = session.execute(
+        select(WaitRecord.entry_id, WaitRecord.queue_name, WaitRecord.entered_at).where(
+            WaitRecord.entry_id.in_({k[0] for k in fresh})
+        )
+    )
+    for entry_id, queue_name, entered in known:
+        fresh.pop((entry_id, queue_name, entered.astimezone(UTC)), None)
+    if fresh:
+        session.execute(insert(WaitRecord), list(fresh.values()))
+    return len(fresh)
 
 
 def estimate_accuracy(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 import redis
 
 from crm_core.acd import record_estimates, record_offers, set_actual_wait, set_offer_outcome
+from crm_core.acd_records import record_waits
 from crm_core.acd_schemas import EstimateRow, OfferOutcome, OfferRow, WaitOutcome, valid_rows
 from crm_core.errors import InvalidInput
 from routing.recovery import epoch_lost
@@ -124,6 +126,12 @@ def write(session: Any, records: list[dict[str, Any]]) -> None:
             _settle(session, record)
         except InvalidInput as exc:
             log.warning("router record %s skipped: %s", record, exc.message)
+        except (KeyError, TypeError, ValueError) as exc:  # e.g. a wait that is not a number
+            log.warning("router record %s skipped: unreadable (%r)", record, exc)
+    waits = [_wait_row(r) for r in records if r.get("kind") in ("outcome", "wait_end")]
+    waits = [w for w in waits if w is not None]
+    if waits:
+        record_waits(session, waits)
 
 
 def _settle(session: Any, record: dict[str, Any]) -> None:
@@ -188,6 +196,38 @@ def _estimate_row(record: dict[str, Any]) -> dict[str, Any] | None:
         "estimate_seconds": round(record.get("estimate_seconds") or 0),
         "asterisk_estimate_seconds": record.get("asterisk_seconds"),
     }
+
+
+def _wait_row(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The wait a record ends, or None: not an end of a wait (another outcome, a transferred
+    call's), or unreadable (logged)."""
+    if record.get("transfer"):
+        return None
+    if record.get("kind") == "outcome":
+        if record.get("outcome") != "accepted":
+            return None
+        callback = record.get("entry_kind") == "callback"
+        outcome = WaitOutcome.CALLBACK if callback else WaitOutcome.ANSWERED
+    else:
+        outcome = WAIT_OUTCOMES.get(record.get("outcome"), WaitOutcome.ABANDONED)
+    waited, at, entry, queue = (record.get(k) for k in ("waited_ms", "at", "entry", "queue"))
+    if not (_whole(waited) and waited >= 0 and _whole(at) and entry and queue):
+        log.warning("router record %s has no readable wait: not counted", record)
+        return None
+    return {
+        "queue_name": str(queue),
+        "call_sid": record.get("call_sid") or str(entry),
+        "entry_id": str(entry),
+        "ended_at": from_ms(at),
+        "waited_ms": int(waited),
+        "outcome": outcome,
+    }
+
+
+def _whole(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value == int(value)
 
 
 def _int(value: Any) -> int | None:

@@ -58,7 +58,8 @@ end
 put(k.entries, entry)
 redis.call('XADD', k.offers, 'MAXLEN', '~', 100000, '*', 'e', cjson.encode(
   {kind = 'outcome', entry = entry.id, agent = agent.id, outcome = 'accepted', at = NOW,
-   call_sid = entry.call_sid or false, waited_ms = waited, queue = entry.queue}))
+   call_sid = entry.call_sid or false, waited_ms = waited, queue = entry.queue,
+   entry_kind = entry.kind, transfer = entry.transfer or false}))
 emit(k.events, 'connected', {entry = entry.id, queue = entry.queue, agent = agent.id,
                              call_sid = entry.call_sid or false, waited_ms = waited})
 local out = {'ok', tostring(waited)}

@@ -1,6 +1,6 @@
 """GET /api/acd/service-level: the day's service level per queue, bucket by bucket, from
-the router's SQL records (accepted offers, announced estimates, the calls' rows), and
-GET /api/acd/waiting, the callers a tile lists. Real database and Redis."""
+the callers' waits the ticker writes to SQL (routing_waits), and GET /api/acd/waiting, the
+callers a tile lists. Real database and Redis."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_core.acd import OfferRecord, WaitEstimate, create_queue
-from crm_core.acd_schemas import OfferOutcome, QueueIn, WaitOutcome
-from crm_core.models import Call, CallDirection
-from crm_core.schemas import parse
+from crm_core.acd import create_queue
+from crm_core.acd_records import record_waits
+from crm_core.acd_schemas import QueueIn
+from crm_core.schemas import UserIn, parse
+from crm_core.users import create_user
+from routing.config import profile
+from routing.ticker import drain
 
 URL = "/api/acd/service-level"
 NY_MIDNIGHT = datetime(2026, 1, 5, 5, 0, tzinfo=UTC)  # 2026-01-05 00:00 in New York
@@ -33,60 +36,23 @@ def queues(deps, clock, api):
 _n = iter(range(1, 10_000))
 
 
-def answered(deps, queue: str, at: datetime, wait: int | None, *, estimate=True, call=None):
-    """An accepted offer at ``at`` after ``wait`` seconds; the wait known from an announced
-    estimate, or (estimate=False) from the call's row (``call``: its wait_seconds, None
-    while the call goes on)."""
+def _wait(deps, queue: str, at: datetime, wait: float, outcome: str) -> str:
     sid = f"CA{next(_n):032d}"
+    row = {"queue_name": queue, "call_sid": sid, "entry_id": sid, "ended_at": at}
+    row.update(waited_ms=round(wait * 1000), outcome=outcome)
     with deps.session_factory.begin() as s:
-        s.add(
-            OfferRecord(
-                offered_at=at - timedelta(seconds=3),
-                queue_name=queue,
-                call_sid=sid,
-                entry_id=sid,
-                strategy="longest_idle",
-                rule="longest idle",
-                candidates=[],
-                outcome=OfferOutcome.ACCEPTED,
-                outcome_at=at,
-            )
-        )
-        if estimate:
-            s.add(_estimate(sid, queue, at - timedelta(seconds=wait), wait, WaitOutcome.ANSWERED))
-        else:
-            s.add(
-                Call(
-                    call_sid=sid,
-                    direction=CallDirection.INBOUND,
-                    created_at=at - timedelta(seconds=call[0]),
-                    queue=queue,
-                    wait_seconds=call[1],
-                )
-            )
+        record_waits(s, [row])
     return sid
 
 
-def _estimate(sid, queue, entered, actual, outcome, announced_after=0):
-    return WaitEstimate(
-        call_sid=sid,
-        queue_name=queue,
-        announced_at=entered + timedelta(seconds=announced_after),
-        position=1,
-        waited_seconds=announced_after,
-        estimate_seconds=30,
-        actual_wait_seconds=actual,
-        outcome=outcome,
-    )
+def answered(deps, queue: str, at: datetime, wait: float) -> str:
+    """A caller answered at ``at`` after waiting ``wait`` seconds."""
+    return _wait(deps, queue, at, wait, "answered")
 
 
-def abandoned(deps, queue: str, at: datetime, wait: int):
-    """A caller who heard two estimates, then hung up at ``at`` after ``wait`` seconds."""
-    sid = f"CA{next(_n):032d}"
-    entered = at - timedelta(seconds=wait)
-    with deps.session_factory.begin() as s:
-        s.add(_estimate(sid, queue, entered, wait, WaitOutcome.ABANDONED, 0))
-        s.add(_estimate(sid, queue, entered, wait, WaitOutcome.ABANDONED, min(wait, 30)))
+def abandoned(deps, queue: str, at: datetime, wait: float) -> str:
+    """A caller who hung up at ``at`` after ``wait`` seconds."""
+    return _wait(deps, queue, at, wait, "abandoned")
 
 
 def day(api, **params):
@@ -161,17 +127,67 @@ def test_a_day_when_the_clocks_change_has_its_real_length(api, queues):
     assert len(day(api, date="2026-11-01", queue="sales")["sales"]["buckets"]) == 50
 
 
-def test_an_answer_before_the_call_ends_needs_a_known_wait(api, queues):
+def test_overflowed_waits_and_callbacks_are_in_neither(api, queues):
     at = NY_MIDNIGHT + timedelta(hours=11)
-    # No estimate was announced (answered at once) and the call goes on: only the call's
-    # age bounds the wait. 12 s old: within 20 s for sure. 90 s old: not known yet.
-    answered(queues, "sales", at, None, estimate=False, call=(12, None))
-    answered(queues, "sales", at, None, estimate=False, call=(90, None))
-    # Ended: the row has the router's wait.
-    answered(queues, "sales", at, None, estimate=False, call=(300, 15))
-    answered(queues, "sales", at, None, estimate=False, call=(300, 25))
+    _wait(queues, "sales", at, 300, "overflowed")
+    _wait(queues, "sales", at, 900, "callback")
+    answered(queues, "sales", at, 19.999)
     total = day(api, date="2026-01-05", queue="sales")["sales"]["total"]
-    assert (total["answered"], total["answered_within"]) == (3, 2)
+    assert (total["offered"], total["answered"], total["answered_within"]) == (1, 1, 1)
+
+
+@pytest.fixture
+def ana(queues, clock):
+    with queues.session_factory.begin() as s:
+        user = create_user(s, parse(UserIn, {"username": "ana", "password": "x" * 12}), clock)
+        return profile(user)
+
+
+def test_a_caller_who_hangs_up_while_the_first_agent_rings_is_abandoned(api, queues, ana, clock):
+    """Heard no estimate, left no call row with a wait: counted from the router's record."""
+    router = queues.router  # the clock: 2026-01-05 10:00 New York
+    router.set_presence(ana, "available")
+    router.enqueue("CA1", "sales", call_sid="CA1")  # Ana's phone rings at once
+    clock.advance(8)
+    router.caller_gone("CA1", "abandoned")
+    drain(queues, "test")
+    sales = day(api, queue="sales")["sales"]
+    assert sales["buckets"][20]["abandoned"] == 1 and sales["buckets"][20]["service_level"] == 0
+    assert sales["total"]["offered"] == 1
+
+
+def test_a_long_wait_answered_counts_at_once_outside_the_threshold(api, queues, ana, clock):
+    """No estimate heard, the call still going: the wait is known as the agent answers."""
+    router = queues.router
+    router.enqueue("CA1", "sales", call_sid="CA1")
+    clock.advance(85)
+    router.set_presence(ana, "available")
+    clock.advance(5)
+    router.accept(ana.id, "CA1")  # waited 90 s; the call goes on
+    drain(queues, "test")
+    ten = day(api, queue="sales")["sales"]["buckets"][20]
+    assert (ten["answered"], ten["answered_within"]) == (1, 0)
+    assert ten["service_level"] == 0.0
+
+
+def test_a_transferred_call_counts_once(api, queues, ana, clock):
+    router = queues.router
+    with queues.session_factory.begin() as s:
+        luis = profile(
+            create_user(s, parse(UserIn, {"username": "luis", "password": "x" * 12}), clock)
+        )
+    router.set_presence(ana, "available")
+    router.enqueue("CA1", "sales", call_sid="CA1")
+    clock.advance(3)
+    router.accept(ana.id, "CA1")
+    router.set_presence(luis, "available")
+    clock.advance(30)
+    router.handover("CA1", ana.id, luis.id, mode="offer")
+    clock.advance(2)
+    router.accept(luis.id, "CA1")  # the colleague takes it: no second answer
+    drain(queues, "test")
+    total = day(api, queue="sales")["sales"]["total"]
+    assert (total["answered"], total["answered_within"], total["abandoned"]) == (1, 1, 0)
 
 
 def test_an_empty_day_has_every_bucket_and_no_figure(api, queues):
