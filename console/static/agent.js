@@ -708,6 +708,8 @@
       renderPop(null, null);
     } else if (key !== desk.popFor && key !== desk.popWanted) {
       fetchPop(key);
+    } else if (state.connected && previous && previous.offer && !previous.connected) {
+      fetchPop(key); // answered: the pop's wait now ends at the answer, not at the ring
     }
     tick();
   }

@@ -184,6 +184,12 @@
   }
 
   function renderAgents() {
+    // The call this supervisor monitors has ended (no agent is on it any more): the carrier
+    // has dropped their leg with it, so the bar goes and the buttons come back.
+    if (state.monitor && !state.agents.some((a) => a.call === state.monitor.entry)) {
+      state.monitor = null;
+      el.monitor.hidden = true;
+    }
     if (!state.agents.length) {
       el.agents.replaceChildren(node("tr", {}, node("td", { colspan: "8", class: "wb-empty" },
         "No agent has logged in.")));
@@ -196,7 +202,8 @@
         node("td", { class: "name" }, a.name || `#${a.id}`),
         node("td", { class: "state" }, a.reason ? `${label} (${a.reason})` : label),
         node("td", { class: "since", "data-since": a.since }, ""),
-        node("td", { class: "call" }, a.call || (a.offer ? `offered ${a.offer}` : "")),
+        node("td", { class: "call", title: a.call || a.offer || "" },
+          a.call || (a.offer ? `offered ${a.offer}` : "")),
         node("td", { class: "calls" }, a.calls_today),
         node("td", { class: "aht" }, duration(aht)),
         node("td", { class: "queues" }, (a.queues || []).join(", ")),

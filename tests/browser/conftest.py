@@ -52,10 +52,10 @@ def app(database_url, redis_url, clock, tmp_path):
     yield from make_app(database_url, redis_url, clock, tmp_path, ACD_STREAM_BLOCK_SECONDS=0.5)
 
 
-@pytest.fixture
-def server(app):
-    """The app on http://127.0.0.1:<free port>, one thread per request, as `flask run`."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
+def serve(app, wsgi):
+    """``wsgi`` (the app, or the app with the simulator mounted) on http://127.0.0.1:<free
+    port>, one thread per request, as `flask run`; stopped once the pages' streams end."""
+    http = make_server("127.0.0.1", 0, wsgi, threaded=True)
     thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.1})
     thread.start()
     yield f"http://127.0.0.1:{http.server_port}"
@@ -68,6 +68,11 @@ def server(app):
     http.shutdown()
     http.server_close()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(app):
+    yield from serve(app, app)
 
 
 @pytest.fixture

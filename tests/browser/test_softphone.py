@@ -13,22 +13,19 @@ a ring timeout) comes due unless the test moves the clock, so the run cannot rac
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from console.softphone import SDK_FILE, TWILIO_VOICE_SDK_VERSION
-from console.stream import EXTENSION
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
 from crm_core.schemas import parse
 from telephony.simulator import live
 from telephony.simulator.engine import Simulator
 from telephony.simulator.transport import WsgiAdapter, WsgiTransport
-from tests.browser.conftest import login
+from tests.browser.conftest import login, serve
 from tests.telephony.conftest import PUBLIC, TOKEN, twilio_app
 
 NUMBER = "+13135550100"
@@ -71,25 +68,10 @@ def sim(app, deps, clock):
     ticker.stop()
 
 
-def _serve(app, wsgi):
-    http = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.1})
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    feeds = app.extensions[EXTENSION]
-    deadline = time.monotonic() + 5
-    while len(feeds) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    feeds.stop()
-    http.shutdown()
-    http.server_close()
-    thread.join(timeout=10)
-
-
 @pytest.fixture
 def server(app, sim):
     """The app and the simulator on one port (live.mount), one thread per request."""
-    yield from _serve(app, live.mount(app, sim.wsgi))
+    yield from serve(app, live.mount(app, sim.wsgi))
 
 
 @pytest.fixture
@@ -173,7 +155,7 @@ def test_reject_on_the_page_rejects_the_ringing_leg(desk, page, sim, deps):
 @pytest.fixture
 def bare_server(app):
     """The app alone: no carrier answers the page's softphone."""
-    yield from _serve(app, app)
+    yield from serve(app, app)
 
 
 def test_without_the_carrier_the_page_says_so_and_accepts_on_screen(
