@@ -74,6 +74,7 @@ SETTINGS: dict[str, Any] = {
     "WALLBOARD_LONG_WAIT_SECONDS": 120,  # a tile's alert, for queues without max_wait_seconds
     "ACD_STREAM_BLOCK_SECONDS": 10,  # the live stream's heartbeat interval
     "ACD_STREAM_MAX_SECONDS": 300,  # a stream response's life; the browser reconnects
+    "ACD_STREAM_BUFFER": 1000,  # events a live feed may lag before it is resynced instead
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 

@@ -30,9 +30,11 @@ the generator, the exact commands and the machine; then MET/MISSED verdicts. Any
 answer, socket error, wallboard without a snapshot, failed webhook (a ``telephony_errors``
 row) or traceback/worker restart in gunicorn's log fails the run (exit 1, no figures).
 
-Server: ``gunicorn -w 4 -k gthread --threads 80`` (README "Production": each open wallboard
-holds a worker thread for its feed, so threads must cover the wallboards plus the webhook
-concurrency: 200 streams over 4 workers + 32 wrk connections fit in 4 x 80), on a fresh
+Server: ``gunicorn -w 4 -k gthread --threads 80 --worker-connections 80`` (README
+"Production": each open wallboard holds a worker thread for its feed, so threads must cover
+the wallboards plus the webhook concurrency: 200 streams over 4 workers + 32 wrk connections
+fit in 4 x 80; ``--worker-connections`` equal to the threads keeps one worker from accepting
+more streams than it can serve while the others idle), on a fresh
 instance on the embedded defaults (SQLite, embedded Redis), after ``callcenter db upgrade``,
 ``callcenter queues set sales --hours none --empty wait`` (always open; callers hold even
 with nobody logged in), a supervisor with a token (``callcenter users add`` / ``tokens
@@ -82,6 +84,7 @@ TARGET_DELAY_P99_MS = 1000.0
 SUPERVISOR, AGENT = "wallboard", "bench-agent"
 PASSWORD = "wallboard-bench-password"
 FIRST_EVENT_CALL = 1_000_000  # the generator's CallSids; wrk replays call 1
+STREAM_HEARTBEAT_S = 10  # the app's ACD_STREAM_BLOCK_SECONDS default
 TOKEN_ENV = "WALLBOARD_FANOUT_TOKEN"  # the child gets the token here, not on its command line
 
 
@@ -368,6 +371,29 @@ def streams_per_worker(server) -> list[int]:
     return sorted(counts, reverse=True)
 
 
+def wait_streams_released(server, timeout: float) -> None:
+    """After the wallboards' process has gone: wait until the server has closed its side.
+    A feed learns that its client left only when a heartbeat write fails (the second after
+    the peer's close, up to two heartbeat intervals), and until then it holds its worker
+    thread; the next phase must not start with those threads taken."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = 0
+        with contextlib.suppress(psutil.Error):
+            for worker in psutil.Process(server.process.pid).children():
+                with contextlib.suppress(psutil.Error):
+                    waiting += sum(
+                        1
+                        for c in worker.net_connections("tcp")
+                        if c.status == psutil.CONN_CLOSE_WAIT and c.laddr.port == server.port
+                    )
+        if not waiting:
+            return
+        time.sleep(0.2)
+
+
 class Clients:
     """The wallboards' child process."""
 
@@ -456,6 +482,7 @@ def run_phase(wl, args, app, engine, name: str, token: str | None, first_call: i
     finally:
         if clients is not None:
             clients.close()
+            wait_streams_released(app, 2 * STREAM_HEARTBEAT_S + 5)
     phase = Phase(name, result, generator, client_cpu, bench_cpu, received, connect_s, per_worker)
     label = "A, no wallboards" if token is None else f"B, {args.clients} wallboards"
     print(
@@ -526,9 +553,13 @@ def bench(wl, args: argparse.Namespace, tmp: Path) -> int:
         f"{SUPERVISOR}"
     )
 
-    app = wl.Server(
-        "app", wl.gunicorn_command(args, port, "app:create_app()", None), port, tmp / "app.log"
-    )
+    command = wl.gunicorn_command(args, port, "app:create_app()", None)
+    # A gthread worker accepts up to --worker-connections (default 1000) whatever its threads:
+    # one that wins the accept race for more streams than it has threads leaves the extra
+    # ones waiting for a thread that never frees up. Capped at its threads, it stops
+    # accepting when full and the other workers take the rest.
+    command[-1:-1] = ["--worker-connections", str(args.threads)]
+    app = wl.Server("app", command, port, tmp / "app.log")
     engine = make_engine(database_url)
     voice = wl.sign(app.base_url, wl.VOICE, wl.voice_params(wl.REPLAYED_CALL["voice"]))
     args.request_file = tmp / "voice.requests"

@@ -2,9 +2,9 @@
 connected with the signed-in agent (``GET /api/agents/me/screen-pop``), and the agent's own
 live feed (``GET /api/agents/me/stream``).
 
-The feed follows console/stream.py (the wallboard's): it reads the router's event stream
-(``routing.keys.Keys.events``) with blocking XREADs on a Redis connection of its own, for at
-most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between events and
+The feed follows console/stream.py (the wallboard's): the router's event stream
+(``routing.keys.Keys.events``) as the process's one reader hands it out (console/fanout.py),
+for at most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between events and
 ``Last-Event-ID`` resume. It differs in what it sends: only ``event: state``, the agent's
 whole state document, at the start and whenever a stream entry concerns this agent (names
 it, or the call it is offered or connected with). A state document is complete, so a page

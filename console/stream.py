@@ -9,11 +9,13 @@ so any worker on any host can serve any wallboard. A browser that reconnects sen
 ``Last-Event-ID``: the feed carries on from there if Redis still holds everything after it
 (the stream is capped at ~10 000 entries), else it starts again from a snapshot.
 
-Each open feed holds one Redis connection from the app's pool (taken for its life, so the
-blocking reads never wait behind other requests) and one server thread, for at most
-``ACD_STREAM_MAX_SECONDS``; then the response ends and the browser reconnects, which lets
-workers be recycled. A feed also ends when the client goes away (the server closes the
-generator) or the app shuts down (:class:`Feeds`).
+Each open feed holds one server thread, for at most ``ACD_STREAM_MAX_SECONDS``; then the
+response ends and the browser reconnects, which lets workers be recycled. The feeds of a
+process share one reader of the Redis stream (console/fanout.py: one blocking XREAD per
+process, fanned out to the feeds, a bounded inbox each; a feed that falls more than
+``ACD_STREAM_BUFFER`` events behind gets a fresh snapshot instead). A feed also ends when
+the client goes away (the server closes the generator), the app shuts down
+(``Feeds.stop``, on SIGTERM under gunicorn), or Redis stays away or loses the stream.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, request
 
 from console.api import LEADS
 from console.auth import require_role
+from console.fanout import BUFFER, READ_COUNT, Feeds, holds, parse_id
+from console.fanout import last_id as last_stream_id
 from routing import snapshot
 
 bp = Blueprint("stream", __name__)
@@ -46,52 +48,12 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-class Feeds:
-    """The open feeds of one app, so that shutting down can end them at once.
-
-    ``stop()`` sets ``stopping`` and wakes every feed blocked in XREAD with ``CLIENT
-    UNBLOCK`` (the read returns empty, the feed sees ``stopping`` and ends) instead of
-    leaving each to finish its block.
-    """
-
-    def __init__(self, connection: redis.Redis) -> None:
-        self.redis = connection
-        self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._clients: dict[int, int] = {}  # feed number → its Redis connection's CLIENT ID
-        self._next = 0
-
-    def add(self, client_id: int) -> int:
-        with self._lock:
-            self._next += 1
-            self._clients[self._next] = client_id
-            return self._next
-
-    def remove(self, number: int) -> None:
-        with self._lock:
-            self._clients.pop(number, None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._clients)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.kick()
-
-    def kick(self) -> None:
-        """End every open feed's current read now (each then checks ``stopping``)."""
-        with self._lock:
-            ids = list(self._clients.values())
-        for client_id in ids:
-            with suppress(redis.RedisError):
-                self.redis.client_unblock(client_id)
-
-
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
-    feeds = Feeds(app.extensions["callcenter"].redis)
+    router = app.extensions["callcenter"].router
+    buffer = int(app.config.get("ACD_STREAM_BUFFER", BUFFER))
+    feeds = Feeds(router.redis, router.keys.events, buffer=buffer)
     app.extensions[EXTENSION] = feeds
     _stop_on_sigterm(feeds)
 
@@ -133,9 +95,10 @@ def acd_stream():
 
 @dataclass(frozen=True)
 class Tick:
-    """One step of ``follow``: the first (``entries`` None: ``resumed`` says whether the
-    browser's ``Last-Event-ID`` still holds), a read that found nothing (``entries`` empty:
-    time for a heartbeat), or new router events (``entries``: stream id and JSON bytes)."""
+    """One step of ``follow``: a start (``entries`` None: the first tick, where ``resumed``
+    says whether the browser's ``Last-Event-ID`` still holds, or a client too far behind
+    starting again, never resumed), a heartbeat interval with nothing new (``entries``
+    empty), or new router events (``entries``: stream id and JSON bytes)."""
 
     last_id: str
     entries: list[tuple[str, bytes]] | None = None
@@ -144,43 +107,68 @@ class Tick:
 
 def follow(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[Tick]:
     """The router's event stream from ``last_id`` (or from now, when the browser's id no
-    longer holds), for at most ``limit`` seconds of wall time, in reads of at most
-    ``block``: the loop under every live feed (the wallboard's, an agent's desk). Runs
-    after the view has returned, so it takes what it needs as arguments; ``finally`` runs
-    when the server closes the response."""
-    # A connection of its own from the app's pool, for the feed's whole life.
-    client = redis.Redis(
-        connection_pool=router.redis.connection_pool, single_connection_client=True
-    )
-    number = None
+    longer holds), for at most ``limit`` seconds of wall time, a heartbeat tick after each
+    ``block`` seconds without events: the loop under every live feed (the wallboard's, an
+    agent's desk). Events come from the process's one reader (console/fanout.py); the
+    stretch between ``last_id`` and where that reader stands is read here, with XRANGE.
+    Runs after the view has returned, so it takes what it needs as arguments; ``finally``
+    runs when the server closes the response."""
+    key = feeds.key
+    # Wall time, not the injected clock: this bounds a worker's thread, not a call.
+    deadline = time.monotonic() + limit
     try:
-        number = feeds.add(client.client_id())
-        key = router.keys.events
-        # Wall time, not the injected clock: this bounds a worker's thread, not a call.
-        deadline = time.monotonic() + limit
-        resumed = _resumable(client, key, last_id)
+        resumed = _resumable(router.redis, key, last_id)
         if not resumed:
-            last_id = _last_id(client, key)
+            last_id = last_stream_id(router.redis, key)
+    except redis.RedisError:
+        return  # Redis is away: end the response; the browser retries in RETRY_MS
+    number, inbox = feeds.subscribe(last_id, block=block)
+    try:
         yield Tick(last_id, resumed=resumed)
+        seen = parse_id(last_id)
+        for batch in _backlog(router.redis, key, last_id, inbox.position):
+            last_id, seen = batch[-1][0], parse_id(batch[-1][0])
+            yield Tick(last_id, batch)
         while not feeds.stopping.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            read = client.xread(
-                {key: last_id}, count=500, block=max(1, int(min(block, left) * 1000))
-            )
-            found = read[0][1] if read else []
-            entries = [(raw_id.decode(), fields.get(b"e", b"{}")) for raw_id, fields in found]
+            taken = inbox.take(min(block, left))
+            if taken is None:
+                return  # stopping, or Redis lost the stream: the browser reconnects
+            resync, entries = taken
+            if resync is not None:  # this client fell too far behind: start it again
+                last_id, seen = resync, parse_id(resync)
+                yield Tick(last_id)
+            if entries and parse_id(entries[0][0]) <= seen:  # the reader was behind this feed
+                entries = [e for e in entries if parse_id(e[0]) > seen]
+                if not entries:
+                    continue
             if entries:
-                last_id = entries[-1][0]
-            yield Tick(last_id, entries)
+                last_id, seen = entries[-1][0], parse_id(entries[-1][0])
+                yield Tick(last_id, entries)
+            elif resync is None:
+                yield Tick(last_id, [])
     except redis.RedisError:
-        # Redis went away mid-feed: end the response; the browser reconnects and resyncs.
+        # Redis went away while reading the backlog: end; the browser reconnects.
         return
     finally:
-        if number is not None:
-            feeds.remove(number)
-        client.close()
+        feeds.remove(number)
+
+
+def _backlog(client: redis.Redis, key: str, after: str, upto: str) -> Iterator[list]:
+    """The entries after ``after`` up to ``upto`` (both stream ids), in pages."""
+    if parse_id(upto) <= parse_id(after):
+        return
+    while True:
+        found = client.xrange(key, min=f"({after}", max=upto, count=READ_COUNT)
+        if not found:
+            return
+        batch = [(raw.decode(), fields.get(b"e", b"{}")) for raw, fields in found]
+        yield batch
+        after = batch[-1][0]
+        if len(found) < READ_COUNT:
+            return
 
 
 def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[str]:
@@ -192,9 +180,8 @@ def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> 
                 yield sse("snapshot", tick.last_id, _snapshot(router))
         elif not tick.entries:
             yield KEEP_ALIVE
-        else:
-            for event_id, raw in tick.entries:
-                yield sse("acd", event_id, raw.decode())
+        else:  # one write per batch, not per event
+            yield "".join(sse("acd", event_id, raw.decode()) for event_id, raw in tick.entries)
 
 
 def _snapshot(router) -> str:
@@ -214,42 +201,7 @@ def sse(kind: str, event_id: str, data: str) -> str:
     return f"event: {kind}\nid: {event_id}\n{lines}\n"
 
 
-def _parse_id(value: str | bytes) -> tuple[int, int]:
-    text = value.decode() if isinstance(value, bytes) else value
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _stream_info(client: redis.Redis, key: str) -> dict[str, Any] | None:
-    try:
-        return client.xinfo_stream(key)
-    except redis.ResponseError:  # no such key: nothing has happened yet
-        return None
-
-
-def _last_id(client: redis.Redis, key: str) -> str:
-    info = _stream_info(client, key)
-    if info is None:
-        return "0-0"
-    last = info["last-generated-id"]
-    return last.decode() if isinstance(last, bytes) else last
-
-
 def _resumable(client: redis.Redis, key: str, last_id: str) -> bool:
-    """Can a browser that saw ``last_id`` carry on from it? Only if every entry after it
-    is still in the stream: it is no older than the oldest entry kept, and no newer than
-    the newest (a newer one comes from a stream since lost, e.g. a Redis that was reset)."""
-    if not STREAM_ID.match(last_id):
-        return False
-    info = _stream_info(client, key)
-    if info is None:
-        return False
-    seen, last = _parse_id(last_id), _parse_id(info["last-generated-id"])
-    if seen > last:
-        return False
-    first = info.get("first-entry")
-    if not first:  # emptied: only a browser that had seen the very last entry lost nothing
-        return seen == last
-    # The oldest entry kept may be the one after ``last_id`` only if none were trimmed
-    # between them; seeing an id at or after the oldest kept guarantees that.
-    return seen >= _parse_id(first[0])
+    """Can a browser that saw ``last_id`` carry on from it? Only if it is a stream id and
+    the stream still holds every entry after it (console/fanout.py ``holds``)."""
+    return bool(STREAM_ID.match(last_id)) and holds(client, key, last_id)

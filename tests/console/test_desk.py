@@ -361,3 +361,23 @@ def test_last_event_id_resumes_with_the_state_after_it(api, deps, desk, feeds):
     state = resumed.next_event()
     assert state["data"]["state"] == "available" and state["id"] != seen
     assert resumed.next() == {"comment": "keep-alive"}
+
+
+def test_the_desks_and_the_wallboards_feeds_share_one_reader(api, deps, desk, feeds, app):
+    hub = app.extensions[EXTENSION]
+    mine = feeds()
+    mine.next_event()
+    board = Feed(api.get("/api/acd/stream", as_="supervisor", buffered=False))
+    try:
+        assert board.next_event()["event"] == "snapshot"
+        assert len(hub) == 2
+        batches = hub.batches
+        api.post("/api/agents/me/presence", json={"state": "available"})
+        newest = [i.decode() for i, _ in desk.redis.xrange(desk.keys.events)][-1]
+        assert mine.next_event()["data"]["state"] == "available"
+        seen = board.next_event()
+        while seen["id"] != newest:
+            seen = board.next_event()
+        assert hub.batches - batches <= 2  # the one reader's reads, not one per feed
+    finally:
+        board.close()

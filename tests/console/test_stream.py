@@ -3,6 +3,7 @@ client's streaming response, and the wallboard page that uses it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -182,3 +183,139 @@ def test_wallboard_page_for_supervisors_with_its_script(board, api, client):
 def test_the_home_page_links_the_wallboard_for_supervisors_only(board, api):
     assert "/wallboard" in api.get("/", as_="supervisor").get_data(as_text=True)
     assert "/wallboard" not in api.get("/", as_="agent").get_data(as_text=True)
+
+
+# ------------------------------------------------------------ one reader, fanned out
+
+
+def readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "acd-stream-reader"]
+
+
+def wait_for(predicate, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_many_feeds_share_one_reader_and_each_gets_every_event(board, feeds, app):
+    hub = app.extensions[EXTENSION]
+    before = set(readers())
+    opened = [feeds() for _ in range(8)]
+    for feed in opened:
+        assert feed.next_event()["event"] == "snapshot"
+    assert len(hub) == 8 and len(set(readers()) - before) == 1
+    batches = hub.batches
+    for n in range(5):
+        board.enqueue(f"CA{n}", "sales", call_sid=f"CA{n}")
+    ids = stream_ids(board)[-5:]
+    for feed in opened:
+        assert [feed.next_event()["id"] for _ in ids] == ids
+    # At most one XREAD that found something per enqueue (one script), not one per feed.
+    assert hub.batches - batches <= 5
+
+
+def read_until(feed, last: str, heartbeats: int = 10) -> list[dict]:
+    """The events up to the one with id ``last``; fails after ``heartbeats`` heartbeats
+    (0.2 s each here) without it, rather than waiting for ever."""
+    got: list[dict] = []
+    while not got or got[-1]["id"] != last:
+        message = feed.next()
+        if "comment" in message:
+            heartbeats -= 1
+            assert heartbeats, f"no event {last} within the heartbeats; got {got}"
+        elif "event" in message:
+            got.append({**message, "data": json.loads(message["data"])})
+    return got
+
+
+def test_the_reader_ends_when_the_last_feed_leaves(board, feeds, app):
+    hub = app.extensions[EXTENSION]
+    before = set(readers())
+    first, second = feeds(), feeds()
+    first.next_event(), second.next_event()
+    mine = set(readers()) - before
+    assert len(mine) == 1
+    first.close()
+    second.close()
+    assert len(hub) == 0
+    assert wait_for(lambda: not mine & set(readers())), "the reader outlived its feeds"
+
+
+def test_a_feed_resuming_behind_the_reader_reads_the_gap_itself(board, feeds):
+    live = feeds()
+    live.next_event()
+    board.set_presence(agent(7, sales=3), "available")
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    first, *after = stream_ids(board)
+    assert [live.next_event()["id"] for _ in [first, *after]] == [first, *after]
+    # The reader stands at the newest id; this feed starts from the first: no gap, no double.
+    resumed = feeds(**{"Last-Event-ID": first})
+    assert resumed.next() == {"retry": "1000"}
+    board.enqueue("CA2", "sales", call_sid="CA2")
+    ids = stream_ids(board)
+    newer = ids[ids.index(after[-1]) + 1 :]
+    assert [e["id"] for e in read_until(resumed, ids[-1])] == after + newer
+    assert [e["id"] for e in read_until(live, ids[-1])] == newer
+    assert resumed.next() == {"comment": "keep-alive"}
+
+
+def test_a_feed_too_far_behind_gets_a_fresh_snapshot_not_a_growing_buffer(board, feeds, app):
+    app.extensions[EXTENSION].buffer = 3
+    slow, quick = feeds(), feeds()
+    slow.next_event(), quick.next_event()
+    for n in range(8):  # the slow feed reads nothing meanwhile; the quick one keeps up
+        board.enqueue(f"CA{n}", "sales", call_sid=f"CA{n}")
+        read_until(quick, stream_ids(board)[-1])
+    ids = stream_ids(board)
+    got = read_until(slow, ids[-1])
+    snap, after = got[0], got[1:]
+    assert snap["event"] == "snapshot" and snap["data"]["queues"][0]["waiting"] >= 4
+    # It starts again from the snapshot's id: what follows has no gap, and it holds <= 3.
+    assert [e["id"] for e in after] == ids[ids.index(snap["id"]) + 1 :]
+    assert len(after) <= 3
+    board.enqueue("CA9", "sales", call_sid="CA9")
+    assert slow.next_event()["id"] == stream_ids(board)[-1]
+
+
+def test_a_dropped_redis_connection_is_reconnected_without_the_feeds_noticing(board, feeds, app):
+    hub = app.extensions[EXTENSION]
+    feed = feeds()
+    feed.next_event()
+    assert wait_for(lambda: hub.reader_id is not None)
+    killed = hub.reader_id
+    board.redis.client_kill_filter(_id=killed)
+    assert wait_for(lambda: hub.reader_id not in (None, killed)), "the reader did not reconnect"
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    assert feed.next_event()["id"] == stream_ids(board)[-1]
+
+
+def test_a_stream_lost_while_disconnected_ends_the_feeds_and_they_resync(board, feeds, app):
+    hub = app.extensions[EXTENSION]
+    board.enqueue("CA1", "sales", call_sid="CA1")
+    feed = feeds()
+    seen = feed.next_event()["id"]
+    assert wait_for(lambda: hub.reader_id is not None)
+    board.redis.delete(board.keys.events)  # as a Redis restarted without its data
+    board.redis.client_kill_filter(_id=hub.reader_id)
+    with pytest.raises(StopIteration):
+        while True:
+            feed.next()
+    board.enqueue("CA2", "sales", call_sid="CA2")
+    again = feeds(**{"Last-Event-ID": seen})
+    assert again.next_event()["event"] == "snapshot"
+
+
+def test_stopping_ends_every_feed_and_the_reader(board, feeds, app):
+    opened = [feeds() for _ in range(3)]
+    for feed in opened:
+        feed.next_event()
+    app.extensions[EXTENSION].stop()
+    for feed in opened:
+        with pytest.raises(StopIteration):
+            while True:
+                feed.next()
+    assert wait_for(lambda: not readers())
