@@ -237,6 +237,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from console import init_console
     from ivr.views import bp as ivr_bp
+    from recording import init_recording
     from routing.views import bp as routing_bp
     from telephony.views import bp as telephony_bp
 
@@ -244,6 +245,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(telephony_bp)
     app.register_blueprint(ivr_bp)
     app.register_blueprint(routing_bp)
+    init_recording(app)
     return app
 
 

@@ -377,6 +377,13 @@ class Lead(Base):
     )
 
 
+class RecordingConsent(StrEnum):
+    NOTIFIED = "notified"  # the "may be recorded" notice played; continuing is consent
+    GRANTED = "granted"  # an explicit yes (all-party consent states, or the queue asks)
+    DECLINED = "declined"  # an explicit no, or no answer where a yes is needed: not recorded
+    NOT_RECORDED = "not_recorded"  # recording is off for this call (setting or queue)
+
+
 class Call(Base):
     __tablename__ = "calls"
 
@@ -419,6 +426,12 @@ class Call(Base):
     # The caller took a path the script marks sensitive (payments): recording pauses while
     # card or bank details are given (the recording package reads this).
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Recording consent, decided before any recording starts (recording/): what the caller
+    # was told or answered, and the rule that decided it ("state CA: all-party consent").
+    recording_consent: Mapped[RecordingConsent | None] = mapped_column(
+        enum_column(RecordingConsent)
+    )
+    recording_consent_rule: Mapped[str | None] = mapped_column(String(SHORT_LEN))
 
     agent: Mapped[User | None] = relationship()
 

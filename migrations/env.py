@@ -6,6 +6,7 @@ import crm_core.acd  # the ACD's tables (and crm_core.acd_records')
 import crm_core.audit  # the audit log
 import crm_core.hours  # holidays
 import crm_core.models  # noqa: F401  (registers every table on Base.metadata)
+import recording.models  # noqa: F401  (recordings, QA scores)
 import telephony.models  # noqa: F401
 from crm_core.db import Base, make_engine
 
