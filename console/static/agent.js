@@ -157,8 +157,11 @@
     show(sp.callBox, !!active);
     if (active) {
       const p = active.parameters || {};
+      // An ACD leg comes From the dealer's own number: the caller is the router's entry's.
+      const live = desk.state && (desk.state.connected || desk.state.offer);
       const other = active.direction === "OUTGOING"
-        ? (active.customParameters && active.customParameters.get("To")) || p.To : p.From;
+        ? (active.customParameters && active.customParameters.get("To")) || p.To
+        : (live && live.phone) || p.From;
       sp.callText.textContent = `${active.direction === "OUTGOING" ? "calling" : "on a call with"} ${other || "…"}`;
     }
     if (phoneReady()) sp.ringNote.textContent = phone.ringing ? "Ringing on your softphone." : "";

@@ -269,7 +269,7 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     expect(tile.locator(".waiting")).to_have_text("0", timeout=within())
     expect(amy.locator("#ad-incall")).to_be_visible()
     expect(amy.locator("#ad-state")).to_have_text("on a call")
-    expect(amy.locator("#ad-sp-call-text")).to_have_text(f"on a call with {NUMBER}")
+    expect(amy.locator("#ad-sp-call-text")).to_have_text(f"on a call with {DANA}")
 
     def bridged():
         """Dana and Amy's leg are in Dana's conference"""
@@ -295,7 +295,7 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     assert set(participants(sim, sid)) == {DANA, "client:agent_amy", sup_address}
     log = sue.request.get(f"/api/audit?target=call:{sid}")
     assert log.ok, log.text()
-    (entry,) = log.json()["entries"]
+    (entry,) = [e for e in log.json()["entries"] if e["action"].startswith("call.monitor")]
     assert (entry["action"], entry["detail"]["mode"]) == ("call.monitor", "barge")
     assert entry["actor_id"] == dealership["sue"]
     assert entry["detail"]["participant"] == me.call.sid
@@ -305,7 +305,8 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     expect(bar).to_be_hidden()
     until(lambda: set(participants(sim, sid)) == {DANA, "client:agent_amy"})
     log = sue.request.get(f"/api/audit?target=call:{sid}").json()["entries"]
-    assert [e["action"] for e in log] == ["call.monitor_leave", "call.monitor"]
+    monitoring = [e["action"] for e in log if e["action"].startswith("call.monitor")]
+    assert monitoring == ["call.monitor_leave", "call.monitor"]
 
     # Dana hangs up: Amy wraps up.
     within = Within()

@@ -110,7 +110,7 @@ def test_the_offer_rings_the_page_accept_bridges_hang_up_wraps_up(desk, page, si
     page.click("#ad-accept")
     expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
     expect(page.locator("#ad-sp-call")).to_be_visible(timeout=LIVE)
-    expect(page.locator("#ad-sp-call-text")).to_have_text(f"on a call with {NUMBER}")
+    expect(page.locator("#ad-sp-call-text")).to_have_text(f"on a call with {CALLER}")
     expect(page.locator("#ad-state")).to_have_text("on a call")
 
     def bridged():
