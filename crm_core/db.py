@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -59,9 +60,30 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, **kwargs)
 
         _sqlite_setup(engine, immediate=True)
-        return engine
+        return _fork_safe(engine)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return _fork_safe(create_engine(url, **kwargs))
+
+
+def _fork_safe(engine: Engine) -> Engine:
+    """rq runs each job in a forked work horse, which inherits the worker's pooled
+    connections: two processes on one socket corrupt the session. A connection made in
+    another process is discarded at checkout and a new one opened (SQLAlchemy's documented
+    recipe for pools and os.fork)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(_dbapi_connection, record):
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi_connection, record, proxy):
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError(
+                f"connection made in process {record.info.get('pid')}, used in {os.getpid()}"
+            )
+
+    return engine
 
 
 def _sqlite_setup(engine: Engine, *, immediate: bool) -> None:
@@ -113,7 +135,7 @@ def make_read_engine(engine: Engine) -> Engine:
             return engine  # one in-memory database is one connection's: share it
         reader = create_engine(engine.url)
         _sqlite_setup(reader, immediate=False)
-        return reader
+        return _fork_safe(reader)
     if engine.dialect.name != "postgresql":
         return engine
-    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    return _fork_safe(create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True))
