@@ -75,6 +75,15 @@ SETTINGS: dict[str, Any] = {
     "ACD_STREAM_BLOCK_SECONDS": 10,  # the live stream's heartbeat interval
     "ACD_STREAM_MAX_SECONDS": 300,  # a stream response's life; the browser reconnects
     "ACD_STREAM_BUFFER": 1000,  # events a live feed may lag before it is resynced instead
+    "RECORDING_ENABLED": True,  # false: no call is recorded (the notice still plays)
+    # US states whose callers must say yes before recording (all-party consent; two-letter
+    # codes, "," between). MI and OR have mixed rules and are left out by default.
+    "RECORDING_ALL_PARTY_STATES": "CA,CT,DE,FL,IL,MD,MA,MT,NV,NH,PA,WA",
+    "RECORDING_RETENTION_DAYS": 365,  # recordings older are deleted daily, unless on legal hold
+    "RECORDING_STORAGE_DIR": None,  # None: <instance>/recordings (recording/storage.py)
+    # Delete the carrier's copy once ours is stored and verified (false: keep both).
+    "RECORDING_DELETE_AT_CARRIER": True,
+    "RECORDING_DOWNLOAD_RETRY_SECONDS": "30,120,600,1800,3600",  # the download's backoff
 }
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
@@ -634,6 +643,90 @@ def tokens_create(username: str, name: str) -> None:
     click.echo(token)
 
 
+@cli.group()
+def recordings() -> None:
+    """Call recordings: list them, purge those past retention, legal hold."""
+
+
+def _recording_line(r) -> str:
+    hold = " HOLD" if r.legal_hold else ""
+    gone = f" ({r.deleted_reason} {r.deleted_at:%Y-%m-%d})" if r.deleted_at else ""
+    size = f"{r.size_bytes}B" if r.size_bytes is not None else "-"
+    return (
+        f"{r.id:>6}  {r.recording_sid}  {r.call_sid:<34} {r.status.value:<8} "
+        f"{r.created_at:%Y-%m-%d %H:%M}  {r.duration_seconds or 0:>5}s  {size:>10}{hold}{gone}"
+    )
+
+
+@recordings.command("list")
+@click.option("--call", help="Only the recordings of this CallSid")
+@click.option("--status", type=click.Choice(["pending", "stored", "failed", "absent", "deleted"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def recordings_list(call: str | None, status: str | None, limit: int) -> None:
+    """The newest recordings: id, sid, call, status, created, length, size, hold."""
+    from sqlalchemy import select
+
+    from recording.models import Recording
+
+    query = select(Recording).order_by(Recording.created_at.desc(), Recording.id.desc())
+    if call:
+        query = query.where(Recording.call_sid == call)
+    if status:
+        query = query.where(Recording.status == status)
+    with deps().session_factory() as session:
+        for r in session.scalars(query.limit(limit)):
+            click.echo(_recording_line(r))
+
+
+@recordings.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted")
+@_fail_clearly
+def recordings_purge(dry_run: bool) -> None:
+    """Delete now the recordings past RECORDING_RETENTION_DAYS (not on legal hold), as the
+    daily job does, and finish deletions earlier runs left (files, carrier copies)."""
+    from recording import retention
+
+    d = deps()
+    days = retention.retention_days(d.config)
+    result = retention.purge(d, retention.storage_of(current_app), days, dry_run=dry_run)
+    ids = ", ".join(map(str, result.recordings)) or "none"
+    if dry_run:
+        click.echo(f"would delete {len(result.recordings)} recordings past {days} days: {ids}")
+        return
+    click.echo(
+        f"deleted {len(result.recordings)} recordings past {days} days: {ids}; "
+        f"{result.files_removed} files and {result.carrier_removed} carrier copies removed"
+        + (f"; {result.left} carrier copies left for the next run" if result.left else "")
+    )
+
+
+@recordings.command("hold")
+@click.argument("recording_id", type=int)
+@click.option("--reason", required=True, help="Why it must be kept (case, request)")
+@_fail_clearly
+def recordings_hold(recording_id: int, reason: str) -> None:
+    """Put a recording on legal hold: kept past retention and through erasure."""
+    _set_hold(recording_id, True, reason)
+
+
+@recordings.command("unhold")
+@click.argument("recording_id", type=int)
+@click.option("--reason", help="Why the hold ends")
+@_fail_clearly
+def recordings_unhold(recording_id: int, reason: str | None) -> None:
+    """Lift a recording's legal hold (retention then applies to it again)."""
+    _set_hold(recording_id, False, reason)
+
+
+def _set_hold(recording_id: int, hold: bool, reason: str | None) -> None:
+    from recording.retention import set_hold
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        r = set_hold(session, d.clock, recording_id, hold, reason, None)
+        click.echo(_recording_line(r))
+
+
 @cli.command()
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit")
 @click.option("--no-ticker", is_flag=True, help="Do not run the ACD ticker in this process")
@@ -646,6 +739,10 @@ def worker(burst: bool, no_ticker: bool) -> None:
 
     d = deps()
     ticker = None if burst or no_ticker else Ticker(d).start()
+    if not burst:  # the daily recording retention purge (recording/retention.py)
+        from recording.retention import ensure_scheduled
+
+        ensure_scheduled(d.queues["low"], d.clock.now())
     try:
         Worker(list(d.queues.values()), connection=d.redis).work(burst=burst, with_scheduler=True)
     finally:

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from console.auth import require_role
 from crm_core.calls import OPEN_STAGES
 from crm_core.customers import find_by_phone
-from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.errors import CallCenterError, Conflict, InvalidInput, NotFound
 from crm_core.models import (
     TEXT_LEN,
     ActivityKind,
@@ -416,7 +416,23 @@ def record_answer():
                 f"crm_core has no service that sets a lead's {lead_field}: the answer is kept "
                 "on the timeline for the wrap-up"
             )
-        return body
+    # The step the script moves to: a sensitive one pauses the call's recording, leaving
+    # it resumes (recording/control.py), once the answer is written.
+    body["recording"] = _follow_script(d, current, script, chosen.next, me.id)
+    return body
+
+
+def _follow_script(d, current: Current, script: Script, step_id: str | None, agent_id: int):
+    from recording import control, control_views
+
+    step = next((s for s in script.steps if s.id == step_id), None)
+    leg = control_views.recorded_leg(d, current, agent_id)
+    sensitive = bool(step is not None and step.sensitive)
+    try:
+        doc = control.follow_script(d, leg, actor_id=agent_id, step=step_id, sensitive=sensitive)
+    except CallCenterError as exc:  # the answer is saved; the page shows the recording's error
+        return control.describe(control.live(d.redis, leg), None) | {"error": exc.message}
+    return control.describe(doc, None)
 
 
 def append_note(call: Call, text: str, now: datetime, author: str) -> None:

@@ -116,6 +116,12 @@ class RoutingQueue(Base):
     # When the queue answers (crm_core.hours): {"mon": [["09:00", "20:00"]], …}; {} = always.
     hours: Mapped[dict[str, list[list[str]]]] = mapped_column(JSON, default=dict)
     time_zone: Mapped[str | None] = mapped_column(String(64))  # None: DEFAULT_TIME_ZONE
+    # Call recording on this queue (recording/consent.py): "notice" (the notice is enough,
+    # unless the caller's state needs all-party consent), "explicit" (always ask for a yes),
+    # "off" (never recorded).
+    recording_consent: Mapped[str] = mapped_column(
+        String(16), default="notice", server_default="notice"
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -177,6 +183,7 @@ class QueueConfig:
     updated_at: datetime
     hours: dict[str, list[list[str]]] = field(default_factory=dict)
     time_zone: str | None = None
+    recording_consent: str = "notice"  # notice | explicit | off (recording/consent.py)
 
     def minimums_after(
         self, waited_seconds: float, skills: dict[str, int] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -91,6 +91,9 @@ Display = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LEN)
 ]
 Script = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,119}$")]
+# How the queue's calls are recorded (recording/consent.py): the notice is enough, always
+# an explicit yes, or never recorded.
+RecordingConsentRule = Literal["notice", "explicit", "off"]
 
 
 def _ints(low: int, high: int) -> Any:
@@ -127,6 +130,7 @@ class QueueIn(Strict):
     callback_retry_minutes: _ints(*CALLBACK_RETRY_MINUTES) = 10
     hours: dict[str, list[list[str]]] = Field(default_factory=dict)
     time_zone: str | None = None
+    recording_consent: RecordingConsentRule = "notice"  # recording/consent.py
     active: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("required_skills", mode="before")
@@ -197,6 +201,7 @@ class QueueUpdate(Strict):
     callback_retry_minutes: _ints(*CALLBACK_RETRY_MINUTES) | None = None
     hours: dict[str, list[list[str]]] | None = None
     time_zone: str | None = None
+    recording_consent: RecordingConsentRule | None = None
     active: Annotated[bool, Field(strict=True)] | None = None
 
     @field_validator("required_skills", mode="before")

@@ -14,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from crm_core.hours import Openness
 from ivr import choices, service
 from ivr.service import Caller
+from recording import consent
 from scripts import Script
 from telephony.events import CallEvent
 from telephony.twiml import public
@@ -199,16 +200,35 @@ def language_needs(lang: str) -> dict[str, int]:
 
 
 def enqueue(turn: Turn, route: Route) -> None:
+    """Into the ACD; first, where the caller's state or the queue needs a yes to recording,
+    "press 1 to agree" (``/twilio/ivr/consent``, which then goes on to the ACD). The
+    recording consent decided here is stored on the Call (recording/consent.py)."""
     needs = {**language_needs(turn.lang), **dict(route.needs)}
-    turn.response.redirect(
-        public(
-            "routing.enqueue",
-            queue=route.queue,
-            priority=None if route.priority == "normal" else route.priority,
-            needs=",".join(f"{k}:{v}" for k, v in sorted(needs.items())) or None,
-            lang=turn.lang,
-        ),
-        method="POST",
+    args = {
+        "queue": route.queue,
+        "priority": None if route.priority == "normal" else route.priority,
+        "needs": ",".join(f"{k}:{v}" for k, v in sorted(needs.items())) or None,
+        "lang": turn.lang,
+    }
+    decision = recording_consent(route.queue, emergency=route.emergency)
+    with deps().session_factory.begin() as session:
+        consent.store(session, call_event().call_sid, decision)
+    if decision.ask:
+        gather = turn.gather(step_url("consent_answer", **args), hints=["yes", "sí", "no"])
+        turn.say("recording_consent_ask", gather)
+        return
+    turn.response.redirect(public("routing.enqueue", **args), method="POST")
+
+
+def recording_consent(queue: str | None, *, emergency: bool = False) -> consent.Decision:
+    """What recording needs for this caller on ``queue`` (recording/consent.py)."""
+    config = queue_config(queue)
+    return consent.decide(
+        current_app.config,
+        phone=call_event().from_e164,
+        queue=queue,
+        queue_rule=config.recording_consent if config is not None else None,
+        emergency=emergency,
     )
 
 

@@ -14,6 +14,7 @@ ACD (``/twilio/acd/enqueue``, with the queue, the priority and the language's sk
     /twilio/ivr/submenu         a sub-menu's answer (``option``: whose sub-menu)
     /twilio/ivr/shortcut        "are you calling about your appointment…?" (``kind``)
     /twilio/ivr/appointment     confirm, reschedule or talk about the next appointment
+    /twilio/ivr/consent         "press 1 to agree to recording" (where a yes is needed)
     /twilio/ivr/roadside        the caller's location, said aloud, then the queue
     /twilio/ivr/closed          after hours: a message, a callback, or roadside
     /twilio/ivr/voicemail       the message's ``<Record>`` action: a task for the team
@@ -50,13 +51,16 @@ from ivr.prompts import (
     openness_of,
     phrases,
     queue_config,
+    recording_consent,
     speech,
     step_url,
     sub_menu,
     tries_so_far,
 )
+from recording import consent
 from telephony import service as telephony
 from telephony.events import CallEvent
+from telephony.twiml import public
 from telephony.webhooks import callback_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.ivr")
@@ -220,6 +224,24 @@ def _route(turn: Turn, event: CallEvent, route: Route, *, quiet: bool = False, s
     if not quiet:
         turn.say(route.notice or "transferring")
     enqueue(turn, route)
+    return str(turn)
+
+
+@bp.post("/ivr/consent")
+@voice_webhook
+def consent_answer() -> str:
+    """The answer to "press 1 (or say yes) to agree to recording": a yes is ``granted``;
+    anything else, silence included, is ``declined`` (not recorded). Either way the caller
+    goes on to the queue they chose."""
+    event, turn = call_event(), new_turn()
+    queue = request.args.get("queue") or None
+    yes = choices.yes_or_no(event.digits, speech()) is True
+    decision = consent.answered(recording_consent(queue).rule, yes)
+    with deps().session_factory.begin() as session:
+        consent.store(session, event.call_sid, decision)
+    turn.say("recording_consent_yes" if yes else "recording_consent_no")
+    args = {k: request.args.get(k) or None for k in ("queue", "priority", "needs", "lang")}
+    turn.response.redirect(public("routing.enqueue", **args), method="POST")
     return str(turn)
 
 

@@ -11,3 +11,15 @@ from recording import models  # noqa: F401  (the recording tables on Base.metada
 
 def init_recording(app: Flask) -> None:
     """Each part of the package registers its own blueprint here, one line each."""
+    from recording import control_views
+
+    app.register_blueprint(control_views.bp)  # consent notice, pause/resume (control_views)
+    from recording.hooks import init_app as init_download  # POST /twilio/recording → job
+
+    init_download(app)
+    from recording.qa import bp as qa_bp  # QA scores: the API and the /qa pages
+
+    app.register_blueprint(qa_bp)
+    from recording.access import init_access  # the recordings API, media, legal hold
+
+    init_access(app)  # …and the recordings' part of a customer's erasure

@@ -9,7 +9,8 @@ so serving with HTTP Range needs nothing else). Keys are relative paths we make 
 ``<instance>/recordings``). A file appears under its key only once it is complete: ``put``
 streams into a temporary file in the same directory, flushes and fsyncs it, then renames it
 into place (atomic on POSIX). A worker killed mid-download leaves at most a ``.part`` file,
-which no reader ever opens and the next ``put`` of that key (or ``sweep_partials``) removes.
+which no reader ever opens; the download job's retry removes its key's, and
+``sweep_partials`` any older ones.
 """
 
 from __future__ import annotations

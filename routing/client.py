@@ -35,6 +35,7 @@ from crm_core.customers import find_by_phone
 from crm_core.errors import InvalidPhone
 from crm_core.models import Call, CallDirection, CallStatus, User
 from crm_core.phones import normalize_phone, time_zone_of
+from recording import consent
 from routing.gate import CLOSES, OPENS, Gate
 from telephony.access_tokens import identity_of
 from telephony.carrier import DEMO_NUMBER
@@ -146,7 +147,13 @@ def dial() -> str:
         timeout=DIAL_TIMEOUT_SECONDS,
         answer_on_bridge=True,  # the agent hears the customer's phone ring, not silence
     )
-    outbound.number(phone)
+    # The customer, once they answer, hears the recording notice (or is asked to agree)
+    # before the agent's leg is recorded (recording/control_views.py).
+    if consent.enabled(config):
+        notice = public("recording_control.notice", call=event.call_sid)
+        outbound.number(phone, url=notice, method="POST")
+    else:
+        outbound.number(phone)
     return str(response)
 
 

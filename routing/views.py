@@ -33,6 +33,8 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
 from crm_core.models import CallDirection, CallStatus
+from recording import consent as recording_consent
+from recording import control as recording
 from routing.handover import late_end
 from routing.offers import (
     AGENT_ANSWERED,
@@ -50,7 +52,7 @@ from routing.offers import (
 )
 from routing.service import Priority
 from telephony.events import CallEvent
-from telephony.twiml import apology_then_voicemail, voicemail_document
+from telephony.twiml import apology_then_voicemail, public, voicemail_document
 from telephony.webhooks import callback_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.routing")
@@ -258,7 +260,7 @@ def agent_answered() -> str:
         return str(response)
     d.dispatcher.run(outcome.actions)
     if entry.get("kind") == "callback":
-        return _callback_dial(entry)
+        return _callback_dial(entry, _event().call_sid)
     try:
         bridge_url = d.dispatcher.url(BRIDGE, entry=entry_id, lang=entry.get("lang"))
         d.carrier.redirect_call(entry["call_sid"], bridge_url)
@@ -268,6 +270,12 @@ def agent_answered() -> str:
         _say(response, "Sorry, the caller hung up.")
         response.hangup()
         return str(response)
+    # Recorded from the moment the agent joins, on the caller's leg (which stays through
+    # transfers and barge); consent was decided before (recording/control.py).
+    try:
+        recording.start(d, entry["call_sid"], actor_id=agent_id)
+    except Exception:  # the call goes on unrecorded; the agent hears no error
+        log.exception("could not start recording CallSid=%s", entry["call_sid"])
     dial = Dial()
     dial.conference(
         entry_id,
@@ -281,7 +289,9 @@ def agent_answered() -> str:
     return str(response)
 
 
-def _callback_dial(entry: dict) -> str:
+def _callback_dial(entry: dict, agent_leg: str | None) -> str:
+    """The agent's leg dials the customer, who hears the recording notice (or is asked to
+    agree) once they answer; the agent's leg is then recorded (recording/control_views.py)."""
     d = _acd()
     response = VoiceResponse()
     _say(response, "Callback from the queue. Calling the customer now.")
@@ -291,7 +301,10 @@ def _callback_dial(entry: dict) -> str:
         method="POST",
         timeout=30,
     )
-    dial.number(entry["phone"])
+    notice = None
+    if agent_leg and recording_consent.enabled(current_app.config):
+        notice = public("recording_control.notice", call=agent_leg, queue=entry.get("queue"))
+    dial.number(entry["phone"], url=notice, method="POST" if notice else None)
     response.append(dial)
     return str(response)
 

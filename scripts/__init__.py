@@ -30,7 +30,7 @@ The API (everything else is internal):
 ``Script``
     ``.name``, ``.version`` (int or str, as written), ``.ref`` (``name@version``, what a
     call records), ``.kind`` (a ``Kind``: auto_attendant, outbound, pitch, voicemail,
-    email, sms, hold), ``.languages``, ``.text_keys()``, ``.render(key, lang, context,
+    email, sms, hold, scorecard), ``.languages``, ``.text_keys()``, ``.render(key, lang, context,
     target)``, ``.text(key, lang, context)``; ``.menu`` (options: ``digit``, ``id``,
     ``action`` queue/appointment/language/repeat, ``queue``, ``language``, ``priority``;
     ``keywords`` ``{lang: [phrase]}``, what a caller may say besides the label; ``needs``
@@ -49,7 +49,10 @@ The API (everything else is internal):
     ``answers`` [``id``, ``label``, ``next``, ``value``], ``next``, ``field`` — the lead
     field an answer fills — and ``sensitive``: recording pauses on this step),
     ``.step(id)``; ``.sections`` (the pitch: ``id``, ``seconds``, ``text``);
-    ``.messages`` (e-mail and SMS: keys ``<message>.subject``, ``<message>.body``).
+    ``.messages`` (e-mail and SMS: keys ``<message>.subject``, ``<message>.body``);
+    ``.checks`` and ``.criteria`` (a QA scorecard: the script it checks, and each
+    criterion's ``id``, ``label`` — text key ``criteria.<id>`` —, ``weight``,
+    ``max_points`` and the ``step`` or ``section`` of the checked script).
 ``ScriptError(file, line, message)``
     ``str()`` is ``file:line: message``. ``load_script(path)`` raises it;
     ``check_dir(path) -> (scripts, problems)`` returns them all.

@@ -32,6 +32,17 @@ from scripts.schema import (
 from scripts.script import Script
 
 SUFFIXES = (".yaml", ".yml")
+# Every content key of a script file (which kind may hold which: schema.CONTENT).
+CONTENT_NAMES = (
+    "texts",
+    "menu",
+    "steps",
+    "sections",
+    "duration_seconds",
+    "messages",
+    "criteria",
+    "checks",
+)
 # libyaml when PyYAML was built with it (five times faster; the same marks and errors).
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Loc = tuple[Any, ...]
@@ -206,13 +217,14 @@ class _Checker:
     def run(self) -> None:
         m = self.model
         self.check_content()
-        if m.kind in SPOKEN:
+        if m.kind in SPOKEN or m.kind == Kind.SCORECARD:
             for lang in REQUIRED_LANGUAGES:
                 if lang not in m.languages:
                     self.fail(
                         ("languages",),
-                        f"a {m.kind.value} script is heard by callers: "
-                        f"languages must include {lang}",
+                        f"a {m.kind.value} script is "
+                        f"{'used by reviewers' if m.kind == Kind.SCORECARD else 'heard by callers'}"
+                        f": languages must include {lang}",
                     )
         for key, text in m.texts.items():
             self.add_text(key, ("texts", key), text, f"text '{key}'")
@@ -220,11 +232,12 @@ class _Checker:
         self.check_steps()
         self.check_sections()
         self.check_messages()
+        self.check_criteria()
 
     def check_content(self) -> None:
         m = self.model
         required, allowed = CONTENT[m.kind]
-        for name in ("texts", "menu", "steps", "sections", "duration_seconds", "messages"):
+        for name in CONTENT_NAMES:
             present = getattr(m, name) not in (None, [], {})
             if name in required and not present:
                 self.fail(("kind",), f"a {m.kind.value} script needs {name}")
@@ -505,6 +518,63 @@ class _Checker:
                 )
             self.add_text(f"{name}.body", (*loc, "body"), message.body, f"'{name}' body")
 
+    def check_criteria(self) -> None:
+        """A scorecard's criteria: ids once each, labels in every language, and a ``step`` or
+        ``section`` only with ``checks`` naming the script they are in (``check_references``
+        looks them up there once the whole library is loaded)."""
+        ids: set[str] = set()
+        for index, criterion in enumerate(self.model.criteria):
+            loc = ("criteria", index)
+            what = f"criterion '{criterion.id}'"
+            if criterion.id in ids:
+                self.fail((*loc, "id"), f"criterion id '{criterion.id}' is used twice")
+                continue
+            ids.add(criterion.id)
+            self.add_text(f"criteria.{criterion.id}", (*loc, "label"), criterion.label, what)
+            if criterion.step and criterion.section:
+                self.fail((*loc, "section"), f"{what}: give a step or a section, not both")
+            elif (criterion.step or criterion.section) and self.model.checks is None:
+                self.fail(
+                    (*loc, "step" if criterion.step else "section"),
+                    f"{what}: a step or section is of the script the scorecard checks: "
+                    "name it in checks",
+                )
+
+
+def check_references(scripts: Iterable[Script]) -> list[ScriptError]:
+    """Across the library: a scorecard's ``checks`` is a script of it, and each criterion's
+    ``step`` or ``section`` is one of that script's (a file alone cannot tell)."""
+    by_name = {s.name: s for s in scripts}
+    problems: list[ScriptError] = []
+    for card in by_name.values():
+        if card.kind != Kind.SCORECARD or card.checks is None:
+            continue
+        target = by_name.get(card.checks)
+        if target is None:
+            problems.append(
+                ScriptError(
+                    card.path,
+                    _line_of(card.path, ("checks",)),
+                    f"checks: there is no script '{card.checks}' in the library",
+                )
+            )
+            continue
+        steps = {s.id for s in target.steps}
+        sections = {s.id for s in target.sections}
+        for index, criterion in enumerate(card.criteria):
+            for attr, known in (("step", steps), ("section", sections)):
+                ref = getattr(criterion, attr)
+                if ref is not None and ref not in known:
+                    problems.append(
+                        ScriptError(
+                            card.path,
+                            _line_of(card.path, ("criteria", index, attr)),
+                            f"criterion '{criterion.id}': '{ref}' is not a {attr} of "
+                            f"script '{target.name}'",
+                        )
+                    )
+    return problems
+
 
 # ---------------------------------------------------------------- entry points
 
@@ -537,6 +607,8 @@ def check_file(path: str | Path) -> tuple[Script | None, list[ScriptError]]:
         messages=tuple(model.messages),
         duration_seconds=model.duration_seconds,
         templates=checker.templates,
+        checks=model.checks,
+        criteria=tuple(model.criteria),
     ), []
 
 
@@ -601,6 +673,7 @@ def check_dir(directory: str | Path) -> tuple[list[Script], list[ScriptError]]:
             continue
         owners[script.name] = script
         scripts.append(script)
+    problems.extend(check_references(scripts))
     return scripts, problems
 
 
@@ -610,6 +683,14 @@ def duplicate_name(script: Script, owner: Script) -> ScriptError:
         _name_line(script.path),
         f"script name '{script.name}' is already used by {owner.path.name}",
     )
+
+
+def _line_of(path: Path, loc: Loc) -> int | None:
+    """The line of ``loc`` in the file as it is now (None when it no longer reads)."""
+    try:
+        return _read(path)[1].line(loc)
+    except ScriptError:
+        return None
 
 
 def _name_line(path: Path) -> int | None:

@@ -35,6 +35,7 @@ class Kind(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     HOLD = "hold"
+    SCORECARD = "scorecard"  # what a supervisor scores a recorded call against (QA)
 
 
 # What a caller hears (or an agent reads to them): English and Spanish are both required.
@@ -101,6 +102,19 @@ class Section(Strict):
     id: Ident
     seconds: Annotated[int, Field(strict=True, ge=1, le=600)]
     text: LangText
+
+
+class Criterion(Strict):
+    """One line of a QA scorecard: the points a reviewer gives (0 to ``max_points``) count
+    ``weight`` in the weighted total. ``step`` or ``section`` names the part of the script
+    the scorecard ``checks`` that it is about (shown beside it; the loader checks it)."""
+
+    id: Ident
+    label: LangText
+    weight: Annotated[float, Field(strict=True, gt=0, le=1000)]
+    max_points: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
+    step: Ident | None = None
+    section: Ident | None = None
 
 
 class Message(Strict):
@@ -179,6 +193,8 @@ class ScriptFile(Strict):
     sections: list[Section] = Field(default_factory=list)
     duration_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] | None = None
     messages: dict[Ident, Message] = Field(default_factory=dict)
+    checks: Ident | None = None  # a scorecard: the script whose steps/sections it scores
+    criteria: list[Criterion] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -208,4 +224,5 @@ CONTENT: dict[Kind, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Kind.PITCH: (("sections",), ("duration_seconds", "texts")),
     Kind.EMAIL: (("messages",), ()),
     Kind.SMS: (("messages",), ()),
+    Kind.SCORECARD: (("criteria",), ("checks",)),
 }

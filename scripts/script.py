@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.render import Template, render_template
-from scripts.schema import Kind, MenuOption, Section, Step, SubOption
+from scripts.schema import Criterion, Kind, MenuOption, Section, Step, SubOption
 
 DEFAULT_LANGUAGE = "en-US"
 
@@ -36,6 +36,8 @@ class Script:
     menu: tuple[MenuOption, ...] = ()
     messages: tuple[str, ...] = ()
     duration_seconds: int | None = None
+    checks: str | None = None  # a scorecard: the script it scores (``criteria`` refer to it)
+    criteria: tuple[Criterion, ...] = ()  # a scorecard's; label keys ``criteria.<id>``
     templates: Mapping[str, Mapping[str, Template]] = field(default_factory=dict, repr=False)
 
     @property

@@ -17,6 +17,10 @@
  *    console/incall.py and console/transfer.py);
  *  - the script beside the call (GET /api/agents/me/script, console/call_script.py): steps
  *    with clickable answers (POST /api/agents/me/script/answer), or the timed elevator pitch;
+ *    "Next" on a step without answers tells the server (POST /api/agents/me/script/step);
+ *  - the recording: recording / paused / not recorded, the consent, Pause / Resume
+ *    (GET and POST /api/agents/me/call/recording[/pause|/resume], recording/control_views.py;
+ *    a sensitive script step pauses it on the server, leaving it resumes);
  *  - when idle: my callbacks due and my leads (console/worklists.py).
  * Times count against the server's clock (each document carries `now`), not this browser's.
  * Errors from the API ({"error": {"message", "field"}}) show inline.
@@ -420,8 +424,47 @@
     calls.transfer.disabled = call.consulting; // complete or cancel the consult first
   }
 
+  // The recording of my call: what the server says, and the Pause / Resume button.
+  const rec = { state: $("ad-rec-state"), consent: $("ad-rec-consent"), toggle: $("ad-rec-toggle"),
+                doc: null };
+  const REC_LABELS = { recording: "recording", paused: "paused", not_recorded: "not recorded",
+                       no_call: "–" };
+
+  function renderRecording(doc) {
+    if (doc && !doc.consent && rec.doc && rec.doc.call_sid === doc.call_sid) { // a partial update
+      doc = { ...doc, consent: rec.doc.consent, consent_rule: rec.doc.consent_rule };
+    }
+    rec.doc = doc;
+    const state = doc ? doc.state : "no_call";
+    rec.state.textContent = REC_LABELS[state] || state;
+    if (state === "paused" && doc.paused_by) {
+      const why = { script: `sensitive step${doc.step ? ": " + doc.step : ""}`,
+                    path: "payments call", manual: "by you" }[doc.paused_by] || doc.paused_by;
+      rec.state.textContent += ` (${why})`;
+    }
+    rec.state.dataset.state = state;
+    rec.consent.textContent = doc && doc.consent ? `· consent: ${doc.consent.replace("_", " ")}` : "";
+    rec.consent.title = (doc && doc.consent_rule) || "";
+    show(rec.toggle, state === "recording" || state === "paused");
+    rec.toggle.textContent = state === "paused" ? "Resume recording" : "Pause recording";
+  }
+
+  async function loadRecording() {
+    const key = call.key;
+    const doc = key ? await getJson(API + "call/recording") : null;
+    if (call.key === key) renderRecording(doc);
+  }
+  rec.toggle.addEventListener("click", () => {
+    const paused = rec.doc && rec.doc.state === "paused";
+    callAction(rec.toggle, `call/recording/${paused ? "resume" : "pause"}`, { call: call.key },
+      (b) => renderRecording(b));
+  });
+  setInterval(() => { if (call.key) loadRecording(); }, 10000); // a script step may pause it
+
   function resetControls(key) {
     call.key = key;
+    renderRecording(null);
+    if (key) loadRecording();
     call.muted = call.held = call.consulting = false;
     calls.target.value = "";
     calls.consultAgent.value = "";
@@ -568,9 +611,20 @@
     }
     if (!step.answers.length) {
       const button = node("button", { type: "button", class: "ad-secondary" }, step.next ? "Next" : "Done");
-      button.addEventListener("click", () => showSteps(step.next));
+      button.addEventListener("click", () => nextStep(step));
       sc.answers.append(button);
     }
+  }
+
+  /* "Next" on a step without answers: the server hears where the script is now (a
+     sensitive step pauses the recording, leaving one resumes it), then the next step. */
+  async function nextStep(step) {
+    const s = script.main;
+    const callSid = (s.call && s.call.call_sid) || script.key;
+    showSteps(step.next);
+    if (!call.key || !callSid) return;
+    const result = await post(API + "script/step", { call_sid: callSid, step: step.next || null, script: s.name });
+    if (result.ok && result.body.recording) renderRecording(result.body.recording);
   }
 
   async function answer(step, chosen) {
@@ -584,6 +638,10 @@
     script.busy = false;
     sc.answers.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     showError(sc.error, result.ok ? null : result.error);
+    if (result.ok && result.body.recording && call.key) {
+      renderRecording(result.body.recording);
+      if (result.body.recording.error) showError(calls.error, { message: result.body.recording.error });
+    }
     if (result.ok && script.main === s && script.step === step.id) {
       showSteps(result.body.next !== undefined ? result.body.next : chosen.next);
     }

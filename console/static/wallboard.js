@@ -19,6 +19,9 @@
  * delegation: 200 rows cost nothing more); an action's error shows beside it, and stays
  * through re-renders until the next action there. Re-rendering waits while a <select> in
  * the container has the focus, so a refresh never closes a menu being used.
+ * The agent table's "QA" column is each agent's average QA score and count over 30 days
+ * (GET /api/qa/averages, recording/qa.py), read on load and every few minutes: scores
+ * change when a supervisor saves one, not with the calls, so it is not on the stream.
  */
 (function () {
   "use strict";
@@ -29,6 +32,8 @@
   const CHART_DEBOUNCE_MS = 2000;
   const CHART_EVERY_MS = 60_000;
   const CHART_EVENTS = new Set(["connected", "ended", "abandoned"]);
+  const QA_EVERY_MS = 300_000;
+  const QA_URL = settings.qaAveragesUrl || "/api/qa/averages?days=30";
   const STATE_LABELS = { // routing.model.AgentState; an unknown state shows as it is
     available: "available", reserved: "ringing", pending: "returning", busy: "on a call",
     wrap_up: "wrap-up", away: "away", offline: "offline",
@@ -59,6 +64,8 @@
     pendingRender: false,
     choices: {}, // "move:<entry>" | "force:<agent id>" → the option chosen, kept across renders
     chartLoads: 0,
+    qa: {}, // agent id → {average, count} from /api/qa/averages
+    qaLoads: 0,
   };
   let chartTimer = null;
   let source = null;
@@ -191,7 +198,7 @@
       el.monitor.hidden = true;
     }
     if (!state.agents.length) {
-      el.agents.replaceChildren(node("tr", {}, node("td", { colspan: "8", class: "wb-empty" },
+      el.agents.replaceChildren(node("tr", {}, node("td", { colspan: "9", class: "wb-empty" },
         "No agent has logged in.")));
       return;
     }
@@ -207,9 +214,37 @@
         node("td", { class: "calls" }, a.calls_today),
         node("td", { class: "aht" }, duration(aht)),
         node("td", { class: "queues" }, (a.queues || []).join(", ")),
+        qaCell(a.id),
         node("td", { class: "actions" }, ...actionsOf(a), errorNode(`agent:${a.id}`)));
     }));
     tickAgents();
+  }
+
+  function qaCell(id) {
+    const qa = state.qa[id];
+    if (!qa) return node("td", { class: "qa", title: "no QA score in 30 days" }, "—");
+    return node("td", { class: "qa", title: `${qa.count} QA score(s) in 30 days` },
+      `${qa.average.toFixed(1)} % (${qa.count})`);
+  }
+
+  /* The "QA" header, once: the column sits before "Actions". */
+  function addQaHeader() {
+    const head = document.querySelector("#wb-agents thead tr");
+    if (!head || head.querySelector("th.qa")) return;
+    const th = node("th", { scope: "col", class: "qa", title: "average QA score (count), 30 days" },
+      "QA (30 d)");
+    head.insertBefore(th, head.lastElementChild);
+  }
+
+  async function loadQa() {
+    try {
+      const data = await getJson(QA_URL);
+      state.qa = Object.fromEntries(data.agents.map((a) => [a.agent_id, a]));
+      state.qaLoads++;
+      if (state.agents.length) render(); // before the first snapshot there is no table yet
+    } catch (err) {
+      console.warn("wallboard: QA averages not read", err);
+    }
   }
 
   const FORCE = [["available", "Available"],
@@ -540,10 +575,14 @@
     state,
     connect,
     loadCharts,
+    loadQa,
   };
+  addQaHeader();
   connect();
   showConnection();
   loadCharts();
+  loadQa();
+  setInterval(loadQa, QA_EVERY_MS);
   setInterval(tick, 1000);
   setInterval(() => scheduleCharts(0), CHART_EVERY_MS);
 })();

@@ -130,9 +130,20 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("recording_consent_rule", sa.String(length=120), nullable=True)
         )
+    with op.batch_alter_table("routing_queues", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "recording_consent",
+                sa.String(length=16),
+                server_default="notice",
+                nullable=False,
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("routing_queues", schema=None) as batch_op:
+        batch_op.drop_column("recording_consent")
     # The enum's CHECK names the column: it goes first, or SQLite's table copy keeps it.
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_calls_recordingconsent"), type_="check")

@@ -51,8 +51,29 @@ DIAL_RECORD_ALIASES = {"true": "record-from-answer", "false": "do-not-record"}
 TRANSCRIPTION_DELAY = 5.0  # simulated seconds from the end of a recording to its transcription
 
 
+MEDIA_FAULTS = ("error", "truncate", "tamper")
+
+
 class Recordings:
     """Mixed into Simulator."""
+
+    # ------------------------------------------------------------------ media faults (tests)
+    def plan_media_faults(self: Simulator, *faults: str) -> None:
+        """Make the next media requests go wrong, one fault each, in order (tests of the
+        download job): ``error`` answers 500; ``truncate`` serves the first half of the file
+        with a Content-Length that matches it (a cut file); ``tamper`` serves the whole
+        length with the WAV header's data size altered (bytes that are not the recording)."""
+        unknown = set(faults) - set(MEDIA_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown media faults {sorted(unknown)}; known: {MEDIA_FAULTS}")
+        with self.lock:
+            self.__dict__.setdefault("_media_faults", []).extend(faults)
+
+    def next_media_fault(self: Simulator) -> str | None:
+        """The fault planned for this media request, if any (consumed)."""
+        with self.lock:
+            planned = self.__dict__.get("_media_faults")
+            return planned.pop(0) if planned else None
 
     def recording_url(self: Simulator, recording: Recording) -> str:
         """Where the media is served (the REST API), without extension, as Twilio sends it."""

@@ -275,7 +275,14 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             recording = sim.recordings.get(recording_sid)
             if recording is None or recording.deleted or recording.status != "completed":
                 return not_found()
+        fault = sim.next_media_fault()  # tests' planned failures (Recordings.plan_media_faults)
+        if fault == "error":
+            return error(500, 20500, "Internal Server Error")
         audio = ENCODERS[ext](recording)  # a completed recording no longer changes
+        if fault == "truncate":
+            audio = audio[: len(audio) // 2]
+        elif fault == "tamper":
+            audio = audio[:40] + (len(audio) // 3).to_bytes(4, "little") + audio[44:]
         headers = {"Content-Length": str(len(audio))}
         return Response(audio, mimetype=MEDIA_TYPES[ext], headers=headers)
 

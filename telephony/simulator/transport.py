@@ -6,6 +6,7 @@ and the form) and add the documented headers, so the app's own verification runs
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -105,6 +106,8 @@ class WsgiAdapter(requests.adapters.BaseAdapter):
             response.status_code = reply.status_code
             response.headers = requests.structures.CaseInsensitiveDict(reply.headers)
             response._content = reply.get_data()
+            response._content_consumed = True  # iter_content (a streamed download) slices it
+            response.raw = io.BytesIO(response._content)
             response.url = request.url
             response.request = request
             response.encoding = "utf-8"

@@ -72,10 +72,37 @@ def test_an_agent_cannot_act_on_anothers_offer(api, role):
         ("POST", "/api/agents/me/call/digits", set(Role)),
         ("POST", "/api/agents/me/call/consult/complete", set(Role)),
         ("GET", "/api/agents/me/transfer-targets", set(Role)),
+        ("GET", "/api/agents/me/call/recording", set(Role)),  # recording/control_views.py
+        ("POST", "/api/agents/me/call/recording/pause", set(Role)),
+        ("POST", "/api/agents/me/call/recording/resume", set(Role)),
+        ("POST", "/api/agents/me/script/step", set(Role)),
         ("GET", "/api/acd/calls/CA0/why", {Role.SUPERVISOR, Role.ADMIN}),
+        # recordings (recording/access.py): an agent's own are checked per recording
+        ("GET", "/api/recordings", set(Role)),
+        ("GET", "/api/recordings/999999", set(Role)),
+        ("GET", "/api/recordings/999999/media", set(Role)),
+        ("POST", "/api/recordings/999999/hold", {Role.ADMIN}),
     ],
 )
 def test_transfer_and_why_endpoints_are_in_the_matrix(app, api, method, path, roles):
+    for role in Role:
+        status = api.request(method, path, as_=role.value, json={}).status_code
+        assert (status == 403) == (role not in roles), (method, path, role, status)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "roles"),
+    [  # QA scores (recording/qa.py): supervisors score and read; anyone reads their own
+        ("GET", "/api/qa/scorecards", set(Role)),
+        ("POST", "/api/recordings/999999/scores", {Role.SUPERVISOR, Role.ADMIN}),
+        ("GET", "/api/recordings/999999/scores", {Role.SUPERVISOR, Role.ADMIN}),
+        ("GET", "/api/agents/me/scores", set(Role)),
+        ("GET", "/api/qa/averages", {Role.SUPERVISOR, Role.ADMIN}),
+        ("GET", "/qa", {Role.SUPERVISOR, Role.ADMIN}),
+        ("GET", "/qa/mine", set(Role)),
+    ],
+)
+def test_qa_endpoints_are_in_the_matrix(app, api, method, path, roles):
     for role in Role:
         status = api.request(method, path, as_=role.value, json={}).status_code
         assert (status == 403) == (role not in roles), (method, path, role, status)

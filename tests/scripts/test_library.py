@@ -42,6 +42,7 @@ def test_the_bundled_library_validates():
         "inbound": Kind.OUTBOUND,  # an agent's script: steps, like the outbound one
         "outbound_sales": Kind.OUTBOUND,
         "post_visit_email": Kind.EMAIL,
+        "qa_call": Kind.SCORECARD,  # what supervisors score recordings against (recording/qa.py)
         "voicemail": Kind.VOICEMAIL,
     }
 
@@ -210,7 +211,7 @@ def test_scripts_dir_setting(database_url, redis_url, clock, tmp_path, script_di
 def test_scripts_check_passes_on_the_bundled_library(runner):
     result = runner.invoke(args=["scripts", "check"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("8 scripts OK")
+    assert result.output.startswith("9 scripts OK")
 
 
 def test_scripts_check_lists_every_problem(runner, script_dir):
@@ -231,5 +232,5 @@ def test_scripts_list(runner):
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line.split()[1:4] for line in result.output.splitlines()}
     assert lines["auto_attendant"] == ["auto_attendant", "2", "en-US,es-MX"]
-    assert lines["outbound_sales"][0] == "outbound" and len(lines) == 8
+    assert lines["outbound_sales"][0] == "outbound" and len(lines) == 9
     assert lines["inbound"][0] == "outbound"

@@ -1,0 +1,275 @@
+/* The QA pages (templates/qa.html, recording/qa.py), plain JavaScript, no build step.
+ *
+ * "review" (/qa, supervisors): the newest stored recordings come in the page's settings;
+ * choosing one loads its audio (GET /api/recordings/<id>/media, served with its access
+ * checks by recording/access.py), the scorecard form (GET /api/qa/scorecards) and the
+ * scores already given (GET /api/recordings/<id>/scores). Saving POSTs the answers; the
+ * server validates them and computes the total (the preview here uses the same formula,
+ * but the saved total is the server's). An error names the criterion it is about.
+ * "mine" (/qa/mine, any agent): GET /api/agents/me/scores, with the scorecards' labels,
+ * and a player for each call still stored (an agent may play the calls they handled).
+ */
+(function () {
+  "use strict";
+
+  const settings = JSON.parse(document.getElementById("qa-settings").textContent);
+  const LANG = (navigator.language || "en-US").toLowerCase().startsWith("es") ? "es-MX" : "en-US";
+  const state = { cards: {}, recording: null, saving: false };
+  const $ = (id) => document.getElementById(id);
+
+  function node(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined) continue;
+      if (k === "class") n.className = v;
+      else n.setAttribute(k, v);
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return n;
+  }
+
+  const url = (template, id) => template.replace("ID", encodeURIComponent(id));
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  const percent = (value) => `${Number(value).toFixed(1)} %`;
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    const s = Math.round(seconds);
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+  const label = (criterion) => criterion.label[LANG] || criterion.label["en-US"] || criterion.id;
+
+  async function getJson(target) {
+    const response = await fetch(target, { credentials: "same-origin", cache: "no-store" });
+    if (response.status === 401) {
+      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      throw new Error("signed out");
+    }
+    if (!response.ok) throw new Error(`${target}: HTTP ${response.status}`);
+    return response.json();
+  }
+
+  async function post(target, body) {
+    const token = document.querySelector('meta[name="csrf-token"]').content;
+    let response;
+    try {
+      response = await fetch(target, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      return { ok: false, error: { message: "the server cannot be reached; try again" } };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    if (response.ok) return { ok: true, body: data };
+    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
+  }
+
+  function showError(message) {
+    const box = $("qa-error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  async function loadCards() {
+    const data = await getJson(settings.scorecardsUrl);
+    for (const card of data.scorecards) state.cards[card.name] = card;
+  }
+
+  /* One saved score: total, who and when, each criterion's points, the comments. */
+  function scoreItem(score, extra) {
+    const card = state.cards[score.scorecard];
+    const criteria = card ? card.criteria : [];
+    const byId = Object.fromEntries(criteria.map((c) => [c.id, c]));
+    const lines = Object.entries(score.answers).map(([id, points]) => {
+      const c = byId[id];
+      const max = c ? c.max_points : "?";
+      return [node("dt", {}, c ? label(c) : id),
+        node("dd", {}, points === null ? "n/a" : `${points} / ${max}`)];
+    });
+    return node("li", { class: "qa-score", "data-score": score.id },
+      node("div", { class: "head" },
+        node("span", { class: "total" }, percent(score.total)),
+        node("span", { class: "who" },
+          `${when(score.created_at)} · reviewed by ${score.reviewer.name || "?"}`)),
+      extra || null,
+      node("dl", {}, ...lines.flat()),
+      score.comments ? node("p", { class: "comments" }, score.comments) : null);
+  }
+
+  // ------------------------------------------------------------------ review (/qa)
+  function renderRecordings() {
+    const body = $("qa-recordings").querySelector("tbody");
+    if (!settings.recordings.length) {
+      body.replaceChildren(node("tr", {}, node("td", { colspan: "6", class: "qa-empty" },
+        "No stored recording yet.")));
+      return;
+    }
+    body.replaceChildren(...settings.recordings.map((r) => {
+      const call = r.call || {};
+      return node("tr", { "data-recording": r.id,
+        class: state.recording === r.id ? "selected" : null },
+        node("td", {}, when(r.started_at)),
+        node("td", {}, r.agent.name || "—"),
+        node("td", {}, call.direction ? `${call.direction} ${call.from || ""} → ${call.to || ""}` : ""),
+        node("td", {}, duration(r.duration_seconds)),
+        node("td", { class: "count" }, r.scores),
+        node("td", {}, node("button", { type: "button", "data-action": "review" }, "Score")));
+    }));
+  }
+
+  function renderForm() {
+    const card = state.cards[$("qa-scorecard").value];
+    const rows = (card ? card.criteria : []).map((c) => {
+      const choices = [node("option", { value: "" }, "—"), node("option", { value: "na" }, "n/a")];
+      for (let p = 0; p <= c.max_points; p++) choices.push(node("option", { value: String(p) }, p));
+      const ref = c.step ? `step ${c.step}` : c.section ? `section ${c.section}` : null;
+      return node("tr", { "data-criterion": c.id },
+        node("td", {}, node("label", { for: `qa-c-${c.id}` }, label(c)),
+          ref ? node("span", { class: "ref" }, `${card.checks}: ${ref}`) : null),
+        node("td", {}, c.weight),
+        node("td", {}, node("select", { id: `qa-c-${c.id}`, name: c.id }, ...choices)));
+    });
+    $("qa-criteria").querySelector("tbody").replaceChildren(...rows);
+    updateTotal();
+  }
+
+  function answers() {
+    const out = {};
+    for (const select of $("qa-criteria").querySelectorAll("select")) {
+      if (select.value === "na") out[select.name] = null;
+      else if (select.value !== "") out[select.name] = Number(select.value);
+    }
+    return out;
+  }
+
+  function updateTotal() {
+    const card = state.cards[$("qa-scorecard").value];
+    const given = answers();
+    let got = 0;
+    let weight = 0;
+    for (const c of card ? card.criteria : []) {
+      const points = given[c.id];
+      if (points === null || points === undefined) continue;
+      got += (c.weight * points) / c.max_points;
+      weight += c.weight;
+    }
+    $("qa-total").textContent = weight ? percent((100 * got) / weight) : "–";
+  }
+
+  async function loadScores(id) {
+    const data = await getJson(url(settings.scoresUrl, id));
+    const list = $("qa-scores");
+    list.replaceChildren(...(data.scores.length ? data.scores.map((s) => scoreItem(s))
+      : [node("li", { class: "qa-empty" }, "Not scored yet.")]));
+    return data.scores.length;
+  }
+
+  async function review(id) {
+    state.recording = id;
+    renderRecordings();
+    const recording = settings.recordings.find((r) => r.id === id);
+    $("qa-review").hidden = false;
+    $("qa-review-title").textContent = recording
+      ? `Recording ${id} · ${recording.agent.name || "no agent"} · ${when(recording.started_at)}`
+      : `Recording ${id}`;
+    const player = $("qa-player");
+    player.src = url(settings.mediaUrl, id);
+    $("qa-comments").value = "";
+    $("qa-saved").textContent = "";
+    showError(null);
+    renderForm();
+    try {
+      await loadScores(id);
+    } catch (err) {
+      showError(`The saved scores could not be read (${err.message}).`);
+    }
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    if (state.saving || state.recording === null) return;
+    state.saving = true;
+    $("qa-save").disabled = true;
+    showError(null);
+    for (const row of $("qa-criteria").querySelectorAll("tr.invalid")) row.classList.remove("invalid");
+    const result = await post(url(settings.scoresUrl, state.recording), {
+      scorecard: $("qa-scorecard").value,
+      answers: answers(),
+      comments: $("qa-comments").value,
+    });
+    state.saving = false;
+    $("qa-save").disabled = false;
+    if (!result.ok) {
+      const field = result.error.field || "";
+      const id = field.startsWith("answers.") ? field.slice(8) : null;
+      const row = id && $("qa-criteria").querySelector(`tr[data-criterion="${CSS.escape(id)}"]`);
+      if (row) row.classList.add("invalid");
+      showError(result.error.message);
+      return;
+    }
+    $("qa-saved").textContent = `Saved: ${percent(result.body.total)}`;
+    const count = await loadScores(state.recording).catch(() => null);
+    const recording = settings.recordings.find((r) => r.id === state.recording);
+    if (recording && count !== null) recording.scores = count;
+    renderRecordings();
+  }
+
+  async function startReview() {
+    renderRecordings();
+    $("qa-recordings").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action=review]");
+      if (button) review(Number(button.closest("tr").dataset.recording));
+    });
+    $("qa-form").addEventListener("submit", save);
+    $("qa-criteria").addEventListener("change", updateTotal);
+    $("qa-scorecard").addEventListener("change", renderForm);
+    try {
+      await loadCards();
+    } catch (err) {
+      showError(`The scorecards could not be read (${err.message}).`);
+      return;
+    }
+    const names = Object.keys(state.cards).sort();
+    $("qa-scorecard").replaceChildren(...names.map((n) =>
+      node("option", { value: n, selected: n === settings.defaultScorecard ? "" : null },
+        state.cards[n].description ? `${n} — ${state.cards[n].description}` : n)));
+    document.getElementById("qa").dataset.ready = "1";
+    if (settings.selected) review(settings.selected);
+  }
+
+  // ------------------------------------------------------------------ mine (/qa/mine)
+  async function startMine() {
+    const list = $("qa-mine");
+    try {
+      const [, data] = await Promise.all([loadCards(), getJson(settings.myScoresUrl)]);
+      list.replaceChildren(...(data.scores.length ? data.scores.map((s) => {
+        const call = s.call || {};
+        const about = node("p", { class: "about" },
+          `Call of ${when(call.created_at || s.recording.started_at)}` +
+          (call.direction ? ` · ${call.direction} ${call.from || ""} → ${call.to || ""}` : "") +
+          (s.recording.duration_seconds ? ` · ${duration(s.recording.duration_seconds)}` : ""));
+        // The agent may play their own calls (recording/access.py checks); a deleted
+        // recording keeps its score but has no audio.
+        if (s.recording.status === "stored") {
+          about.append(node("audio", { controls: "", preload: "none", class: "qa-audio",
+            src: url(settings.mediaUrl, s.recording.id) }));
+        }
+        return scoreItem(s, about);
+      }) : [node("li", { class: "qa-empty" }, "No score yet.")]));
+    } catch (err) {
+      list.replaceChildren();
+      showError(`Your scores could not be read (${err.message}).`);
+    }
+    document.getElementById("qa").dataset.ready = "1";
+  }
+
+  window.qa = { state, settings };
+  if (settings.mode === "review") startReview();
+  else startMine();
+})();

@@ -1,0 +1,434 @@
+"""The download job: a completed recording's file, from the carrier into our storage, once.
+
+``enqueue_download`` puts ``download_recording(sid)`` on the ``low`` rq queue under the job
+id ``recording-<RecordingSid>`` with ``unique=True``: rq refuses a second job with an id
+that still exists (queued, running, retrying, or finished within ``RESULT_TTL``), so
+duplicate callbacks make one job. (Without ``unique`` rq would overwrite the job and queue
+the id again: the download would run twice.) Failures are retried by rq's ``Retry`` with
+the backoff of ``RECORDING_DOWNLOAD_RETRY_SECONDS``.
+
+One attempt (``Downloader.run``):
+
+1. The row is read; anything but ``pending`` means the work is done (re-running a finished
+   job changes nothing), except a stored file still to delete at the carrier.
+2. ``Carrier.fetch_recording_media`` streams the WAV (basic auth with the account's
+   credentials) through ``WavCheck`` into ``Storage.put``. The check raises before the
+   stream ends when the bytes are not the recording: fewer or more than the carrier's
+   Content-Length, a RIFF or data size that disagrees with the bytes (truncated or altered),
+   other channels or a length other than the callback said. ``put`` then removes its
+   temporary file: nothing appears under the key. A worker killed mid-download (SIGKILL,
+   or SystemExit from the stream) leaves at most a ``.part`` file, removed by the retry.
+3. The stored file is read back and hashed: its SHA-256 and size must be what was received.
+4. The row becomes ``stored`` (key, size, SHA-256, content type, when).
+5. With ``RECORDING_DELETE_AT_CARRIER`` (default true: once our verified copy is committed
+   the carrier's copy only escapes our retention, erasure and access checks), the carrier's
+   recording is deleted and ``deleted_at_carrier`` set.
+
+Twilio publishes no checksum of a recording's media (the Recording resource has
+``duration``, ``channels``, ``status`` and, with Voice Recording Encryption,
+``encryption_details``), so what can be checked is the transfer (Content-Length), the
+file's own structure, and the duration and channels the callback reported. An encrypted
+recording fails the WAV check and is kept ``failed`` with that reason.
+
+A failed attempt records ``attempts`` and ``error`` on the row and is retried; the last
+one leaves it ``failed`` (logged at ERROR) for a person: ``GET /api/recordings?status=failed``.
+A 404 from the carrier (the recording was deleted there) is final at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, has_app_context
+from rq import Queue, Retry, get_current_job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm_core.clock import Clock
+from crm_core.models import Call
+from recording.models import Recording, RecordingStatus
+from recording.storage import CHUNK, PARTIAL_SUFFIX, Storage, key_for, storage_from_config
+from telephony.carrier import Carrier, CarrierNotFound
+
+log = logging.getLogger("callcenter.recording")
+
+DOWNLOAD_QUEUE = "low"  # bulk work: calls' own jobs go first
+JOB_TIMEOUT = 30 * 60  # a two-hour dual-channel WAV is ~230 MB
+RESULT_TTL = 24 * 3600  # a finished job's id refuses duplicates this long (then the row does)
+FAILURE_TTL = 7 * 24 * 3600
+WAV_TYPES = ("audio/x-wav", "audio/wav", "audio/wave")
+HEADER_BYTES = 4096  # RIFF header, fmt and any LIST chunk before the data
+BUILT_IN_PID = "recording.pid"  # app.extensions: the process the app (and its pools) was made in
+DURATION_SLACK = 1.5  # seconds: the callback's duration is rounded to whole seconds
+
+
+class DownloadRejected(Exception):
+    """The bytes received are not the whole recording; the attempt is retried."""
+
+
+def job_id(recording_sid: str) -> str:
+    return f"recording-{recording_sid}"
+
+
+def retry_intervals(config: Mapping[str, Any]) -> list[int]:
+    """``RECORDING_DOWNLOAD_RETRY_SECONDS`` ("30,120,600"): one retry per value."""
+    raw = config.get("RECORDING_DOWNLOAD_RETRY_SECONDS") or ""
+    values = raw if isinstance(raw, list | tuple) else str(raw).replace(" ", "").split(",")
+    try:
+        intervals = [int(v) for v in values if str(v) != ""]
+    except ValueError:
+        intervals = [-1]
+    if any(i < 0 for i in intervals):
+        raise ValueError(
+            f"RECORDING_DOWNLOAD_RETRY_SECONDS must be whole seconds, comma-separated: {raw!r}"
+        )
+    return intervals
+
+
+def delete_at_carrier(config: Mapping[str, Any]) -> bool:
+    value = config.get("RECORDING_DELETE_AT_CARRIER", True)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"RECORDING_DELETE_AT_CARRIER must be true or false, not {value!r}")
+    return text in ("1", "true", "yes", "on")
+
+
+def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]) -> Job | None:
+    """The download job for this recording, unless one exists (then None)."""
+    intervals = retry_intervals(config)
+    try:
+        job = queue.enqueue(
+            download_recording,
+            recording_sid,
+            job_id=job_id(recording_sid),
+            unique=True,
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+            description=f"download recording {recording_sid}",
+        )
+    except DuplicateJobError:
+        log.info("download of RecordingSid=%s already queued or done", recording_sid)
+        return None
+    log.info("download of RecordingSid=%s queued", recording_sid)
+    return job
+
+
+class WavCheck:
+    """Passes the chunks through, and raises DownloadRejected after the last one (before
+    the stream ends, so ``Storage.put`` discards the file) unless they are one whole WAV
+    of the size sent, the channels and about the duration expected."""
+
+    def __init__(
+        self,
+        content_length: int | None,
+        channels: int | None,
+        duration_seconds: int | None,
+        content_type: str | None = None,
+    ) -> None:
+        self.content_length = content_length
+        self.channels = channels
+        self.duration_seconds = duration_seconds
+        self.content_type = (content_type or "").split(";")[0].strip().lower()
+        self.size = 0
+
+    def __call__(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        if self.content_type and self.content_type not in WAV_TYPES:
+            raise DownloadRejected(f"expected a WAV file, the carrier sent {self.content_type}")
+        head = bytearray()
+        for chunk in chunks:
+            if len(head) < HEADER_BYTES:
+                head += chunk[: HEADER_BYTES - len(head)]
+            self.size += len(chunk)
+            if self.content_length is not None and self.size > self.content_length:
+                raise DownloadRejected(f"more bytes than the {self.content_length} announced")
+            yield chunk
+        self.verify(bytes(head), self.size)
+
+    def verify(self, head: bytes, size: int) -> None:
+        if self.content_length is not None and size != self.content_length:
+            raise DownloadRejected(f"received {size} of {self.content_length} bytes")
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise DownloadRejected("not a WAV file (no RIFF/WAVE header)")
+        (riff_size,) = struct.unpack_from("<I", head, 4)
+        if riff_size + 8 != size:
+            raise DownloadRejected(f"RIFF header says {riff_size + 8} bytes, received {size}")
+        channels = byte_rate = None
+        position = 12
+        while position + 8 <= len(head):
+            chunk_id, chunk_size = (
+                head[position : position + 4],
+                struct.unpack_from("<I", head, position + 4)[0],
+            )
+            if chunk_id == b"fmt " and position + 24 <= len(head):
+                channels, _rate, byte_rate = struct.unpack_from("<HII", head, position + 10)
+            if chunk_id == b"data":
+                if position + 8 + chunk_size not in (size, size - 1):  # a pad byte may follow
+                    raise DownloadRejected(
+                        f"data chunk says {chunk_size} bytes, {size - position - 8} received"
+                    )
+                break
+            position += 8 + chunk_size + (chunk_size & 1)
+        else:
+            raise DownloadRejected("no data chunk in the WAV header")
+        if channels is None or not byte_rate:
+            raise DownloadRejected("no usable fmt chunk in the WAV header")
+        if self.channels and channels != self.channels:
+            raise DownloadRejected(f"{channels} channels, the carrier reported {self.channels}")
+        seconds = chunk_size / byte_rate
+        if (
+            self.duration_seconds is not None
+            and abs(seconds - self.duration_seconds) > DURATION_SLACK
+        ):
+            raise DownloadRejected(
+                f"{seconds:.1f} s of audio, the carrier reported {self.duration_seconds} s"
+            )
+
+
+@dataclass
+class Downloader:
+    """One attempt at one recording; dependencies passed in (tests drive it directly)."""
+
+    session_factory: sessionmaker
+    carrier: Carrier
+    storage: Storage
+    clock: Clock
+    delete_at_carrier: bool = True
+
+    def run(self, recording_sid: str) -> RecordingStatus:
+        with self.session_factory.begin() as session:
+            row = _locked(session, recording_sid)
+            if row is None:
+                log.warning("no Recording row for RecordingSid=%s: nothing to do", recording_sid)
+                return RecordingStatus.FAILED
+            link_call(session, row)
+            status, call_sid = row.status, row.call_sid
+            if status == RecordingStatus.PENDING:
+                row.attempts += 1
+                key = key_for(recording_sid, row.created_at.timestamp())
+                expected = (row.channels, row.duration_seconds)
+        if status == RecordingStatus.PENDING:
+            self._store(recording_sid, call_sid, key, *expected)
+        elif status != RecordingStatus.STORED:
+            return status  # absent, failed, deleted: nothing to fetch
+        self._delete_at_carrier(recording_sid)
+        return RecordingStatus.STORED
+
+    def _store(
+        self, sid: str, call_sid: str, key: str, channels: int | None, seconds: int | None
+    ) -> None:
+        _drop_partials(self.storage, key)  # a killed attempt's leftovers
+        with self.carrier.fetch_recording_media(sid, "wav") as media:
+            check = WavCheck(media.size, channels, seconds, media.content_type)
+            stored = self.storage.put(key, check(media))
+        again = _sha256(self.storage, key)
+        if again != (stored.size, stored.sha256):
+            self.storage.delete(key)
+            raise DownloadRejected(f"stored file reads back as {again}, wrote {tuple(stored)}")
+        with self.session_factory.begin() as session:
+            row = _locked(session, sid)
+            if row is None or row.status != RecordingStatus.PENDING:  # deleted meanwhile
+                self.storage.delete(key)
+                return
+            row.status = RecordingStatus.STORED
+            row.storage_key, row.size_bytes, row.sha256 = key, stored.size, stored.sha256
+            row.content_type, row.stored_at, row.error = "audio/x-wav", self.clock.now(), None
+        log.info(
+            "recording stored RecordingSid=%s CallSid=%s key=%s size=%s sha256=%s",
+            sid,
+            call_sid,
+            key,
+            stored.size,
+            stored.sha256,
+        )
+
+    def _delete_at_carrier(self, sid: str) -> None:
+        if not self.delete_at_carrier:
+            return
+        with self.session_factory() as session:
+            done = session.scalars(
+                select(Recording.deleted_at_carrier).where(Recording.recording_sid == sid)
+            ).one()
+        if done:
+            return
+        self.carrier.delete_recording(sid)  # False (already gone) is as good
+        with self.session_factory.begin() as session:
+            _locked(session, sid).deleted_at_carrier = True
+
+    def record_failure(self, sid: str, exc: Exception, *, final: bool) -> None:
+        """Keep why the attempt failed on the row; the last attempt leaves it ``failed``."""
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        with self.session_factory.begin() as session:
+            row = _locked(session, sid)
+            if row is None:
+                return
+            row.error = message
+            if final and row.status == RecordingStatus.PENDING:
+                row.status = RecordingStatus.FAILED
+            call_sid, attempts = row.call_sid, row.attempts
+        if final:
+            log.error(
+                "recording download failed for good RecordingSid=%s CallSid=%s after %s "
+                "attempts: %s",
+                sid,
+                call_sid,
+                attempts,
+                message,
+            )
+        else:
+            log.warning(
+                "recording download attempt %s failed RecordingSid=%s CallSid=%s: %s (retrying)",
+                attempts,
+                sid,
+                call_sid,
+                message,
+            )
+
+
+def _locked(session: Session, sid: str) -> Recording | None:
+    return session.scalars(
+        select(Recording).where(Recording.recording_sid == sid).with_for_update()
+    ).one_or_none()
+
+
+def link_call(session: Session, row: Recording) -> None:
+    """Point the row at its Call once that row exists (a callback can come before it; each
+    later callback and each attempt of the job try again)."""
+    if row.call_id is None:
+        row.call_id = session.scalars(select(Call.id).where(Call.call_sid == row.call_sid)).first()
+
+
+def _sha256(storage: Storage, key: str) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with storage.open(key) as stored:
+        while block := stored.read(CHUNK):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _drop_partials(storage: Storage, key: str) -> None:
+    """Remove temporary files an earlier, killed ``put`` of this key left (one job per
+    recording runs at a time, so none of them is being written)."""
+    path = storage.local_path(key)
+    if path is None:
+        return
+    for partial in path.parent.glob(f"{path.name}.*{PARTIAL_SUFFIX}"):
+        with suppress(OSError):
+            partial.unlink()
+            log.info("removed %s, left by an interrupted download", partial.name)
+
+
+# ---------------------------------------------------------------------------- the rq job
+
+
+def download_recording(recording_sid: str) -> str:
+    """rq job (``recording.download.download_recording``): one attempt; an exception makes
+    rq retry it with backoff, and the last failure leaves the row ``failed``."""
+    with _job_deps() as (deps, carrier, instance_path):
+        downloader = Downloader(
+            deps.session_factory,
+            carrier,
+            storage_from_config(deps.config, instance_path),
+            deps.clock,
+            delete_at_carrier(deps.config),
+        )
+        try:
+            return downloader.run(recording_sid).value
+        except CarrierNotFound as exc:  # deleted at the carrier: retrying cannot help
+            downloader.record_failure(recording_sid, exc, final=True)
+            return RecordingStatus.FAILED.value
+        except Exception as exc:
+            job = get_current_job()
+            downloader.record_failure(recording_sid, exc, final=job is None or not job.retries_left)
+            raise
+
+
+# A download job's whole retry budget, plus this, and it should have ended one way or the
+# other: a row still pending then lost its job (a worker killed during the last attempt is
+# moved to rq's failed registry without our failure code running).
+STUCK_GRACE_SECONDS = 3600
+LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
+
+
+def fail_stuck(deps: Any, queue: Queue) -> list[str]:
+    """Recordings announced complete whose download job is gone or failed, still
+    ``pending``: ``failed``, with the reason, where a person sees them (the recordings API,
+    ``callcenter recordings list --status failed``). Run daily with the retention purge."""
+    budget = sum(retry_intervals(deps.config)) + STUCK_GRACE_SECONDS
+    cutoff = deps.clock.now() - timedelta(seconds=budget)
+    stuck = []
+    with deps.session_factory.begin() as session:
+        rows = session.scalars(
+            select(Recording)
+            .where(
+                Recording.status == RecordingStatus.PENDING,
+                Recording.callback_status == "completed",  # a download was queued for it
+                Recording.created_at < cutoff,
+            )
+            .limit(1000)
+        ).all()
+        for row in rows:
+            try:
+                state = Job.fetch(job_id(row.recording_sid), connection=queue.connection)
+                status = state.get_status(refresh=False)
+            except NoSuchJobError:
+                status = None
+            if status is not None and str(getattr(status, "value", status)) in LIVE_JOB_STATES:
+                continue
+            row.status = RecordingStatus.FAILED
+            row.error = (
+                f"the download never finished (its job is {status or 'gone'}; a worker killed "
+                f"during the last attempt?) {row.error or ''}"
+            ).strip()[:2000]
+            stuck.append(row.recording_sid)
+    for sid in stuck:
+        log.error("recording download never finished RecordingSid=%s: marked failed", sid)
+    return stuck
+
+
+@contextmanager
+def _job_deps():
+    """The app's dependencies in a job, and a Carrier to use.
+
+    Under ``callcenter worker`` the app context is the worker's, inherited by rq's forked
+    work horse. The connections pooled in the parent (the worker's ACD ticker uses them) are
+    not to be shared: the database pools are left to the parent (SQLAlchemy's
+    ``dispose(close=False)`` after a fork) and the job talks to the carrier through a
+    Carrier of its own. Anywhere else (a plain ``rq worker``) the app is built from the
+    environment.
+    """
+    from telephony.twilio_carrier import TwilioCarrier
+
+    if has_app_context():
+        deps, instance_path = current_app.extensions["callcenter"], current_app.instance_path
+        if os.getpid() == current_app.extensions.get(BUILT_IN_PID, os.getpid()):
+            yield deps, deps.carrier, instance_path  # not forked: the app's own are fine
+            return
+        deps.engine.dispose(close=False)
+        deps.read_engine.dispose(close=False)
+        with TwilioCarrier.from_config(deps.config) as carrier:
+            yield deps, carrier, instance_path
+        return
+    from app import create_app
+
+    app = create_app()
+    try:
+        with app.app_context():
+            deps = app.extensions["callcenter"]
+            yield deps, deps.carrier, app.instance_path
+    finally:
+        app.extensions["callcenter"].close()
