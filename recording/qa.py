@@ -381,6 +381,7 @@ def averages_view():
 def _page(mode: str, recordings: list[dict[str, Any]]):
     settings = {
         "mode": mode,
+        "me": url_for("api.me"),  # the CSRF token again after a refusal (static/api.js)
         "scorecardsUrl": url_for("qa.scorecards_view"),
         "myScoresUrl": url_for("qa.my_scores_view"),
         "scoresUrl": "/api/recordings/ID/scores",

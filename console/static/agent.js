@@ -54,7 +54,6 @@
     pop: null, // the screen pop shown, and the call it is for
     popFor: null,
     popWanted: null,
-    csrf: null,
     source: null,
     events: 0,
   };
@@ -98,32 +97,7 @@
     target.hidden = false;
   }
 
-  async function csrf() {
-    if (desk.csrf) return desk.csrf;
-    const response = await fetch(settings.me, { credentials: "same-origin" });
-    desk.csrf = (await response.json()).csrf_token;
-    return desk.csrf;
-  }
-
-  /* POST JSON; resolves to {ok, body} with the API's error object on failure. */
-  async function post(url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": await csrf() },
-        body: JSON.stringify(body || {}),
-      });
-    } catch (err) {
-      return { ok: false, error: { message: "the server cannot be reached; try again" } };
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { data = null; }
-    if (response.ok) return { ok: true, body: data };
-    if (response.status === 400 && data && data.error && data.error.id === "csrf") desk.csrf = null;
-    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
-  }
+  const { post } = ConsoleApi.client(settings.me); // console/static/api.js
 
   // ------------------------------------------------------------------ presence
   async function setPresence(state) {

@@ -41,34 +41,7 @@
   }
   const label = (criterion) => criterion.label[LANG] || criterion.label["en-US"] || criterion.id;
 
-  async function getJson(target) {
-    const response = await fetch(target, { credentials: "same-origin", cache: "no-store" });
-    if (response.status === 401) {
-      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
-      throw new Error("signed out");
-    }
-    if (!response.ok) throw new Error(`${target}: HTTP ${response.status}`);
-    return response.json();
-  }
-
-  async function post(target, body) {
-    const token = document.querySelector('meta[name="csrf-token"]').content;
-    let response;
-    try {
-      response = await fetch(target, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-        body: JSON.stringify(body),
-      });
-    } catch (err) {
-      return { ok: false, error: { message: "the server cannot be reached; try again" } };
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { data = null; }
-    if (response.ok) return { ok: true, body: data };
-    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
-  }
+  const { getJson, post } = ConsoleApi.client(settings.me); // console/static/api.js
 
   function showError(message) {
     const box = $("qa-error");

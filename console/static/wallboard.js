@@ -27,6 +27,7 @@
   "use strict";
 
   const settings = JSON.parse(document.getElementById("wallboard-settings").textContent);
+  const { getJson, post } = ConsoleApi.client(settings.me); // console/static/api.js
   const REFRESH_DEBOUNCE_MS = 100;
   const REOPEN_AFTER_MS = 1000;
   const CHART_DEBOUNCE_MS = 2000;
@@ -60,7 +61,6 @@
     charts: {}, // queue → its rendered <svg>, kept across re-renders of the tiles
     errors: {}, // "queue:<name>" | "agent:<id>" | "monitor" → the last action's error
     monitor: null, // {entry, participant, mode, agent}: the call this supervisor is on
-    csrf: null,
     pendingRender: false,
     choices: {}, // "move:<entry>" | "force:<agent id>" → the option chosen, kept across renders
     chartLoads: 0,
@@ -304,16 +304,6 @@
   }
 
   // ------------------------------------------------------------------ data
-  async function getJson(url) {
-    const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
-    if (response.status === 401) {
-      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
-      throw new Error("signed out");
-    }
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
-    return response.json();
-  }
-
   async function refresh() {
     refreshTimer = null;
     const mine = ++generation;
@@ -419,33 +409,6 @@
   // ------------------------------------------------------------------ actions
   const url = (template, id, part) =>
     template.replace("ID", encodeURIComponent(id)).replace("PART", encodeURIComponent(part || ""));
-
-  async function csrf() {
-    if (state.csrf) return state.csrf;
-    state.csrf = (await getJson(settings.me)).csrf_token;
-    return state.csrf;
-  }
-
-  /* POST JSON (with the CSRF header, as agent.js does); resolves to {ok, body} or
-   * {ok: false, error} with the API's error object, or one saying what went wrong. */
-  async function post(target, body) {
-    let response;
-    try {
-      response = await fetch(target, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": await csrf() },
-        body: JSON.stringify(body || {}),
-      });
-    } catch (err) {
-      return { ok: false, error: { message: "the server cannot be reached; try again" } };
-    }
-    let data = null;
-    try { data = await response.json(); } catch (err) { data = null; }
-    if (response.ok) return { ok: true, body: data };
-    if (response.status === 400 && data && data.error && data.error.id === "csrf") state.csrf = null;
-    return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
-  }
 
   function showError(key, error) {
     if (error) state.errors[key] = error;
