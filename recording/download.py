@@ -406,10 +406,9 @@ def _job_deps():
 
     Under ``callcenter worker`` the app context is the worker's, inherited by rq's forked
     work horse. The connections pooled in the parent (the worker's ACD ticker uses them) are
-    not to be shared: the database pools are left to the parent (SQLAlchemy's
-    ``dispose(close=False)`` after a fork) and the job talks to the carrier through a
-    Carrier of its own. Anywhere else (a plain ``rq worker``) the app is built from the
-    environment.
+    not to be shared: the database pools already open their own in a forked process
+    (``crm_core.db``), and the job talks to the carrier through a Carrier of its own.
+    Anywhere else (a plain ``rq worker``) the app is built from the environment.
     """
     from telephony.twilio_carrier import TwilioCarrier
 
@@ -418,8 +417,6 @@ def _job_deps():
         if os.getpid() == current_app.extensions.get(BUILT_IN_PID, os.getpid()):
             yield deps, deps.carrier, instance_path  # not forked: the app's own are fine
             return
-        deps.engine.dispose(close=False)
-        deps.read_engine.dispose(close=False)
         with TwilioCarrier.from_config(deps.config) as carrier:
             yield deps, carrier, instance_path
         return
