@@ -30,6 +30,8 @@ def board(deps, clock, api, page):
     api.user("supervisor", username="sue", display_name="Sue")
     login(page, "sue", next_path="/wallboard")
     expect(page.locator("#wb-status")).to_have_text("live")
+    # The stream is open; its first event, the snapshot, draws the tiles.
+    expect(tile(page, "sales").locator(".waiting")).to_have_text("0")
     return deps.router
 
 
