@@ -91,6 +91,34 @@ local function roll_day(agent, day)
   end
 end
 
+-- An agent's part of a connected call ends (the call ended, or the agent handed it over):
+-- the queue's talk and handle time, the agent's day, then wrap-up (timed) or straight back
+-- ('ready' in ``actions``). ``agent`` may be gone or on another call already: then only the
+-- queue's figures count. Returns the agent's state afterwards, or 'gone'.
+local function end_part(k, entry, agent, mine, wrap, day, stats, handle_times, actions)
+  redis.call('HINCRBY', stats, entry.queue .. '|talk_ms', mine)
+  redis.call('LPUSH', handle_times, string.format('%.3f', (mine + wrap) / 1000))
+  redis.call('LTRIM', handle_times, 0, 49)
+  if not (agent and tostring(agent.call) == tostring(entry.id)) then return 'gone' end
+  roll_day(agent, day)
+  agent.call = false
+  agent.last_call = entry.call_sid or false -- its wrap-up time goes to that call's row
+  agent.wrap_from = NOW
+  agent.calls = (agent.calls or 0) + 1
+  agent.talk = (agent.talk or 0) + math.floor(mine / 1000)
+  if wrap > 0 then
+    set_state(k.counts, agent, 'wrap_up')
+    agent.wrap_until = NOW + wrap
+    redis.call('ZADD', k.deadlines, NOW + wrap, 'wrap|' .. agent.id)
+  else
+    set_state(k.counts, agent, 'pending')
+    table.insert(actions, cjson.encode({'ready', tostring(agent.id)}))
+  end
+  put(k.agents, agent)
+  emit(k.events, 'agent', {agent = agent.id, state = agent.state, reason = false, from = 'busy'})
+  return agent.state
+end
+
 -- Why this agent (for supervisors, routing/why.py): the agent's deciding values as they
 -- were when the offer was made, kept in the day's why hash (k.why; none: not kept).
 local function note_why(k, entry, agent, explanation)

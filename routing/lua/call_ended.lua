@@ -27,30 +27,7 @@ if entry.kind == 'callback' and again > 0 then
 else
   redis.call('HDEL', k.entries, entry.id)
 end
-redis.call('HINCRBY', KEYS[7], entry.queue .. '|talk_ms', mine)
-redis.call('LPUSH', KEYS[6], string.format('%.3f', (mine + wrap) / 1000))
-redis.call('LTRIM', KEYS[6], 0, 49)
-local state = 'gone'
-if agent and tostring(agent.call) == tostring(entry.id) then
-  roll_day(agent, ARGV[4])
-  agent.call = false
-  agent.last_call = entry.call_sid or false -- its wrap-up time goes to that call's row
-  agent.wrap_from = NOW
-  agent.calls = (agent.calls or 0) + 1
-  agent.talk = (agent.talk or 0) + math.floor(mine / 1000)
-  if wrap > 0 then
-    set_state(k.counts, agent, 'wrap_up')
-    agent.wrap_until = NOW + wrap
-    redis.call('ZADD', k.deadlines, NOW + wrap, 'wrap|' .. agent.id)
-  else
-    set_state(k.counts, agent, 'pending')
-    table.insert(actions, cjson.encode({'ready', tostring(agent.id)}))
-  end
-  put(k.agents, agent)
-  state = agent.state
-  emit(k.events, 'agent', {agent = agent.id, state = agent.state, reason = false,
-                           from = 'busy'})
-end
+local state = end_part(k, entry, agent, mine, wrap, ARGV[4], KEYS[7], KEYS[6], actions)
 emit(k.events, 'ended', {entry = entry.id, queue = entry.queue, agent = entry.agent,
                          call_sid = entry.call_sid or false, talked_ms = talked})
 local out = {'ok', tostring(entry.answered - entry.qt), tostring(talked),

@@ -34,30 +34,8 @@ if not allowed then return {'error', 'unavailable', to and to.state or 'offline'
 local mine = NOW - (entry.taken or entry.answered)
 local wrap = tonumber(ARGV[6])
 local actions = {}
-redis.call('HINCRBY', KEYS[8], entry.queue .. '|talk_ms', mine)
-redis.call('LPUSH', KEYS[7], string.format('%.3f', (mine + wrap) / 1000))
-redis.call('LTRIM', KEYS[7], 0, 49)
-local from = get(k.agents, ARGV[3])
-local from_state = 'gone'
-if from and tostring(from.call) == tostring(entry.id) then
-  roll_day(from, ARGV[7])
-  from.call = false
-  from.last_call = entry.call_sid or false
-  from.wrap_from = NOW
-  from.calls = (from.calls or 0) + 1
-  from.talk = (from.talk or 0) + math.floor(mine / 1000)
-  if wrap > 0 then
-    set_state(k.counts, from, 'wrap_up')
-    from.wrap_until = NOW + wrap
-    redis.call('ZADD', k.deadlines, NOW + wrap, 'wrap|' .. from.id)
-  else
-    set_state(k.counts, from, 'pending')
-    table.insert(actions, cjson.encode({'ready', tostring(from.id)}))
-  end
-  put(k.agents, from)
-  from_state = from.state
-  emit(k.events, 'agent', {agent = from.id, state = from.state, reason = false, from = 'busy'})
-end
+local from_state = end_part(k, entry, get(k.agents, ARGV[3]), mine, wrap, ARGV[7], KEYS[8],
+                            KEYS[7], actions)
 entry.before = (entry.before or 0) + mine
 entry.taken = NOW
 entry.transfer = tonumber(ARGV[3]) or ARGV[3]
