@@ -148,6 +148,11 @@ class Traffic:
                     if party.call is not None and not party.call.ended:
                         self.sim.hang_up_by_party(party.call)
             self.sim.run_due()  # the status callbacks and hang-ups due now
+            # Whatever is still live (an agent's phone ringing with an offer, a leg the app
+            # placed meanwhile) ends too: the whole simulated network is going down.
+            for call in [c for c in self.sim.calls.values() if not c.ended]:
+                self.sim.end_call(call, "completed")
+            self.sim.run_due()
             self.wanted.clear()
             for identity in self.agents:
                 self._safely(self.desk.offline, identity)
