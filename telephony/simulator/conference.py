@@ -52,7 +52,7 @@ class Conferences:
                 return conf
         if not create or name_or_sid.startswith("CF"):
             return None
-        conf = SimConference(sid("CF", self._sids), name_or_sid, self.clock.now())
+        conf = SimConference(sid("CF"), name_or_sid, self.clock.now())
         self.conferences[conf.sid] = conf
         return conf
 

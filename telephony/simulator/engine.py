@@ -78,7 +78,6 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.notifications: list[Notification] = []  # Twilio's debugger: 11200, 12100, 12200…
         self._events: list[tuple[float, int, Callable[..., None], tuple]] = []
         self._order = itertools.count()
-        self._sids = itertools.count(1)
 
     # ------------------------------------------------------------------ time
     def elapsed(self) -> float:
@@ -135,7 +134,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
             raise SimulationError(f"{to} is not a configured number")
         with self.lock:
             call = SimCall(
-                sid=sid("CA", self._sids),
+                sid=sid("CA"),
                 account_sid=self.account_sid,
                 from_=from_,
                 to=to,
@@ -172,7 +171,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         """An outbound call (the Calls resource): rings ``to`` and runs its TwiML on answer."""
         with self.lock:
             call = SimCall(
-                sid=sid("CA", self._sids),
+                sid=sid("CA"),
                 account_sid=self.account_sid,
                 from_=from_,
                 to=to,
@@ -306,7 +305,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         if not carrier:
             self.check_may_send(from_, to)
         message = {
-            "sid": sid("SM", self._sids),
+            "sid": sid("SM"),
             "to": to,
             "from": from_,
             "body": body,

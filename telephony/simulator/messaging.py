@@ -61,7 +61,7 @@ class Messaging:
             raise SimulationError(f"{to} is not a configured number")
         with self.lock:
             message = {
-                "sid": sid("SM", self._sids),
+                "sid": sid("MM" if media else "SM"),
                 "to": to,
                 "from": from_,
                 "body": body,

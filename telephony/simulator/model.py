@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,8 +29,13 @@ class SimulationError(Exception):
     pass
 
 
-def sid(prefix: str, counter: itertools.count) -> str:
-    return f"{prefix}{next(counter):032x}"
+def sid(prefix: str) -> str:
+    """A new SID as Twilio mints them: two letters and 32 random lowercase hex digits.
+
+    Random, never a counter: a simulator started again must not hand out a SID an earlier
+    run gave to another call (the app's rows are keyed by CallSid and outlive the simulator).
+    """
+    return prefix + secrets.token_hex(16)
 
 
 @dataclass

@@ -27,7 +27,7 @@ class Queues:
     def queue(self: Simulator, name: str) -> SimQueue:
         found = self.queues.get(name)
         if found is None:
-            found = self.queues[name] = SimQueue(sid("QU", self._sids), name, self.clock.now())
+            found = self.queues[name] = SimQueue(sid("QU"), name, self.clock.now())
         return found
 
     def _verb_enqueue(self: Simulator, call: SimCall, verb: ET.Element) -> bool:

@@ -92,7 +92,7 @@ class Recordings:
         if isinstance(events, str):
             events = events.split()
         recording = Recording(
-            sid=sid("RE", self._sids),
+            sid=sid("RE"),
             account_sid=call.account_sid,
             call_sid=call.sid,
             duration=0,
@@ -222,7 +222,7 @@ class Recordings:
         if record.attrs.get("transcribe", "false").lower() != "true" and not callback:
             return
         transcription = Transcription(
-            sid=sid("TR", self._sids),
+            sid=sid("TR"),
             account_sid=recording.account_sid,
             call_sid=call.sid,
             recording_sid=recording.sid,

@@ -171,7 +171,7 @@ class Softphones:
         ``Direction=inbound``, the ``ApplicationSid``, and each connect param as a field."""
         sim = self.sim
         call = SimCall(
-            sid=sid("CA", sim._sids),
+            sid=sid("CA"),
             account_sid=sim.account_sid,
             from_=device.address,
             to=params.get("To", ""),
