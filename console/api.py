@@ -9,14 +9,16 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 
 from console.auth import require_role
 from crm_core import calls, customers, leads, privacy
-from crm_core.errors import InvalidInput, NotFound
+from crm_core.errors import Forbidden, InvalidInput, NotFound
 from crm_core.models import Call, LeadSource, LeadStage, Role
+from crm_core.phones import normalize_phone
 from crm_core.schemas import (
     ConsentIn,
-    CustomerIn,
+    CustomerCreate,
     CustomerUpdate,
     LeadIn,
     OutcomeIn,
@@ -127,10 +129,11 @@ def list_customers():
 @bp.post("/customers")
 @require_role(*ANY)
 def create_customer():
-    data = parse(CustomerIn, _body(), region=_region())
+    """A new customer; ``call_sid`` links the call it is taken on (and adds its number)."""
+    data = parse(CustomerCreate, _body(), region=_region())
     with _deps().session_factory.begin() as session:
-        customer = customers.create_customer(session, data, _deps().clock, actor_id=g.principal.id)
-        return customer_detail(customer), 201
+        customer = customers.create_customer(session, data, _deps().clock, actor=g.principal)
+        return customers.customer_card(session, customer), 201
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -138,7 +141,7 @@ def create_customer():
 def get_customer(customer_id: int):
     with _deps().read_session_factory() as session:
         customer = customers.load_detail(session, customer_id)
-        body = customer_detail(customer)
+        body = customers.customer_card(session, customer)
         body["leads"] = [lead_dict(x) for x in leads.list_leads(session, customer_id=customer_id)]
         body["calls"] = [
             call_dict(c) for c in calls.list_calls(session, customer_id=customer_id, limit=20)
@@ -150,9 +153,13 @@ def get_customer(customer_id: int):
 @bp.patch("/customers/<int:customer_id>")
 @require_role(*ANY)
 def update_customer(customer_id: int):
+    """Change some fields; the edit is one timeline entry saying who changed what."""
     data = parse(CustomerUpdate, _body(), region=_region())
     with _deps().session_factory.begin() as session:
-        return customer_detail(customers.update_customer(session, customer_id, data, _deps().clock))
+        customer = customers.update_customer(
+            session, customer_id, data, _deps().clock, actor=g.principal
+        )
+        return customers.customer_card(session, customer)
 
 
 @bp.post("/customers/<int:customer_id>/phones")
@@ -190,23 +197,58 @@ def record_consent(customer_id: int):
 @bp.get("/customers/<int:customer_id>/duplicates")
 @require_role(*ANY)
 def duplicates(customer_id: int):
+    """Customers with the same phone or e-mail; ``?phone=``/``?email=`` check a value
+    before it is saved."""
+    phone, email = request.args.get("phone"), request.args.get("email")
+    if phone not in (None, ""):
+        phone = normalize_phone(phone, region=_region())
+    if email not in (None, ""):
+        email = parse(CustomerUpdate, {"email": email}).email
     with _deps().read_session_factory() as session:
-        found = customers.duplicate_candidates(session, customer_id)
-        return {"customers": [customer_summary(c) for c in found]}
+        found = customers.find_duplicates(session, customer_id, phone=phone, email=email)
+        return {"duplicates": found}
 
 
 @bp.post("/customers/<int:customer_id>/merge")
-@require_role(*LEADS)
+@require_role(*ANY)
 def merge(customer_id: int):
+    """Fold ``{"other_id": N}`` into this customer. Supervisors and admins merge any two;
+    an agent merges into the customer of the call they are on or wrapping up."""
+    if g.principal.role is Role.AGENT:
+        _agent_may_merge_into(customer_id)
     body = _body()
-    dup = body.get("duplicate_id") if isinstance(body, dict) else None
-    if not isinstance(dup, int) or isinstance(dup, bool):
-        raise InvalidInput("duplicate_id must be a customer id", field="duplicate_id")
+    other = body.get("other_id", body.get("duplicate_id")) if isinstance(body, dict) else None
+    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
+        raise InvalidInput("other_id must be a customer id", field="other_id")
     with _deps().session_factory.begin() as session:
         keep = customers.merge_customers(
-            session, customer_id, dup, _deps().clock, actor_id=g.principal.id
+            session, customer_id, other, _deps().clock, actor=g.principal
         )
-        return customer_detail(keep)
+        return customers.customer_card(session, keep)
+
+
+def _agent_may_merge_into(customer_id: int) -> None:
+    """An agent merges only into the customer they are talking to (or just did): the
+    customer of the call the router has them connected with or wrapping up."""
+    router = _deps().router
+    doc = router.agent(g.principal.id) or {}
+    sids = set()
+    if doc.get("call"):
+        sids.add((router.entry(doc["call"]) or {}).get("call_sid"))
+    if doc.get("state") == "wrap_up":
+        sids.add(doc.get("last_call"))
+    sids.discard(None)
+    sids.discard("")
+    with _deps().read_session_factory() as session:
+        mine = sids and session.scalar(
+            select(Call.id).where(Call.call_sid.in_(sids), Call.customer_id == customer_id)
+        )
+    if not mine:
+        raise Forbidden(
+            "an agent can merge only into the customer of their current call; "
+            "ask a supervisor to merge these customers",
+            field="customer_id",
+        )
 
 
 @bp.get("/customers/<int:customer_id>/export")

@@ -3,56 +3,92 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any, Protocol
 
+import phonenumbers
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from crm_core.audit import AuditEntry, audit
 from crm_core.clock import Clock
-from crm_core.errors import DuplicatePhone, InvalidInput, NotFound
+from crm_core.errors import Conflict, DuplicatePhone, Forbidden, InvalidInput, NotFound
 from crm_core.models import (
     Activity,
     ActivityKind,
-    Appointment,
     Call,
     Channel,
     ConsentEntry,
     ConsentStatus,
     Customer,
     CustomerPhone,
-    Lead,
     PhoneKind,
-    Task,
+    Role,
     Vehicle,
+    VehicleRelation,
 )
 from crm_core.phones import normalize_phone, time_zone_of
-from crm_core.schemas import ConsentIn, CustomerIn, CustomerUpdate
-from crm_core.timeline import add_activity
+from crm_core.schemas import ConsentIn, CustomerCard, CustomerIn, CustomerUpdate, VehicleFields
+from crm_core.timeline import add_activity, describe_changes, in_words, vehicle_in_words
 
-MERGEABLE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "time_zone",
-    "contact_hours_start",
-    "contact_hours_end",
-    "special_needs",
-    "price_min",
-    "price_max",
-    "notes",
-)
+
+class Actor(Protocol):
+    """Who acts: a signed-in principal or a User (their id, name and role)."""
+
+    id: int
+    display_name: str
+    role: Role
+
+
+# What the timeline calls each field of the customer card.
+FIELD_LABELS = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "email": "e-mail",
+    "address_line1": "address",
+    "address_line2": "address line 2",
+    "city": "city",
+    "state": "state",
+    "postal_code": "ZIP code",
+    "time_zone": "time zone",
+    "language": "language",
+    "preferred_channel": "preferred way to reach",
+    "contact_hours_start": "best time from",
+    "contact_hours_end": "best time until",
+    "special_needs": "special needs",
+    "preferred_makes": "preferred makes",
+    "preferred_models": "preferred models",
+    "price_min": "lowest price",
+    "price_max": "highest price",
+    "notes": "notes",
+}
+NOT_NULL_FIELDS = ("language", "preferred_channel")  # columns with a value always
+LIST_FIELDS = ("preferred_makes", "preferred_models")
+MERGE_ACTION = "customer.merge"
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None or customer.erased_at is not None:
-        raise NotFound(f"no customer {customer_id}", field="customer_id")
+        raise _missing(session, customer_id)
     return customer
+
+
+def _missing(session: Session, customer_id: int) -> NotFound:
+    """NotFound for ``customer_id``, saying where it went if it was merged into another."""
+    merged = session.scalars(
+        select(AuditEntry.detail)
+        .where(AuditEntry.target == f"customer:{customer_id}", AuditEntry.action == MERGE_ACTION)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    if merged and merged.get("into"):
+        return NotFound(
+            f"customer {customer_id} was merged into customer {merged['into']}",
+            field="customer_id",
+            merged_into=merged["into"],
+        )
+    return NotFound(f"no customer {customer_id}", field="customer_id")
 
 
 # Built once: composing the statement and its cache key on every call cost more than the
@@ -115,7 +151,9 @@ def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
     return list(session.scalars(query))
 
 
-def _check_phones_free(session: Session, numbers: list[str], owner_id: int | None = None) -> None:
+def _check_phones_free(
+    session: Session, numbers: list[str], owner_id: int | None = None, *, field: str = "phones"
+) -> None:
     if not numbers:
         return
     taken = session.execute(
@@ -123,20 +161,39 @@ def _check_phones_free(session: Session, numbers: list[str], owner_id: int | Non
     ).all()
     for e164, customer_id in taken:
         if customer_id != owner_id:
+            owner = session.get(Customer, customer_id)
+            name = owner.full_name if owner is not None else f"customer {customer_id}"
             raise DuplicatePhone(
-                f"{e164} already belongs to customer {customer_id}",
-                field="phones",
+                f"{_national(e164)} already belongs to {name} (customer {customer_id})",
+                field=field,
                 customer_id=customer_id,
+                name=name,
             )
 
 
 def create_customer(
-    session: Session, data: CustomerIn, clock: Clock, *, actor_id: int | None = None
+    session: Session,
+    data: CustomerIn,
+    clock: Clock,
+    *,
+    actor_id: int | None = None,
+    actor: Actor | None = None,
 ) -> Customer:
+    """A new customer; from the agent's card (``CustomerCreate``) also its vehicle of
+    interest and trade-in, and the call it was taken on (linked, its number added)."""
+    card = data if isinstance(data, CustomerCard) else None
+    if card is not None and card.call_sid is not None:
+        call = _call_to_link(session, card.call_sid, None, actor)
+        number = _usable_number(call)
+        if number and not data.phones and _phone_owner(session, number) is None:
+            data = type(data).model_validate(data.model_dump() | {"phones": [number]})
+    if actor is not None:
+        actor_id = actor.id
     numbers = [p.number for p in data.phones]
     _check_phones_free(session, numbers)
     now = clock.now()
-    fields = data.model_dump(exclude={"phones"}, exclude_none=True)
+    exclude = {"phones", "vehicle_of_interest", "trade_in", "call_sid"}
+    fields = data.model_dump(exclude=exclude, exclude_none=True)
     customer = Customer(created_at=now, updated_at=now, **fields)
     if customer.time_zone is None and numbers:
         customer.time_zone = time_zone_of(numbers[0])
@@ -145,18 +202,32 @@ def create_customer(
     ]
     session.add(customer)
     _flush_phones(session)
+    details = []
+    if card is not None:
+        for relation, given in (
+            (VehicleRelation.INTEREST, card.vehicle_of_interest),
+            (VehicleRelation.TRADE_IN, card.trade_in),
+        ):
+            if given is not None:
+                change = _apply_vehicle(session, customer, relation, given)
+                if change is not None:
+                    details.append(f"{change['label']} {change['new']}")
+        if card.call_sid is not None:
+            _link_call(session, customer, card.call_sid, actor)
+    who = f" by {actor.display_name}" if actor is not None else ""
+    summary = f"Customer {customer.full_name} created{who}"
     add_activity(
         session,
         customer_id=customer.id,
         kind=ActivityKind.NOTE,
-        summary="Customer created",
+        summary=summary + (f"; {'; '.join(details)}." if details else "."),
         at=now,
         actor_id=actor_id,
     )
     return customer
 
 
-def _flush_phones(session: Session) -> None:
+def _flush_phones(session: Session, *, field: str = "phones") -> None:
     """Flush, turning a phone-uniqueness race with another process into DuplicatePhone."""
     try:
         with session.begin_nested():
@@ -164,23 +235,195 @@ def _flush_phones(session: Session) -> None:
     except IntegrityError as exc:
         if "phone" in str(exc.orig).lower() or "e164" in str(exc.orig).lower():
             raise DuplicatePhone(
-                "that phone number already belongs to a customer", field="phones"
+                "that phone number already belongs to a customer", field=field
             ) from None
         raise
 
 
 def update_customer(
-    session: Session, customer_id: int, data: CustomerUpdate, clock: Clock
+    session: Session,
+    customer_id: int,
+    data: CustomerUpdate,
+    clock: Clock,
+    *,
+    actor: Actor | None = None,
 ) -> Customer:
+    """Apply an edit and record it on the timeline as ONE entry naming who changed what,
+    from which value to which, in words. Fields not sent stay as they are; a value equal
+    to the stored one is no change. ``phone`` adds a number (409 if another customer has
+    it); ``call_sid`` links the call the edit was made on."""
     customer = get_customer(session, customer_id)
-    changes = data.model_dump(exclude_unset=True)
-    for name, value in changes.items():
+    sent = data.model_dump(
+        exclude_unset=True, exclude={"vehicle_of_interest", "trade_in", "call_sid", "phone"}
+    )
+    old_name = _name(customer)
+    changes: list[dict[str, str]] = []
+    for name, value in sent.items():
+        if value is None and name in NOT_NULL_FIELDS:
+            raise InvalidInput(f"{name} cannot be empty; choose one", field=name)
+        if value is None and name in LIST_FIELDS:
+            value = []
+        old = getattr(customer, name)
+        if old == value:
+            continue
         setattr(customer, name, value)
+        if name not in ("first_name", "last_name"):
+            changes.append(_change(name, FIELD_LABELS[name], in_words(old, field=name),
+                                   in_words(value, field=name)))  # fmt: skip
+    if _name(customer) != old_name:
+        changes.insert(0, _change("name", "name", in_words(old_name), in_words(_name(customer))))
     lo, hi = customer.price_min, customer.price_max
     if lo is not None and hi is not None and lo > hi:
         raise InvalidInput("price_min is above price_max", field="price_min")
-    customer.updated_at = clock.now()
+    if data.phone is not None and data.phone not in {p.e164 for p in customer.phones}:
+        before = ", ".join(_national(p.e164) for p in customer.phones)
+        _check_phones_free(session, [data.phone], owner_id=customer.id, field="phone")
+        customer.phones.append(
+            CustomerPhone(e164=data.phone, kind=PhoneKind.MOBILE, is_primary=not customer.phones)
+        )
+        _flush_phones(session, field="phone")
+        after = ", ".join(_national(p.e164) for p in customer.phones)
+        changes.append(_change("phones", "phone numbers", before or "none", after))
+    for relation, given in (
+        (VehicleRelation.INTEREST, data.vehicle_of_interest),
+        (VehicleRelation.TRADE_IN, data.trade_in),
+    ):
+        if given is not None:
+            change = _apply_vehicle(session, customer, relation, given)
+            if change is not None:
+                changes.append(change)
+    if data.call_sid is not None:
+        _link_call(session, customer, data.call_sid, actor)
+    if changes:
+        now = clock.now()
+        customer.updated_at = now
+        add_activity(
+            session,
+            customer_id=customer.id,
+            kind=ActivityKind.NOTE,
+            summary=describe_changes(changes, actor_name=actor.display_name if actor else None),
+            at=now,
+            actor_id=actor.id if actor is not None else None,
+            data={"edit": True, "changes": changes},
+        )
+    session.flush()
     return customer
+
+
+def _name(customer: Customer) -> str | None:
+    return " ".join(p for p in (customer.first_name, customer.last_name) if p) or None
+
+
+def _change(field: str, label: str, old: str, new: str) -> dict[str, str]:
+    return {"field": field, "label": label, "old": old, "new": new}
+
+
+def _national(e164: str) -> str:
+    number = phonenumbers.parse(e164, None)
+    if number.country_code == 1:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+VEHICLE_LABELS = {
+    VehicleRelation.INTEREST: "vehicle of interest",
+    VehicleRelation.TRADE_IN: "trade-in",
+}
+VEHICLE_FACTS = ("vin", "year", "make", "model", "trim", "stock_number", "condition", "odometer",
+                 "price", "trade_payoff", "trade_value")  # fmt: skip
+
+
+def current_vehicle(
+    session: Session, customer_id: int, relation: VehicleRelation
+) -> Vehicle | None:
+    """The customer's newest vehicle of this relation: the one the card shows and edits."""
+    return session.scalars(
+        select(Vehicle)
+        .where(Vehicle.customer_id == customer_id, Vehicle.relation == relation)
+        .order_by(Vehicle.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _apply_vehicle(
+    session: Session, customer: Customer, relation: VehicleRelation, given: VehicleFields
+) -> dict[str, str] | None:
+    """Edit the current vehicle of interest or trade-in in place (create it if there is
+    none; remove it when every fact is cleared). The change in words, or None."""
+    vehicle = current_vehicle(session, customer.id, relation)
+    old = vehicle_in_words(vehicle)
+    sent = given.model_dump(exclude_unset=True)
+    if vehicle is None:
+        if all(v is None for v in sent.values()):
+            return None
+        vehicle = Vehicle(customer_id=customer.id, relation=relation)
+        session.add(vehicle)
+    for name, value in sent.items():
+        setattr(vehicle, name, value)
+    if all(getattr(vehicle, name) is None for name in VEHICLE_FACTS):
+        session.delete(vehicle) if vehicle.id is not None else session.expunge(vehicle)
+        vehicle = None
+    session.flush()
+    new = vehicle_in_words(vehicle)
+    return None if new == old else _change(relation.value, VEHICLE_LABELS[relation], old, new)
+
+
+def _call_to_link(session: Session, call_sid: str, customer: Customer | None, actor) -> Call:
+    """The call ``call_sid`` if it may be linked to ``customer`` (or to a new customer)."""
+    call = session.scalars(
+        select(Call).where(Call.call_sid == call_sid).with_for_update()
+    ).one_or_none()
+    if call is None:
+        raise NotFound(f"no call {call_sid}", field="call_sid")
+    if actor is not None and actor.role is Role.AGENT and call.agent_id not in (None, actor.id):
+        raise Forbidden("this call belongs to another agent", field="call_sid")
+    if call.customer_id is not None and (customer is None or call.customer_id != customer.id):
+        owner = session.get(Customer, call.customer_id)
+        name = owner.full_name if owner is not None else f"customer {call.customer_id}"
+        raise Conflict(
+            f"this call is already linked to {name}; edit that customer, or merge the two",
+            field="call_sid",
+            customer_id=call.customer_id,
+        )
+    return call
+
+
+def _link_call(session: Session, customer: Customer, call_sid: str, actor) -> Call:
+    """Make ``customer`` the customer of the call the agent filled the card in on."""
+    call = _call_to_link(session, call_sid, customer, actor)
+    call.customer_id = customer.id
+    return call
+
+
+def _usable_number(call: Call) -> str | None:
+    from crm_core.calls import remote_party  # calls imports this module
+
+    raw = remote_party(call)
+    try:
+        return normalize_phone(raw) if raw else None
+    except InvalidInput:  # withheld ("anonymous") or a softphone client
+        return None
+
+
+def _phone_owner(session: Session, e164: str) -> int | None:
+    return session.scalars(
+        select(CustomerPhone.customer_id).where(CustomerPhone.e164 == e164)
+    ).first()
+
+
+def customer_card(session: Session, customer: Customer) -> dict[str, Any]:
+    """The customer as the agent's card shows it: every field, the phones, the current
+    vehicle of interest and trade-in."""
+    from crm_core.serialize import customer_detail, row
+
+    def vehicle(relation: VehicleRelation) -> dict[str, Any] | None:
+        found = current_vehicle(session, customer.id, relation)
+        return row(found) | {"text": vehicle_in_words(found)} if found is not None else None
+
+    return customer_detail(customer) | {
+        "vehicle_of_interest": vehicle(VehicleRelation.INTEREST),
+        "trade_in": vehicle(VehicleRelation.TRADE_IN),
+    }
 
 
 def add_phone(
@@ -310,66 +553,218 @@ def may_call(session: Session, e164: str) -> bool:
     return not owner
 
 
-def duplicate_candidates(session: Session, customer_id: int) -> list[Customer]:
-    """Other customers sharing this one's e-mail, or its name and ZIP code."""
+def find_duplicates(
+    session: Session, customer_id: int, *, phone: str | None = None, email: str | None = None
+) -> list[dict[str, Any]]:
+    """Other customers who are probably the same person: they have one of this customer's
+    phone numbers (or ``phone``, a number about to be added) or the same e-mail address
+    (or ``email``), case-insensitively. Each: id, name, phones, email, matched_on
+    (["phone"], ["email"] or both) and last_contact (their latest call or message)."""
     c = get_customer(session, customer_id)
-    clauses = []
-    if c.email:
-        clauses.append(func.lower(Customer.email) == c.email.lower())
-    if c.first_name and c.last_name and c.postal_code:
-        clauses.append(
-            (func.lower(Customer.first_name) == c.first_name.lower())
-            & (func.lower(Customer.last_name) == c.last_name.lower())
-            & (Customer.postal_code == c.postal_code)
-        )
-    if not clauses:
+    numbers = {p.e164 for p in c.phones} | ({phone} if phone else set())
+    emails = {e.lower() for e in (c.email, email) if e}
+    matched: dict[int, list[str]] = {}
+    if numbers:
+        for other_id in session.scalars(
+            select(CustomerPhone.customer_id)
+            .where(CustomerPhone.e164.in_(sorted(numbers)), CustomerPhone.customer_id != c.id)
+            .distinct()
+        ):
+            matched.setdefault(other_id, []).append("phone")
+    if emails:
+        for other_id in session.scalars(
+            select(Customer.id).where(
+                func.lower(Customer.email).in_(sorted(emails)), Customer.id != c.id
+            )
+        ):
+            matched.setdefault(other_id, []).append("email")
+    if not matched:
         return []
-    query = select(Customer).where(Customer.id != c.id, Customer.erased_at.is_(None), or_(*clauses))
-    return list(session.scalars(query.order_by(Customer.id)))
+    found = session.scalars(
+        select(Customer)
+        .options(selectinload(Customer.phones))
+        .where(Customer.id.in_(matched), Customer.erased_at.is_(None))
+        .order_by(Customer.id)
+    ).all()
+    last_call = dict(
+        session.execute(
+            select(Call.customer_id, func.max(Call.created_at))
+            .where(Call.customer_id.in_(matched))
+            .group_by(Call.customer_id)
+        ).all()
+    )
+    last_touch = dict(
+        session.execute(
+            select(Activity.customer_id, func.max(Activity.occurred_at))
+            .where(
+                Activity.customer_id.in_(matched),
+                Activity.kind.in_((ActivityKind.CALL, ActivityKind.SMS, ActivityKind.EMAIL)),
+            )
+            .group_by(Activity.customer_id)
+        ).all()
+    )
+    out = []
+    for other in found:
+        times = [t for t in (last_call.get(other.id), last_touch.get(other.id)) if t]
+        out.append(
+            {
+                "id": other.id,
+                "name": other.full_name,
+                "phones": [
+                    {"number": p.e164, "kind": p.kind.value, "primary": p.is_primary}
+                    for p in other.phones
+                ],
+                "email": other.email,
+                "matched_on": sorted(matched[other.id], key=["phone", "email"].index),
+                "last_contact": max(times).isoformat() if times else None,
+            }
+        )
+    return out
+
+
+# Filled from the other customer where the survivor has none; a group is taken whole
+# only when the survivor has none of it (half an address, or a price range whose ends
+# come from two people, would be wrong).
+MERGEABLE_FIELDS = (
+    ("first_name",),
+    ("last_name",),
+    ("email",),
+    ("address_line1", "address_line2", "city", "state", "postal_code"),
+    ("time_zone",),
+    ("contact_hours_start", "contact_hours_end"),
+    ("special_needs",),
+    ("price_min", "price_max"),
+    ("notes",),
+)
+# What a merge moves, by the label its timeline entry gives the count (other tables that
+# point at customers, such as text messages, move too: see _customer_references).
+MOVED_LABELS = {
+    "customer_phones": "phone",
+    "leads": "lead",
+    "calls": "call",
+    "appointments": "appointment",
+    "tasks": "task",
+    "vehicles": "vehicle",
+    "consent_entries": "consent entry",
+    "activities": "timeline entry",
+}
+
+
+def _customer_references() -> list[tuple[Any, Any]]:
+    """(table, column) of every column that points at customers.id, from the metadata of
+    the models loaded (every package's, in the app), so a merge leaves no row behind."""
+    refs = []
+    for table in Customer.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == Customer.__tablename__ and table.name != "customers":
+                refs.append((table, fk.parent))
+    return refs
 
 
 def merge_customers(
-    session: Session, keep_id: int, duplicate_id: int, clock: Clock, *, actor_id: int | None = None
+    session: Session,
+    keep_id: int,
+    other_id: int,
+    clock: Clock,
+    *,
+    actor_id: int | None = None,
+    actor: Actor | None = None,
 ) -> Customer:
-    """Fold ``duplicate`` into ``keep``: phones, consent, vehicles, leads, calls, appointments,
-    tasks and timeline move over; empty fields of ``keep`` are filled; the duplicate is deleted.
-    """
-    if keep_id == duplicate_id:
-        raise InvalidInput("cannot merge a customer into itself", field="duplicate_id")
-    keep = get_customer(session, keep_id)
-    dup = get_customer(session, duplicate_id)
-    for name in MERGEABLE_FIELDS:
-        if getattr(keep, name) is None and getattr(dup, name) is not None:
-            setattr(keep, name, getattr(dup, name))
-    keep.preferred_makes = sorted(set(keep.preferred_makes or []) | set(dup.preferred_makes or []))
-    keep.preferred_models = sorted(
-        set(keep.preferred_models or []) | set(dup.preferred_models or [])
-    )
-    keep.do_not_call = keep.do_not_call or dup.do_not_call
-    moved_phones = [p.e164 for p in dup.phones]
-    for phone in list(dup.phones):
-        phone.is_primary = phone.is_primary and not keep.phones
-        dup.phones.remove(phone)
-        keep.phones.append(phone)
-    session.flush()
-    for model in (ConsentEntry, Vehicle, Lead, Appointment, Task, Call, Activity):
-        # ORM-enabled bulk UPDATE: objects already in the session see the new owner too.
-        session.execute(
-            update(model).where(model.customer_id == dup.id).values(customer_id=keep.id)
+    """Fold customer ``other_id`` into ``keep_id`` in the caller's transaction: every row
+    that points at the other (phones, leads, calls, appointments, tasks, vehicles,
+    consent, timeline, messages...) moves to this one; this one keeps its non-empty fields
+    and takes the other's where it has none; the other is deleted (nothing points at it
+    any more; GET on its id says where it went, from the audit entry). One timeline entry
+    on the survivor and one audit entry record it. 409 for the same customer twice or an
+    erased one (its data must not come back)."""
+    if actor is not None:
+        actor_id = actor.id
+    if keep_id == other_id:
+        raise Conflict("a customer cannot be merged with itself", field="other_id")
+    # Locked in id order, so two merges of the same pair cannot deadlock.
+    found = {}
+    for cid in sorted((keep_id, other_id)):
+        found[cid] = session.get(Customer, cid, with_for_update=True, populate_existing=True)
+    for cid, field in ((keep_id, "customer_id"), (other_id, "other_id")):
+        customer = found[cid]
+        if customer is None:
+            error = _missing(session, cid)
+            error.field = field
+            raise error
+        if customer.erased_at is not None:
+            raise Conflict(
+                f"customer {cid}'s personal data was erased on request; it cannot be merged",
+                field=field,
+            )
+    keep, other = found[keep_id], found[other_id]
+    other_name = other.full_name
+    filled = []
+    for group in MERGEABLE_FIELDS:
+        if all(getattr(keep, n) in (None, "") for n in group):
+            for name in group:
+                if getattr(other, name) not in (None, ""):
+                    setattr(keep, name, getattr(other, name))
+                    filled.append(FIELD_LABELS[name])
+    for name in LIST_FIELDS:
+        setattr(
+            keep, name, sorted(set(getattr(keep, name) or []) | set(getattr(other, name) or []))
         )
-    keep.updated_at = clock.now()
+    keep.do_not_call = keep.do_not_call or other.do_not_call
+    had_primary = any(p.is_primary for p in keep.phones)
+    moved_phones = [p.e164 for p in other.phones]
+    session.flush()
+    if had_primary:
+        session.execute(
+            update(CustomerPhone)
+            .where(CustomerPhone.customer_id == other.id)
+            .values(is_primary=False)
+        )
+    moved: dict[str, int] = {}
+    for table, column in _customer_references():
+        result = session.execute(
+            update(table).where(column == other.id).values({column.name: keep.id})
+        )
+        if result.rowcount:
+            moved[table.name] = moved.get(table.name, 0) + result.rowcount
+    session.expire_all()  # the rows moved under the ORM's feet: read them again
+    now = clock.now()
+    keep = session.get(Customer, keep_id)
+    keep.updated_at = now
+    counts = [_plural(t, n) for t, n in moved.items() if t in MOVED_LABELS]
+    who = f" by {actor.display_name}" if actor is not None else ""
+    summary = f"Merged with {other_name} (customer {other_id}){who}"
+    if counts:
+        summary += f": moved {', '.join(counts)}"
+    if filled:
+        summary += f"; took their {', '.join(filled)}"
     add_activity(
         session,
         customer_id=keep.id,
         kind=ActivityKind.MERGE,
-        summary=f"Merged customer {dup.id} ({dup.full_name}) into this record",
-        at=clock.now(),
+        summary=summary + ".",
+        at=now,
         actor_id=actor_id,
-        data={"merged_id": dup.id, "phones": moved_phones},
+        data={"merged_id": other_id, "phones": moved_phones, "moved": moved, "filled": filled},
     )
-    session.delete(dup)
+    audit(
+        session,
+        clock,
+        actor_id=actor_id,
+        action=MERGE_ACTION,
+        target=f"customer:{other_id}",
+        into=keep.id,
+        moved=moved,
+    )
+    session.delete(session.get(Customer, other_id))
     session.flush()
     return keep
+
+
+def _plural(table: str, n: int) -> str:
+    word = MOVED_LABELS[table]
+    if n != 1:
+        word = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{n} {word}"
 
 
 def load_detail(session: Session, customer_id: int) -> Customer:
@@ -377,5 +772,5 @@ def load_detail(session: Session, customer_id: int) -> Customer:
         select(Customer).options(selectinload(Customer.phones)).where(Customer.id == customer_id)
     ).one_or_none()
     if customer is None or customer.erased_at is not None:
-        raise NotFound(f"no customer {customer_id}", field="customer_id")
+        raise _missing(session, customer_id)
     return customer

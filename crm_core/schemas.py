@@ -102,6 +102,20 @@ def _phones(value: Any) -> Any:
     return value
 
 
+US_ZIP_RE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
+
+
+def _postal_code(value: str | None, info: ValidationInfo) -> str | None:
+    """Kept as text, so a ZIP code keeps its leading zero (02134). In the US a code of digits
+    must be a ZIP code (5 digits or ZIP+4); codes with letters are another country's."""
+    if value in (None, ""):
+        return None
+    digits_only = not any(ch.isalpha() for ch in value)
+    if _region(info) == "US" and digits_only and not US_ZIP_RE.match(value):
+        raise ValueError("is not a ZIP code (5 digits, or ZIP+4 such as 48201-1234)")
+    return value.upper()
+
+
 class CustomerFields(Strict):
     """Every editable customer field; all optional (a PATCH sends only what changes)."""
 
@@ -127,6 +141,7 @@ class CustomerFields(Strict):
 
     _email = field_validator("email")(_email)
     _tz = field_validator("time_zone")(_time_zone)
+    _zip = field_validator("postal_code")(_postal_code)
 
     @field_validator("language")
     @classmethod
@@ -140,6 +155,9 @@ class CustomerFields(Strict):
         lo, hi = self.price_min, self.price_max
         if lo is not None and hi is not None and lo > hi:
             raise ValueError("price_min is above price_max")
+        start, end = self.contact_hours_start, self.contact_hours_end
+        if start is not None and start == end:
+            raise ValueError("contact_hours_end is the same time as contact_hours_start")
         return self
 
 
@@ -158,12 +176,10 @@ class CustomerIn(CustomerFields):
         return self
 
 
-class CustomerUpdate(CustomerFields):
-    pass
+class VehicleFields(Strict):
+    """A vehicle's own facts, without its relation to the customer (the card's vehicle of
+    interest and trade-in; a PATCH sends only what changes)."""
 
-
-class VehicleIn(Strict):
-    relation: VehicleRelation = VehicleRelation.INTEREST
     vin: str | None = None
     year: int | None = Field(default=None, ge=1900, le=2100)
     make: Name | None = None
@@ -185,6 +201,40 @@ class VehicleIn(Strict):
         if not VIN_RE.match(value):
             raise ValueError("is not a VIN (17 letters and digits, never I, O or Q)")
         return value
+
+
+class VehicleIn(VehicleFields):
+    relation: VehicleRelation = VehicleRelation.INTEREST
+
+
+CallSid = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+
+
+class CustomerCard(Strict):
+    """What the agent's customer card sends besides the customer's own fields: the vehicle
+    of interest and the trade-in (the newest of each is edited in place, or created), and
+    the call it is filled in on (linked to the customer when the call has none yet)."""
+
+    vehicle_of_interest: VehicleFields | None = None
+    trade_in: VehicleFields | None = None
+    call_sid: CallSid | None = None
+
+
+class CustomerCreate(CustomerIn, CustomerCard):
+    """POST /api/customers: a new customer, possibly from the call the agent is on."""
+
+
+class CustomerUpdate(CustomerFields, CustomerCard):
+    """PATCH /api/customers/<id>: the fields that change; ``phone`` adds another number."""
+
+    phone: str | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: Any, info: ValidationInfo) -> str | None:
+        return None if value in (None, "") else _phone(value, info)
 
 
 class LeadIn(Strict):

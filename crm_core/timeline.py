@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, time
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select, tuple_
@@ -60,3 +63,81 @@ def activity_dict(a: Activity) -> dict[str, Any]:
         "actor_id": a.actor_id,
         "data": a.data,
     }
+
+
+# ------------------------------------------------------------------ changes, in words
+
+LANGUAGES = {
+    "en-US": "English",
+    "en": "English",
+    "es-US": "Spanish",
+    "es-MX": "Spanish (Mexico)",
+    "es": "Spanish",
+    "fr-CA": "French (Canada)",
+    "fr": "French",
+    "pt-BR": "Portuguese (Brazil)",
+    "vi-VN": "Vietnamese",
+    "zh-CN": "Chinese",
+}
+CHANNELS = {"voice": "phone call", "sms": "text message", "email": "e-mail"}
+NONE = "none"
+
+
+def in_words(value: Any, *, field: str = "") -> str:
+    """A stored value as a person reads it on the timeline: "English", "9:00 AM",
+    "$20,000", "Ford, Toyota"; "none" when empty."""
+    if isinstance(value, Enum):
+        value = value.value
+    if value is None or value == "" or value == []:
+        return NONE
+    if field == "language":
+        return LANGUAGES.get(str(value), str(value))
+    if field == "preferred_channel":
+        return CHANNELS.get(str(value), str(value))
+    if isinstance(value, time):
+        hour = value.hour % 12 or 12
+        return f"{hour}:{value.minute:02d} {'AM' if value.hour < 12 else 'PM'}"
+    if field.startswith("price") or field.startswith("trade_"):
+        return f"${Decimal(value):,.0f}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def vehicle_in_words(vehicle: Any) -> str:
+    """ "2016 Honda Civic LX, 84,000 miles, VIN …, payoff $4,000, value $9,000" or "none"."""
+    if vehicle is None:
+        return NONE
+    name = " ".join(str(p) for p in (vehicle.year, vehicle.make, vehicle.model, vehicle.trim) if p)
+    extra = []
+    if vehicle.odometer is not None:
+        extra.append(f"{vehicle.odometer:,} miles")
+    if vehicle.vin:
+        extra.append(f"VIN {vehicle.vin}")
+    if vehicle.trade_payoff is not None:
+        extra.append(f"payoff {in_words(vehicle.trade_payoff, field='trade_payoff')}")
+    if vehicle.trade_value is not None:
+        extra.append(f"value {in_words(vehicle.trade_value, field='trade_value')}")
+    text = ", ".join([name or "a vehicle", *extra])
+    return text
+
+
+def describe_changes(changes: Iterable[dict[str, str]], *, actor_name: str | None) -> str:
+    """One timeline line for one edit: "Amy changed name from none to Maria Gonzalez;
+    e-mail from none to maria@example.com." (``changes``: label, old, new in words)."""
+    parts = [f"{c['label']} from {c['old']} to {c['new']}" for c in changes]
+    who = f"{actor_name} changed" if actor_name else "Changed"
+    text = f"{who} {'; '.join(parts)}."
+    limit = SHORT_LEN * 4
+    if len(text) <= limit:
+        return text
+    # Too long for one line: as many changes as fit, then how many more (all are in data).
+    for shown in range(len(parts) - 1, 0, -1):
+        more = len(parts) - shown
+        text = f"{who} {'; '.join(parts[:shown])}; and {more} more change{'s' * (more > 1)}."
+        if len(text) <= limit:
+            return text
+    labels = ", ".join(c["label"] for c in changes)
+    return f"{who} {labels}."[: limit - 1] + "…"

@@ -1,7 +1,7 @@
 import pytest
 
 from crm_core import customers
-from crm_core.errors import DuplicatePhone, InvalidInput, InvalidPhone
+from crm_core.errors import Conflict, DuplicatePhone, InvalidInput, InvalidPhone
 from crm_core.models import Channel, ConsentStatus, Lead
 from crm_core.schemas import ConsentIn, CustomerIn, LeadIn, parse
 
@@ -115,7 +115,8 @@ def test_merge_moves_everything_and_fills_gaps(session, clock):
 
     lead = leads.create_lead(session, LeadIn(customer_id=dup.id, source_type="website"), clock)
     session.commit()
-    assert [c.id for c in customers.duplicate_candidates(session, keep.id)] == [dup.id]
+    found = customers.find_duplicates(session, keep.id)
+    assert [(d["id"], d["matched_on"]) for d in found] == [(dup.id, ["email"])]
     merged = customers.merge_customers(session, keep.id, dup.id, clock)
     session.commit()
     assert {p.e164 for p in merged.phones} == {"+13135550100", "+12485550199"}
@@ -123,7 +124,7 @@ def test_merge_moves_everything_and_fills_gaps(session, clock):
     assert merged.postal_code == "48201" and merged.preferred_makes == ["Ford"]
     assert session.get(Lead, lead.id).customer_id == keep.id
     assert customers.find_by_phone(session, "2485550199").id == keep.id
-    with pytest.raises(InvalidInput):
+    with pytest.raises(Conflict):
         customers.merge_customers(session, keep.id, keep.id, clock)
 
 
