@@ -11,6 +11,7 @@ import contextlib
 import functools
 import hashlib
 import hmac
+import importlib
 import logging
 import os
 import re
@@ -20,30 +21,25 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import redis
-from flask import Flask, current_app
-from flask.cli import FlaskGroup, routes_command, shell_command
-from rq import Queue
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
-from werkzeug.serving import run_simple
 
-from crm_core.acd_schemas import EmptyAction, QueueStrategy
-from crm_core.clock import Clock, SystemClock
-from crm_core.db import make_engine, make_read_engine, make_session_factory
-from crm_core.errors import CallCenterError, InvalidInput
-from crm_core.hours import HolidayCache
-from routing.config import QueueCache
-from routing.gate import Gate
-from routing.offers import Dispatcher
-from routing.service import Router
-from scripts import Library
-from telephony.carrier import DEMO_NUMBER, Carrier
-from telephony.messaging import erase_texts
-from telephony.twilio_carrier import TwilioCarrier
+# Only what ``callcenter --help`` needs is imported here; everything else is imported where
+# it is used (create_app, build_deps, each command), so the command starts quickly.
+if TYPE_CHECKING:
+    import redis
+    from flask import Flask
+    from rq import Queue
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import sessionmaker
+
+    from crm_core.clock import Clock
+    from crm_core.hours import HolidayCache
+    from routing.offers import Dispatcher
+    from routing.service import Router
+    from scripts import Library
+    from telephony.carrier import Carrier
 
 log = logging.getLogger("callcenter")
 
@@ -70,6 +66,8 @@ SETTINGS: dict[str, Any] = {
     "DEALER_WEBSITE": None,  # read out after hours ("our website")
     # The skills a caller's language asks of the agent: "es-MX=spanish:1" (";" between).
     "IVR_LANGUAGE_SKILLS": "es-MX=spanish:1",
+    # The <Say> voice of each language: "en-US=Polly.Joanna-Neural" (";" between).
+    "TWILIO_VOICES": "en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural",
     "WALLBOARD_SERVICE_LEVEL_TARGET": 80,  # % answered within the queue's threshold
     "WALLBOARD_LONG_WAIT_SECONDS": 120,  # a tile's alert, for queues without max_wait_seconds
     "ACD_STREAM_BLOCK_SECONDS": 10,  # the live stream's heartbeat interval
@@ -141,6 +139,9 @@ def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[st
             # Not pointed at a separate simulator: the one `callcenter run` embeds.
             config["TWILIO_API_BASE_URL"] = config["PUBLIC_BASE_URL"]
     config["TWILIO_VERIFY_SIGNATURES"] = _flag("TWILIO_VERIFY_SIGNATURES", config)
+    from telephony.twiml import parse_voices  # raises ValueError naming TWILIO_VOICES
+
+    config["TWILIO_VOICES"] = parse_voices(config["TWILIO_VOICES"])
     if not config["TWILIO_VERIFY_SIGNATURES"]:
         log.warning("TWILIO_VERIFY_SIGNATURES is off: anyone can post to /twilio/*")
     return config
@@ -183,7 +184,20 @@ def _instance_secret(instance_path: str) -> str:
 
 
 def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None = None) -> Deps:
+    from rq import Queue
+
+    from crm_core.clock import SystemClock
+    from crm_core.db import make_engine, make_read_engine, make_session_factory
+    from crm_core.hours import HolidayCache
+    from routing.config import QueueCache
     from routing.connection import connect
+    from routing.gate import Gate
+    from routing.offers import Dispatcher
+    from routing.service import Router
+    from scripts import Library
+    from telephony.carrier import DEMO_NUMBER
+    from telephony.messaging import erase_texts
+    from telephony.twilio_carrier import TwilioCarrier
 
     engine = make_engine(config["DATABASE_URL"])
     read_engine = make_read_engine(engine)
@@ -231,6 +245,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH")
     clock = config.pop("CLOCK", None)
+    from flask import Flask
+
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     settings = load_config(config, app.instance_path)
     app.config.update(settings)
@@ -261,19 +277,104 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 # ---------------------------------------------------------------- the callcenter command
 
 
-@click.group(
-    cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False
-)
+def _with_app(fn):
+    """Run the command inside the app's context, building the app only now: ``--help`` and
+    mistyped options never connect to the database or Redis. The test runner hands in its
+    own app (Flask's ScriptInfo), as ``flask.cli.with_appcontext`` would take it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from flask import current_app
+        from flask.cli import ScriptInfo
+
+        if not current_app:
+            ctx = click.get_current_context()
+            info = ctx.find_object(ScriptInfo)
+            if info is None:
+                info = ScriptInfo(create_app=create_app, set_debug_flag=False)
+            ctx.with_resource(info.load_app().app_context())
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class CommandGroup(click.Group):
+    """A click group whose commands (and subgroups' commands) run with the app built."""
+
+    def command(self, *args, **kwargs):
+        def decorator(fn):
+            return click.Group.command(self, *args, **kwargs)(_with_app(fn))
+
+        return decorator
+
+    def group(self, *args, **kwargs):
+        kwargs.setdefault("cls", CommandGroup)
+        return click.Group.group(self, *args, **kwargs)
+
+
+class _LazyChoice(click.Choice):
+    """A choice among an enum's values, read from its module only when first needed (a
+    command's help or its use), not when the ``callcenter`` command starts."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+        self.case_sensitive = True
+
+    @functools.cached_property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        module, _, name = self._target.partition(":")
+        return tuple(m.value for m in getattr(importlib.import_module(module), name))
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """The call-center engine: database, users, tokens, worker, servers and the demo."""
+    """Run and manage the call center: set up the database, add users and API tokens,
+    configure queues, holidays and call scripts, and run the servers and the demo.
+
+    Settings are read from environment variables (see the Configuration table in the
+    README); with none set, everything runs on this machine with a local database and a
+    simulated phone carrier.
+    """
 
 
-cli.add_command(shell_command)
-cli.add_command(routes_command)
+@cli.command("routes")
+@click.option(
+    "--sort",
+    type=click.Choice(["endpoint", "methods", "domain", "rule", "match"]),
+    default="endpoint",
+    show_default=True,
+    help="Order of the list",
+)
+@click.option("--all-methods", is_flag=True, help="Also show HEAD and OPTIONS")
+def routes(sort: str, all_methods: bool) -> None:
+    """List every web address the app answers, with its methods."""
+    from flask.cli import routes_command
+
+    click.get_current_context().invoke(routes_command, sort=sort, all_methods=all_methods)
+
+
+@cli.command("shell")
+def shell() -> None:
+    """Open a Python prompt with the app loaded (for troubleshooting)."""
+    from flask.cli import shell_command
+
+    click.get_current_context().invoke(shell_command)
+
+
+def _app() -> Flask:
+    from flask import current_app
+
+    return current_app._get_current_object()
 
 
 def deps() -> Deps:
-    return current_app.extensions["callcenter"]
+    return _app().extensions["callcenter"]
+
+
+def _domain_errors() -> type[Exception]:
+    from crm_core.errors import CallCenterError
+
+    return CallCenterError
 
 
 def _fail_clearly(fn):
@@ -283,7 +384,7 @@ def _fail_clearly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except CallCenterError as exc:
+        except _domain_errors() as exc:
             where = f" [{exc.field}]" if exc.field else ""
             raise click.ClickException(f"{exc.message}{where}") from None
 
@@ -316,7 +417,8 @@ def db_current() -> None:
 
 @cli.group()
 def users() -> None:
-    """Agents, supervisors and admins."""
+    """People who log in to the console: agents, supervisors and admins. Every change made
+    here is written to the audit log."""
 
 
 @users.command("add")
@@ -327,12 +429,13 @@ def users() -> None:
     default="agent",
     show_default=True,
 )
-@click.option("--skills", default="", help="name:level pairs, e.g. sales:8,spanish:5")
+@click.option("--skills", default="", help="Skills and levels 1-10, e.g. sales:8,spanish:5")
 @click.option("--name", "display_name", default=None, help="Display name (default: username)")
-@click.password_option(help="Prompted for when not given")
+@click.password_option(help="Asked for (twice) when not given")
 @_fail_clearly
 def users_add(username, role, skills, display_name, password) -> None:
     """Create a user who can log in to the console."""
+    from crm_core.audit import CLI
     from crm_core.schemas import UserIn, parse
     from crm_core.users import create_user
 
@@ -348,7 +451,7 @@ def users_add(username, role, skills, display_name, password) -> None:
     )
     d = deps()
     with d.session_factory.begin() as session:
-        user = create_user(session, data, d.clock)
+        user = create_user(session, data, d.clock, actor=CLI)
         click.echo(
             f"user {user.username} ({user.role.value}) created, id {user.id}, "
             f"softphone client:{user.softphone_identity}"
@@ -365,8 +468,117 @@ def users_list() -> None:
     with deps().session_factory() as session:
         for u in session.scalars(select(User).order_by(User.username)):
             skills = ",".join(f"{k}:{v}" for k, v in sorted(u.skills.items())) or "-"
-            state = "" if u.active else " (disabled)"
+            state = "" if u.active else " (deactivated)"
             click.echo(f"{u.id:>4}  {u.username:<20} {u.role.value:<10} {skills}{state}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.password_option(help="Asked for (twice) when not given")
+@_fail_clearly
+def users_set_password(username: str, password: str) -> None:
+    """Give USERNAME a new password of 8 to 256 characters; the old one stops working."""
+    from crm_core.audit import CLI
+    from crm_core.users import change_password
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        user = change_password(session, d.clock, username, password, actor=CLI)
+        click.echo(f"password of {user.username} changed")
+
+
+@users.command("deactivate")
+@click.argument("username")
+@_fail_clearly
+def users_deactivate(username: str) -> None:
+    """Stop USERNAME from logging in and their API tokens from working, and take them
+    out of the call queues. Reactivating restores both."""
+    from crm_core.audit import CLI
+    from crm_core.users import set_active
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        user, changed = set_active(session, d.clock, username, False, actor=CLI)
+        user_id, name = user.id, user.username
+    click.echo(f"{name} deactivated" if changed else f"{name} was already deactivated")
+    busy = _take_offline(d, user_id)
+    if busy:
+        click.echo(
+            f"{name} is on a call now: it goes on, and they stay in the call queues until it "
+            f"ends; run this command again after the call to take them out"
+        )
+
+
+def _take_offline(d: Deps, user_id: int) -> bool:
+    """Make the agent offline in the ACD; a call ringing for them goes to the next agent.
+    True if they are on a call, which is not taken from them."""
+    from crm_core.users import get_user
+    from routing.config import profile
+    from routing.model import AgentState
+    from routing.scripts import IllegalTransition
+
+    doc = d.router.agent(user_id) or {}
+    if doc.get("state") in (None, AgentState.OFFLINE):
+        return False
+    if doc.get("state") == AgentState.BUSY:
+        return True
+    if doc.get("state") == AgentState.RESERVED and doc.get("offer"):
+        entry = str(doc["offer"])[:64]
+        outcome = d.router.release(user_id, entry, "withdrawn")
+        d.dispatcher.stop_ringing(entry, user_id)
+        d.dispatcher.run(outcome.actions)
+    with d.session_factory() as session:
+        agent = profile(get_user(session, user_id))
+    try:
+        d.dispatcher.run(d.router.set_presence(agent, AgentState.OFFLINE).actions)
+    except IllegalTransition:  # a call reached them meanwhile
+        return True
+    return False
+
+
+@users.command("reactivate")
+@click.argument("username")
+@_fail_clearly
+def users_reactivate(username: str) -> None:
+    """Let USERNAME log in again; their API tokens work again. They start offline."""
+    from crm_core.audit import CLI
+    from crm_core.users import set_active
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        user, changed = set_active(session, d.clock, username, True, actor=CLI)
+        click.echo(f"{user.username} reactivated" if changed else f"{user.username} is active")
+
+
+@users.command("set")
+@click.argument("username")
+@click.option("--role", help="agent, supervisor or admin")
+@click.option("--skills", help="Skills and levels 1-10, e.g. sales:8,spanish:5 (none: clear)")
+@click.option("--name", "display_name", help="Display name")
+@_fail_clearly
+def users_set(
+    username: str, role: str | None, skills: str | None, display_name: str | None
+) -> None:
+    """Change USERNAME's role, skills or display name; only the options given change."""
+    from crm_core.audit import CLI
+    from crm_core.users import update_user
+
+    if role is None and skills is None and display_name is None:
+        raise click.UsageError("give at least one of --role, --skills or --name")
+    d = deps()
+    with d.session_factory.begin() as session:
+        user, changes = update_user(
+            session,
+            d.clock,
+            username,
+            actor=CLI,
+            role=role,
+            skills=("" if skills is not None and skills.strip() == "none" else skills),
+            display_name=display_name,
+        )
+        skills_text = ",".join(f"{k}:{v}" for k, v in sorted(user.skills.items())) or "-"
+        line = f"{user.username} ({user.display_name}): {user.role.value}, skills {skills_text}"
+        click.echo(line if changes else f"nothing changed: {line}")
 
 
 @cli.group()
@@ -386,7 +598,7 @@ def _queue_options(fn):
             help="A required skill minimum, repeatable (--skill sales:1 --skill spanish:5); "
             "'none' clears them",
         ),
-        click.option("--strategy", type=click.Choice([s.value for s in QueueStrategy])),
+        click.option("--strategy", type=_LazyChoice("crm_core.acd_schemas:QueueStrategy")),
         click.option("--offer-timeout", type=int, help="Seconds an offer rings (5-120)"),
         click.option("--wrap-up", type=int, help="Seconds of wrap-up after a call (0-1800)"),
         click.option("--service-level", type=int, help="Answered within this many seconds"),
@@ -394,7 +606,7 @@ def _queue_options(fn):
         click.option("--overflow", metavar="voicemail|callback|queue:NAME|none"),
         click.option(
             "--empty",
-            type=click.Choice([a.value for a in EmptyAction]),
+            type=_LazyChoice("crm_core.acd_schemas:EmptyAction"),
             help="When no eligible agent is logged in",
         ),
         click.option("--escalate-after", metavar="SECONDS|none", help="Aging: one step every …"),
@@ -446,6 +658,8 @@ def _queue_fields(options: dict[str, Any]) -> dict[str, Any]:
         if raw is None:
             continue
         if raw != "none" and not re.fullmatch(r"[0-9]{1,6}", raw):
+            from crm_core.errors import InvalidInput
+
             raise InvalidInput(f"{name} must be whole seconds or none", field=name)
         data[name] = None if raw == "none" else int(raw)
     if options["hours"] is not None:
@@ -602,7 +816,7 @@ def scripts_check(directory: str | None) -> None:
     one line per problem, file:line: message; exit status 1 on any."""
     from scripts import BUNDLED, check_dir
 
-    directory = directory or current_app.config["SCRIPTS_DIR"] or str(BUNDLED)
+    directory = directory or _app().config["SCRIPTS_DIR"] or str(BUNDLED)
     found, problems = check_dir(directory)
     for problem in problems:
         click.echo(str(problem))
@@ -688,7 +902,7 @@ def recordings_purge(dry_run: bool) -> None:
 
     d = deps()
     days = retention.retention_days(d.config)
-    result = retention.purge(d, retention.storage_of(current_app), days, dry_run=dry_run)
+    result = retention.purge(d, retention.storage_of(_app()), days, dry_run=dry_run)
     ids = ", ".join(map(str, result.recordings)) or "none"
     if dry_run:
         click.echo(f"would delete {len(result.recordings)} recordings past {days} days: {ids}")
@@ -772,7 +986,9 @@ def run_command(host: str, port: int) -> None:
 
 
 def _serve(host: str, port: int) -> None:
-    app, d = current_app._get_current_object(), deps()
+    from werkzeug.serving import run_simple
+
+    app, d = _app(), deps()
     if "PUBLIC_BASE_URL" not in os.environ:  # the default names port 5000: use the real one
         _set_public_url(app, d, f"http://{host}:{port}")
     wsgi, ticker = app, None
@@ -821,6 +1037,8 @@ def _set_public_url(app: Flask, d: Deps, url: str) -> None:
         config["PUBLIC_BASE_URL"] = url
         if embedded:
             config["TWILIO_API_BASE_URL"] = url
+    from telephony.twilio_carrier import TwilioCarrier
+
     d.carrier.close()
     d.carrier = TwilioCarrier.from_config(d.config)
     d.dispatcher.carrier, d.dispatcher.base_url = d.carrier, url
@@ -831,6 +1049,8 @@ def _set_public_url(app: Flask, d: Deps, url: str) -> None:
 @click.option("--port", default=5010, show_default=True, type=int)
 def simulator(host: str, port: int) -> None:
     """Run the local carrier simulator as its own process (set TWILIO_API_BASE_URL to it)."""
+    from werkzeug.serving import run_simple
+
     from telephony.simulator import live
 
     config = dict(deps().config, TWILIO_API_BASE_URL=f"http://{host}:{port}")
@@ -872,7 +1092,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("")
     if no_serve:
         return
-    app = current_app._get_current_object()
+    app = _app()
     app.config["DEMO_MODE"] = True  # the /demo/ pages answer (console/demo.py)
     try:
         _serve(host, port)

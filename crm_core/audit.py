@@ -1,7 +1,12 @@
 """The audit log: who did what to whom, for every supervisor action on live calls and
-agents (monitoring a call, forcing an agent's state, moving a caller). Written in the same
-transaction as nothing else: the action itself lives in Redis or at the carrier, so the
-entry records that it was asked for and what came of it."""
+agents (monitoring a call, forcing an agent's state, moving a caller) and every change an
+operator makes to users from the command line. For live actions the entry is written in a
+transaction of its own: the action itself lives in Redis or at the carrier, so the entry
+records that it was asked for and what came of it. Changes to users are written in the same
+transaction as the change.
+
+The actor is a user (``actor_id``) or, when nobody logged in acted, a named origin
+(``actor="cli"`` for the ``callcenter`` command), kept in the entry's detail."""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from crm_core.clock import Clock
 from crm_core.db import Base, UTCDateTime
+
+CLI = "cli"  # the actor of what an operator does with the ``callcenter`` command
 
 
 class AuditEntry(Base):
@@ -35,8 +42,13 @@ def audit(
     actor_id: int | None,
     action: str,
     target: str,
+    actor: str | None = None,
     **detail: Any,
 ) -> AuditEntry:
+    """Record ``action`` on ``target``; ``actor`` names who acted when it was not a user
+    (``CLI``). Details that are None are left out."""
+    if actor is not None:
+        detail["actor"] = actor
     entry = AuditEntry(
         at=clock.now(),
         actor_id=actor_id,

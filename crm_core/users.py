@@ -1,27 +1,40 @@
-"""Users (agents, supervisors, admins), their passwords and their integration tokens."""
+"""Users (agents, supervisors, admins), their passwords and their integration tokens.
+
+The operator's changes (``callcenter users …``) go through the functions below that take an
+``actor``: each change and its audit entry are written in the caller's transaction.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from crm_core.audit import audit
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
-from crm_core.models import ApiToken, Role, User
+from crm_core.models import NAME_LEN, ApiToken, Role, User
 from crm_core.schemas import UserIn, parse_skills
 
 TOKEN_PREFIX = "cct_"
+
+
 # A fixed hash to check against when the user does not exist, so a login for an unknown
 # name costs the same time as one with a wrong password (no user enumeration by timing).
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+# Made on first use, not at import: hashing is slow by design.
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash("not-a-real-password")
 
 
-def create_user(session: Session, data: UserIn, clock: Clock) -> User:
+def create_user(session: Session, data: UserIn, clock: Clock, *, actor: str | None = None) -> User:
+    """A new active user; with ``actor`` (who asked, e.g. ``"cli"``) the creation is audited."""
     if session.scalars(select(User.id).where(User.username == data.username)).first():
         raise Conflict(f"user {data.username} already exists", field="username")
     user = User(
@@ -36,6 +49,8 @@ def create_user(session: Session, data: UserIn, clock: Clock) -> User:
     )
     session.add(user)
     session.flush()
+    if actor is not None:
+        _audit(session, clock, actor, "user.create", user, role=user.role.value)
     return user
 
 
@@ -61,7 +76,7 @@ def get_by_username(session: Session, username: str) -> User:
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
@@ -70,6 +85,88 @@ def set_password(session: Session, user_id: int, password: str) -> None:
     if not 8 <= len(password) <= 256:
         raise InvalidInput("a password has 8 to 256 characters", field="password")
     get_user(session, user_id).password_hash = generate_password_hash(password)
+
+
+def change_password(
+    session: Session, clock: Clock, username: str, password: str, *, actor: str
+) -> User:
+    """Give ``username`` a new password (the old one stops working at once)."""
+    user = get_by_username(session, username)
+    set_password(session, user.id, password)
+    _audit(session, clock, actor, "user.password", user)
+    return user
+
+
+def set_active(
+    session: Session, clock: Clock, username: str, active: bool, *, actor: str
+) -> tuple[User, bool]:
+    """Deactivate (no login, no API token works) or reactivate ``username``.
+
+    Returns the user and whether anything changed; doing it twice is harmless and audited
+    once. Tokens are kept, not revoked: they work again when the user is reactivated.
+    """
+    user = get_by_username(session, username)
+    if user.active == active:
+        return user, False
+    user.active = active
+    _audit(session, clock, actor, "user.reactivate" if active else "user.deactivate", user)
+    return user, True
+
+
+def update_user(
+    session: Session,
+    clock: Clock,
+    username: str,
+    *,
+    actor: str,
+    role: str | None = None,
+    skills: str | dict[str, int] | None = None,
+    display_name: str | None = None,
+) -> tuple[User, dict[str, Any]]:
+    """Change only what is given (None: keep). Returns the user and ``{field: [before,
+    after]}`` for what really changed; nothing is audited when nothing changed."""
+    user = get_by_username(session, username)
+    new: dict[str, Any] = {}
+    if role is not None:
+        try:
+            new["role"] = Role(role.strip().lower())
+        except ValueError:
+            roles = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"{role!r} is not a role: use {roles}", field="role") from None
+    if skills is not None:
+        new["skills"] = parse_skills(skills)
+    if display_name is not None:
+        name = " ".join(display_name.split())
+        if not 1 <= len(name) <= NAME_LEN:
+            raise InvalidInput(f"a name has 1 to {NAME_LEN} characters", field="name")
+        new["display_name"] = name
+    changes: dict[str, Any] = {}
+    for field, value in new.items():
+        before = getattr(user, field)
+        if before != value:
+            setattr(user, field, value)
+            changes[field] = [_plain(before), _plain(value)]
+    if changes:
+        session.flush()
+        _audit(session, clock, actor, "user.update", user, changes=changes)
+    return user, changes
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Role) else value
+
+
+def _audit(session: Session, clock: Clock, actor: str, action: str, user: User, **detail):
+    audit(
+        session,
+        clock,
+        actor_id=None,
+        actor=actor,
+        action=action,
+        target=f"user:{user.id}",
+        username=user.username,
+        **detail,
+    )
 
 
 def set_skills(session: Session, user_id: int, skills: str | dict[str, int]) -> User:

@@ -88,3 +88,162 @@ def test_demo_seeds_once(runner, deps):
     assert "already there" in runner.invoke(args=["demo", "--no-serve"]).output
     with deps.session_factory() as s:
         assert len(s.scalars(select(User)).all()) == 4
+
+
+# ------------------------------------------------------------------ users: operator changes
+
+
+def _user(deps, username):
+    with deps.session_factory() as s:
+        user = s.scalars(select(User).where(User.username == username)).one()
+        s.expunge(user)
+        return user
+
+
+def _audit_actions(deps):
+    from crm_core.audit import AuditEntry
+
+    with deps.session_factory() as s:
+        return [
+            (e.action, e.target, e.detail.get("actor"))
+            for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+
+
+def _login(client, username, password):
+    import re
+
+    page = client.get("/login").data
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+
+
+def test_set_password_prompts_and_the_new_one_logs_in(runner, deps, app):
+    runner.invoke(args=["users", "add", "ana", "--password", "first-password"])
+    changed = runner.invoke(
+        args=["users", "set-password", "ana"], input="second-password\nsecond-password\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "password of ana changed" in changed.output
+    assert _login(app.test_client(), "ana", "first-password").status_code == 401
+    assert _login(app.test_client(), "ana", "second-password").status_code == 302
+    mismatch = runner.invoke(
+        args=["users", "set-password", "ana"], input="third-password\nother-password\n" * 3
+    )
+    assert mismatch.exit_code != 0  # asked again, then gave up: nothing changed
+    assert _login(app.test_client(), "ana", "second-password").status_code == 302
+    short = runner.invoke(args=["users", "set-password", "ana", "--password", "short"])
+    assert short.exit_code == 1 and "8 to 256 characters [password]" in short.output
+    user_id = _user(deps, "ana").id
+    assert _audit_actions(deps) == [
+        ("user.create", f"user:{user_id}", "cli"),
+        ("user.password", f"user:{user_id}", "cli"),
+    ]
+
+
+def test_deactivated_user_cannot_log_in_nor_use_tokens_until_reactivated(runner, deps, app):
+    runner.invoke(args=["users", "add", "ana", "--password", "ana-password"])
+    token = runner.invoke(args=["tokens", "create", "ana"]).output.strip()
+    bearer = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    assert client.get("/api/me", headers=bearer).status_code == 200
+    session_client = app.test_client()
+    assert _login(session_client, "ana", "ana-password").status_code == 302
+
+    off = runner.invoke(args=["users", "deactivate", "ana"])
+    assert off.exit_code == 0 and "ana deactivated" in off.output
+    assert client.get("/api/me", headers=bearer).status_code == 401
+    assert session_client.get("/api/me").status_code == 401  # the open session ends too
+    assert _login(app.test_client(), "ana", "ana-password").status_code == 401
+    assert "(deactivated)" in runner.invoke(args=["users", "list"]).output
+    again = runner.invoke(args=["users", "deactivate", "ana"])
+    assert again.exit_code == 0 and "already deactivated" in again.output
+
+    on = runner.invoke(args=["users", "reactivate", "ana"])
+    assert on.exit_code == 0 and "ana reactivated" in on.output
+    assert client.get("/api/me", headers=bearer).status_code == 200
+    assert _login(app.test_client(), "ana", "ana-password").status_code == 302
+    actions = [a for a, _, actor in _audit_actions(deps) if actor == "cli"]
+    assert actions == ["user.create", "user.deactivate", "user.reactivate"]
+
+
+def test_deactivating_an_agent_takes_them_out_of_the_queues(runner, deps):
+    from routing.config import profile
+
+    assert runner.invoke(args=["queues", "add", "sales", "--skill", "sales:1"]).exit_code == 0
+    for name in ("ana", "bob"):
+        runner.invoke(args=["users", "add", name, "--skills", "sales:5", "--password", "pw-12345"])
+    ana, bob = _user(deps, "ana"), _user(deps, "bob")
+    deps.router.set_presence(profile(bob), "available")
+    runner.invoke(args=["users", "deactivate", "bob"])  # waiting for a call: offline at once
+    assert deps.router.agent(bob.id)["state"] == "offline"
+
+    deps.router.set_presence(profile(ana), "available")
+    deps.router.enqueue("CA" + "1" * 32, "sales", call_sid="CA" + "1" * 32)
+    assert deps.router.agent(ana.id)["state"] == "reserved"  # the call rings for ana
+    result = runner.invoke(args=["users", "deactivate", "ana"])
+    assert result.exit_code == 0, result.output
+    assert deps.router.agent(ana.id)["state"] == "offline"
+    # the caller is not lost: waiting again for the next agent
+    assert deps.router.entry("CA" + "1" * 32)["state"] == "waiting"
+
+
+def test_users_set_changes_only_what_is_given(runner, deps):
+    runner.invoke(
+        args=[
+            "users",
+            "add",
+            "ana",
+            "--skills",
+            "sales:8",
+            "--name",
+            "Ana",
+            "--password",
+            "pw-1234x",
+        ]
+    )
+    role = runner.invoke(args=["users", "set", "ana", "--role", "supervisor"])
+    assert role.exit_code == 0, role.output
+    user = _user(deps, "ana")
+    assert (user.role.value, user.skills, user.display_name) == ("supervisor", {"sales": 8}, "Ana")
+    both = runner.invoke(
+        args=["users", "set", "ana", "--skills", "sales:3,spanish:5", "--name", "Ana  Ruiz"]
+    )
+    assert both.exit_code == 0, both.output
+    user = _user(deps, "ana")
+    assert user.skills == {"sales": 3, "spanish": 5} and user.display_name == "Ana Ruiz"
+    assert user.role.value == "supervisor"
+    assert runner.invoke(args=["users", "set", "ana", "--skills", "none"]).exit_code == 0
+    assert _user(deps, "ana").skills == {}
+    same = runner.invoke(args=["users", "set", "ana", "--role", "supervisor"])
+    assert same.exit_code == 0 and "nothing changed" in same.output
+    updates = [e for e in _audit_actions(deps) if e[0] == "user.update"]
+    assert len(updates) == 3 and all(actor == "cli" for *_, actor in updates)
+    from crm_core.audit import recent
+
+    with deps.session_factory() as s:
+        latest = recent(s, limit=1)[0].detail
+    assert latest["changes"] == {"skills": [{"sales": 3, "spanish": 5}, {}]}
+
+
+def test_users_errors_are_one_clear_line(runner):
+    runner.invoke(args=["users", "add", "ana", "--password", "ana-password"])
+    cases = {
+        ("users", "set", "nobody", "--role", "admin"): "no user nobody [username]",
+        ("users", "set", "ana", "--role", "boss"): "'boss' is not a role",
+        ("users", "set", "ana", "--skills", "sales=8"): "[skills]",
+        ("users", "set", "ana", "--skills", "sales:11"): "level from 1 to 10 [skills]",
+        ("users", "set", "ana", "--name", "   "): "[name]",
+        ("users", "deactivate", "nobody"): "no user nobody [username]",
+        ("users", "reactivate", "nobody"): "no user nobody [username]",
+        ("users", "set-password", "nobody", "--password", "long-enough"): "no user nobody",
+    }
+    for args, message in cases.items():
+        result = runner.invoke(args=list(args))
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    nothing = runner.invoke(args=["users", "set", "ana"])
+    assert nothing.exit_code == 2 and "at least one of" in nothing.output
