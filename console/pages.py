@@ -3,7 +3,7 @@ settings its script reads (the URLs it calls, the service-level target, alert li
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from console.api import LEADS
@@ -20,6 +20,7 @@ bp = Blueprint(
 )
 SERVICE_LEVEL_TARGET = 80  # the classic 80/20: 80 % answered within the queue's threshold
 LONG_WAIT_SECONDS = 120  # a tile's alert for queues with no max_wait_seconds of their own
+MISSING_DISPOSITION_DAYS = 2  # the "Calls without a disposition" panel: today and yesterday
 
 
 def service_level_target(config) -> float:
@@ -27,6 +28,55 @@ def service_level_target(config) -> float:
     the README says); a value up to 1 is taken as a ratio already (0.8), so either works."""
     value = float(config.get("WALLBOARD_SERVICE_LEVEL_TARGET", SERVICE_LEVEL_TARGET))
     return value / 100 if value > 1 else value
+
+
+# The navigation bar (templates/base.html): (endpoint, label, roles that see it). The
+# desk is every user's; the wallboard and QA review are the supervisors' and admins';
+# "My QA scores" is the agents' own (a supervisor reviews everyone's on /qa).
+NAV = (
+    ("desk.desk", "Agent desk", ("agent", "supervisor", "admin")),
+    ("pages.wallboard", "Wallboard", ("supervisor", "admin")),
+    ("qa.qa_page", "QA review", ("supervisor", "admin")),
+    ("qa.my_scores_page", "My QA scores", ("agent",)),
+)
+ROLE_WORDS = {"agent": "Agent", "supervisor": "Supervisor", "admin": "Administrator"}
+DEFAULT_BRAND = "Call center"
+
+
+def role_word(role) -> str:
+    """ "Supervisor" for Role.SUPERVISOR: the word a person reads, never the enum value."""
+    value = getattr(role, "value", role) or ""
+    return ROLE_WORDS.get(str(value), str(value).replace("_", " ").capitalize())
+
+
+def brand(config) -> str:
+    """The dealership's name (``DEALER_NAME``) as the console's brand, else "Call center"."""
+    return (config.get("DEALER_NAME") or "").strip() or DEFAULT_BRAND
+
+
+@bp.app_context_processor
+def navigation():
+    """What base.html's bar shows: the brand, and for a signed-in user the links their role
+    may open (the current page marked), their name and role as a word."""
+    links = []
+    if current_user.is_authenticated:
+        role = getattr(current_user.role, "value", current_user.role)
+        for endpoint, label, roles in NAV:
+            if role not in roles or endpoint not in current_app.view_functions:
+                continue
+            links.append(
+                {
+                    "url": url_for(endpoint),
+                    "label": label,
+                    "current": request.endpoint == endpoint,
+                    "id": "nav-" + endpoint.rsplit(".", 1)[1].replace("_", "-"),
+                }
+            )
+    return {
+        "brand": brand(current_app.config),
+        "nav_links": links,
+        "role_word": role_word,
+    }
 
 
 @bp.get("/")
@@ -59,13 +109,22 @@ def wallboard():
         "modeUrl": "/api/acd/calls/ID/monitor/PART",
         "leaveUrl": "/api/acd/calls/ID/monitor/PART/leave",
         "whyUrl": "/api/acd/calls/ID/why",
+        "endUrl": "/api/acd/calls/ID/end",  # console/acd_live.py: a supervisor ends a call
+        "missingUrl": f"/api/calls/missing-disposition?days={MISSING_DISPOSITION_DAYS}",
+        # TV mode from the start: ?tv=1 for a screen nobody clicks (wallboard.js).
+        "tv": request.args.get("tv", "") in ("1", "true", "yes", "on"),
         "moveTargets": sorted(
             ({"name": q.name, "label": q.display_name or q.name} for q in queues if q.active),
             key=lambda q: q["name"],
         ),
         "awayReasons": [r.value for r in AwayReason],
     }
-    return render_template("wallboard.html", settings=settings)
+    return render_template(
+        "wallboard.html",
+        settings=settings,
+        tv=settings["tv"],
+        missing_days=MISSING_DISPOSITION_DAYS,
+    )
 
 
 @bp.get("/healthz")

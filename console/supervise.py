@@ -28,7 +28,8 @@ from crm_core.audit import AuditEntry, audit, recent
 from crm_core.errors import CallCenterError, Conflict, NotFound
 from crm_core.schemas import parse
 from crm_core.users import get_user
-from routing.why import explain
+from routing.scripts import from_ms
+from routing.why import _clock, _record, explain
 from telephony.carrier import CarrierError
 
 bp = Blueprint("supervise", __name__)
@@ -186,10 +187,42 @@ def leave(entry_id: str, participant: str):
 def why(entry_id: str):
     """Why the call's agent was offered it: the router's reasons at the instant of the
     offer (routing/why.py), kept two days."""
-    found = explain(_deps().router, entry_id[:64])
+    router = _deps().router
+    found = explain(router, entry_id[:64])
     if found is None:
         raise NotFound(f"no offer of call {entry_id[:64]!r} is known", field="entry")
+    record = _record(router, entry_id[:64]) or {}
+    found["reason_parts"] = [reason_parts(r, _times(router, record)) for r in found["reasons"]]
     return found
+
+
+def _times(router, record: dict) -> dict[str, str]:
+    """The router-zone clock text (``09:30:05``) of each instant the reasons name → its ISO
+    time, so the page can show it in the viewer's own zone."""
+    out = {}
+    for key in ("idle_since", "last_offered", "at"):
+        if record.get(key):
+            when = from_ms(record[key])
+            out[_clock(router, when)] = when.isoformat()
+    return out
+
+
+def reason_parts(reason: str, times: dict[str, str]) -> list[dict[str, str]]:
+    """A reason as ``[{"text": …} | {"time": ISO}, …]``: its clock times set apart for the
+    page to format (Fmt.time) in the viewer's zone; the text around them kept as it is."""
+    parts: list[dict[str, str]] = []
+    rest = reason
+    while rest:
+        hits = [(rest.find(clock), clock) for clock in times if clock in rest]
+        if not hits:
+            parts.append({"text": rest})
+            break
+        at, clock = min(hits)
+        if at:
+            parts.append({"text": rest[:at]})
+        parts.append({"time": times[clock]})
+        rest = rest[at + len(clock) :]
+    return parts
 
 
 def _entry_json(e: AuditEntry) -> dict:

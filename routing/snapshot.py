@@ -55,6 +55,7 @@ def queues(router: Router) -> list[dict[str, Any]]:
                     "offered": stats.get(f"{n}|entered", 0),  # calls that entered the queue
                     "answered": answered,
                     "abandoned": abandoned,
+                    "answered_within": within,  # the wallboard's totals row sums these
                     # Service level: answered within the threshold, of those answered or
                     # abandoned (abandons count against it, as Twilio's and Genesys' do).
                     "service_level": round(within / (answered + abandoned), 3)

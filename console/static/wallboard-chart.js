@@ -22,8 +22,8 @@
   }
 
   function localTime(iso) {
-    // "2026-01-05T09:30:00-05:00" → "09:30": the queue's own local time, as the API gives it
-    return iso.slice(11, 16);
+    // The bucket's start in the viewer's own zone (static/format.js), "9:30 AM"
+    return window.Fmt ? window.Fmt.time(iso) : iso.slice(11, 16);
   }
 
   function render(day) {
@@ -56,7 +56,7 @@
         class: b.service_level < day.target ? "point below" : "point",
       });
       dot.append(svgNode("title", {}, `${localTime(b.start)}: ${Math.round(b.service_level * 100)} % `
-        + `(${b.answered_within} of ${b.offered} within ${day.service_level_seconds} s)`));
+        + `(${b.answered_within} of ${b.offered} answered within ${day.service_level_seconds} seconds)`));
       dots.push(dot);
     });
     if (path) svg.append(svgNode("path", { d: path.trim(), class: "sl" }));

@@ -10,18 +10,28 @@
  * While the stream is not open a "reconnecting" banner shows; the browser reconnects by
  * itself (with Last-Event-ID), and when it gives up (an HTTP error) we open a new one.
  *
- * Each tile also lists its waiting callers (GET /api/acd/waiting, re-read with the
- * snapshots) with a "move to queue" choice, and a chart of the day's service level
+ * Each tile lists its waiting callers (GET /api/acd/waiting, re-read with the snapshots:
+ * the customer's name by caller ID and the number in national format) with a "Move to…"
+ * choice that starts empty, and a chart of the day's service level
  * (GET /api/acd/service-level, drawn by wallboard-chart.js), re-read when the stream says a
- * call was answered, abandoned or ended, and every minute.
- * The agent table's actions (force a state, end wrap-up, listen/whisper/barge, "why this
- * agent?") and the tiles' moves are handled by one listener per container (event
+ * call was answered, abandoned or ended, and every minute. The same waiting answer names
+ * the caller of each agent's current call ("calls"), so the table never shows a CallSid.
+ * A totals row sums the queues: waiting, the longest wait, today's service level (answered
+ * within the threshold of answered and abandoned, over every queue), answered, abandoned.
+ * The agent table's actions (force a state, end wrap-up, end the call, listen/whisper/barge,
+ * "why this agent?") and the tiles' moves are handled by one listener per container (event
  * delegation: 200 rows cost nothing more); an action's error shows beside it, and stays
  * through re-renders until the next action there. Re-rendering waits while a <select> in
  * the container has the focus, so a refresh never closes a menu being used.
  * The agent table's "QA" column is each agent's average QA score and count over 30 days
  * (GET /api/qa/averages, recording/qa.py), read on load and every few minutes: scores
  * change when a supervisor saves one, not with the calls, so it is not on the stream.
+ * "Calls without a disposition" (GET /api/calls/missing-disposition) is read on load, when
+ * a call ends, and every minute.
+ * TV mode (the "TV mode" button, through the Fullscreen API, or /wallboard?tv=1 for a
+ * screen nobody clicks): large type, no buttons, no navigation bar.
+ * Every label goes through Fmt (static/format.js): words, national numbers, the viewer's
+ * times, durations.
  */
 (function () {
   "use strict";
@@ -35,10 +45,10 @@
   const CHART_EVENTS = new Set(["connected", "ended", "abandoned"]);
   const QA_EVERY_MS = 300_000;
   const QA_URL = settings.qaAveragesUrl || "/api/qa/averages?days=30";
-  const STATE_LABELS = { // routing.model.AgentState; an unknown state shows as it is
-    available: "available", reserved: "ringing", pending: "returning", busy: "on a call",
-    wrap_up: "wrap-up", away: "away", offline: "offline",
-  };
+  const MISSING_EVERY_MS = 60_000;
+  // routing.model.AgentState in the order the tiles list them; Fmt.label words each.
+  const STATE_ORDER = ["available", "reserved", "pending", "busy", "wrap_up", "away", "offline"];
+  const stateWord = (s) => Fmt.label(s);
 
   const el = {
     queues: document.getElementById("wb-queues"),
@@ -47,6 +57,9 @@
     status: document.getElementById("wb-status"),
     monitor: document.getElementById("wb-monitor"),
     why: document.getElementById("wb-why"),
+    totals: document.getElementById("wb-totals"),
+    missing: document.getElementById("wb-missing"),
+    tv: document.getElementById("wb-tv"),
   };
   const state = {
     queues: [],
@@ -56,7 +69,11 @@
     serverOffsetMs: 0, // server clock minus this browser's, from the last snapshot
     events: 0,
     snapshots: 0,
-    waiting: {}, // queue → [{entry, phone, kind, priority, waited_seconds}]
+    waiting: {}, // queue → [{entry, phone, name, kind, priority, waited_seconds}]
+    calls: {}, // an agent's call or offer (entry) → {phone, name, kind, queue}
+    notes: {}, // "agent:<id>" → what an action did that is not an error ("offline after the call")
+    missing: null, // GET /api/calls/missing-disposition's calls, once read
+    missingLoads: 0,
     levels: {}, // queue → its day from /api/acd/service-level
     charts: {}, // queue → its rendered <svg>, kept across re-renders of the tiles
     errors: {}, // "queue:<name>" | "agent:<id>" | "monitor" → the last action's error
@@ -76,11 +93,17 @@
   // ------------------------------------------------------------------ formatting
   function duration(seconds) {
     if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
-    const s = Math.max(0, Math.floor(seconds));
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const pad = (n) => String(n).padStart(2, "0");
-    return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+    return Fmt.duration(Math.floor(seconds)); // whole seconds tick, never round up early
+  }
+
+  /* "Maria Lopez (313) 555-0100", the number on hover; a number alone when nobody has it. */
+  function callerNode(call, cls) {
+    const box = node("span", { class: cls || "caller" });
+    if (!call) return box;
+    if (call.name) box.append(node("span", { class: "name" }, call.name), " ");
+    if (call.phone) box.append(Fmt.phoneNode(call.phone));
+    else if (!call.name) box.append(node("span", { class: "name" }, "Unknown caller"));
+    return box;
   }
 
   function percent(ratio) {
@@ -108,10 +131,10 @@
     const reasons = [];
     const sl = q.today.service_level;
     if (sl !== null && sl !== undefined && sl < settings.serviceLevelTarget) {
-      reasons.push(`service level ${percent(sl)} below ${percent(settings.serviceLevelTarget)}`);
+      reasons.push(`Service level ${percent(sl)} is below the ${percent(settings.serviceLevelTarget)} target`);
     }
     const limit = settings.maxWait[q.queue] || settings.longWaitSeconds;
-    if (longestWait(q) > limit) reasons.push(`a caller has waited over ${duration(limit)}`);
+    if (longestWait(q) > limit) reasons.push(`A caller has waited over ${duration(limit)}`);
     return reasons;
   }
 
@@ -122,19 +145,20 @@
     }
     el.queues.replaceChildren(...state.queues.map((q) => {
       const t = q.today;
-      const order = Object.keys(STATE_LABELS);
-      const rank = (s) => (order.includes(s) ? order.indexOf(s) : order.length);
+      const rank = (s) => (STATE_ORDER.includes(s) ? STATE_ORDER.indexOf(s) : STATE_ORDER.length);
       const states = Object.entries(q.agents)
+        .filter(([, n]) => n > 0)
         .sort(([a], [b]) => rank(a) - rank(b))
-        .map(([s, n]) => `${STATE_LABELS[s] || s} ${n}`).join(" · ");
+        .map(([s, n]) => `${stateWord(s)} ${n}`).join(" · ") || "No agent logged in";
       return node("article", { class: "wb-tile", "data-queue": q.queue },
-        node("h3", {}, q.display_name || q.queue),
+        node("h3", {}, q.display_name || Fmt.label(q.queue)),
         node("dl", {},
           node("dt", {}, "Waiting"), node("dd", { class: "waiting" }, q.waiting),
           node("dt", {}, "Longest wait"), node("dd", { class: "longest" }, duration(longestWait(q))),
-          node("dt", {}, `Service level (${t.service_level_seconds} s)`),
+          node("dt", { title: `Answered within ${t.service_level_seconds} seconds, of the calls answered or abandoned today` },
+            `Service level (${t.service_level_seconds} s)`),
           node("dd", { class: "sl" }, percent(t.service_level)),
-          node("dt", {}, "ASA"),
+          node("dt", { title: "Average speed of answer today" }, "Average answer"),
           node("dd", { class: "asa" }, t.asa_seconds === null ? "–" : duration(t.asa_seconds)),
           node("dt", {}, "Answered"), node("dd", { class: "answered" }, t.answered),
           node("dt", {}, "Abandoned"), node("dd", { class: "abandoned" }, t.abandoned)),
@@ -144,22 +168,61 @@
         errorNode(`queue:${q.queue}`));
     }));
     tickQueues();
+    renderTotals();
+  }
+
+  /* One row over every queue: the same figures as the tiles, summed. Service level is
+   * recomputed from the counts (answered within the threshold, of answered + abandoned),
+   * never averaged from the queues' percentages. */
+  function totals() {
+    const sum = (f) => state.queues.reduce((n, q) => n + (Number(f(q)) || 0), 0);
+    const answered = sum((q) => q.today.answered);
+    const abandoned = sum((q) => q.today.abandoned);
+    const within = sum((q) => q.today.answered_within);
+    return {
+      waiting: sum((q) => q.waiting),
+      longest: state.queues.reduce((m, q) => Math.max(m, longestWait(q)), 0),
+      serviceLevel: answered + abandoned ? within / (answered + abandoned) : null,
+      answered,
+      abandoned,
+    };
+  }
+
+  function renderTotals() {
+    if (!el.totals) return;
+    const t = totals();
+    const cell = (cls, label, value) => node("div", { class: `wb-total ${cls}` },
+      node("span", { class: "label" }, label), node("span", { class: "value" }, value));
+    el.totals.replaceChildren(
+      cell("waiting", "Waiting", t.waiting),
+      cell("longest", "Longest wait", duration(t.longest)),
+      cell("sl", "Service level today", percent(t.serviceLevel === null ? null : Math.round(t.serviceLevel * 1000) / 1000)),
+      cell("answered", "Answered today", t.answered),
+      cell("abandoned", "Abandoned today", t.abandoned));
+    const below = t.serviceLevel !== null && t.serviceLevel < settings.serviceLevelTarget;
+    el.totals.classList.toggle("alert", below);
   }
 
   function callersOf(q) {
     const callers = state.waiting[q.queue] || [];
+    // Another queue only: moving a caller to the queue they are in does nothing.
     const targets = settings.moveTargets.filter((t) => t.name !== q.queue);
-    const list = node("ul", { class: "wb-callers", "aria-label": `Waiting in ${q.queue}` });
+    const list = node("ul", { class: "wb-callers", "aria-label": `Waiting in ${q.display_name || q.queue}` });
     for (const c of callers) {
+      const who = c.name ? `${c.name}, ${Fmt.phone(c.phone)}` : Fmt.phone(c.phone);
       const select = chosen(`move:${c.entry}`, node("select",
-        { "aria-label": `Move ${c.phone || c.entry} to queue`, "data-choice": `move:${c.entry}` },
+        { "aria-label": `Move ${who} to another queue`, "data-choice": `move:${c.entry}`,
+          disabled: targets.length ? null : "" },
+        node("option", { value: "", disabled: "", selected: "" }, "Move to…"),
         ...targets.map((t) => node("option", { value: t.name }, t.label))));
       list.append(node("li", { "data-entry": c.entry },
-        node("span", { class: "who" }, c.phone || c.entry),
-        node("span", { class: "waited", "data-waited": c.waited_seconds }, duration(c.waited_seconds)),
-        select,
-        node("button", { type: "button", "data-action": "move", disabled: targets.length ? null : "" },
-          "Move")));
+        node("div", { class: "line" },
+          callerNode(c.phone || c.name ? c : null, "who"),
+          node("span", { class: "waited", "data-waited": c.waited_seconds }, duration(c.waited_seconds))),
+        node("div", { class: "move" },
+          select,
+          node("button", { type: "button", "data-action": "move", disabled: select.value ? null : "" },
+            "Move"))));
     }
     return list;
   }
@@ -203,21 +266,46 @@
       return;
     }
     el.agents.replaceChildren(...state.agents.map((a) => {
-      const label = STATE_LABELS[a.state] || a.state;
+      const label = stateWord(a.state);
       const aht = a.calls_today ? a.talk_seconds_today / a.calls_today : null;
       return node("tr", { class: a.state, "data-agent": a.id },
-        node("td", { class: "name" }, a.name || `#${a.id}`),
-        node("td", { class: "state" }, a.reason ? `${label} (${a.reason})` : label),
+        node("td", { class: "name" }, a.name || `Agent ${a.id}`),
+        node("td", { class: "state" }, a.reason ? `${label} (${Fmt.label(a.reason).toLowerCase()})` : label),
         node("td", { class: "since", "data-since": a.since }, ""),
-        node("td", { class: "call", title: a.call || a.offer || "" },
-          a.call || (a.offer ? `offered ${a.offer}` : "")),
+        callCell(a),
         node("td", { class: "calls" }, a.calls_today),
         node("td", { class: "aht" }, duration(aht)),
-        node("td", { class: "queues" }, (a.queues || []).join(", ")),
+        node("td", { class: "queues" }, (a.queues || []).map(queueName).join(", ")),
         qaCell(a.id),
-        node("td", { class: "actions" }, ...actionsOf(a), errorNode(`agent:${a.id}`)));
+        node("td", { class: "actions" }, ...actionsOf(a), noteNode(`agent:${a.id}`),
+          errorNode(`agent:${a.id}`)));
     }));
     tickAgents();
+  }
+
+  function queueName(name) {
+    const q = state.queues.find((x) => x.queue === name);
+    return (q && q.display_name) || Fmt.label(name);
+  }
+
+  /* Who the agent is talking to (or who is ringing them): the customer's name and number
+   * from GET /api/acd/waiting's "calls", never the CallSid. */
+  function callCell(a) {
+    const entry = a.call || a.offer;
+    const td = node("td", { class: "call" });
+    if (!entry) return td;
+    const call = state.calls[entry];
+    const who = callerNode(call && (call.phone || call.name) ? call : { name: "Caller" });
+    if (!a.call) td.append(node("span", { class: "ringing" }, "Ringing: "));
+    else if (call && call.kind === "callback") td.append(node("span", { class: "ringing" }, "Callback: "));
+    td.append(who);
+    td.title = who.textContent;
+    return td;
+  }
+
+  function noteNode(key) {
+    const note = state.notes[key];
+    return node("p", { class: "wb-note", role: "status", hidden: note ? null : "" }, note || "");
   }
 
   function qaCell(id) {
@@ -247,8 +335,10 @@
     }
   }
 
+  // Every state is offered in every state: the server says what it makes of it (an agent
+  // on a call who is set offline goes offline when the call ends).
   const FORCE = [["available", "Available"],
-    ...settings.awayReasons.map((r) => [`away:${r}`, `Away (${r.replace("_", " ")})`]),
+    ...settings.awayReasons.map((r) => [`away:${r}`, `Away (${Fmt.label(r).toLowerCase()})`]),
     ["offline", "Offline"]];
 
   function actionsOf(a) {
@@ -262,12 +352,14 @@
       }
       out.push(node("button", { type: "button", "data-action": "why", "data-entry": a.call },
         "Why this agent?"));
+      out.push(node("button", { type: "button", "data-action": "end-call", "data-entry": a.call,
+        class: "danger" }, "End call"));
     }
     if (a.state === "wrap_up") {
       out.push(node("button", { type: "button", "data-action": "end-wrap-up" }, "End wrap-up"));
     }
     out.push(chosen(`force:${a.id}`, node("select", { "data-role": "force",
-      "data-choice": `force:${a.id}`, "aria-label": `State for ${a.name || a.id}` },
+      "data-choice": `force:${a.id}`, "aria-label": `State for ${a.name || `agent ${a.id}`}` },
       ...FORCE.map(([value, label]) => node("option", { value }, label)))));
     out.push(node("button", { type: "button", "data-action": "force" }, "Set state"));
     return out;
@@ -297,7 +389,8 @@
     state.agents = agents;
     state.receivedAt = performance.now();
     if (waiting) {
-      state.waiting = waiting;
+      state.waiting = waiting.queues;
+      state.calls = waiting.calls || {};
       state.waitingAt = state.receivedAt;
     }
     render();
@@ -310,7 +403,7 @@
     try {
       const [q, a, w] = await Promise.all([
         getJson(settings.queuesUrl), getJson(settings.agentsUrl), getJson(settings.waitingUrl)]);
-      if (mine === generation) apply(q.queues, a.agents, w.queues);
+      if (mine === generation) apply(q.queues, a.agents, w);
     } catch (err) {
       console.warn("wallboard refresh failed", err);
       el.status.textContent = "refresh failed; retrying";
@@ -324,6 +417,7 @@
       const w = await getJson(settings.waitingUrl);
       if (mine === generation) {
         state.waiting = w.queues;
+        state.calls = w.calls || {};
         state.waitingAt = performance.now();
         render();
       }
@@ -391,6 +485,7 @@
       let type = null;
       try { type = JSON.parse(event.data).type; } catch (err) { type = null; }
       if (CHART_EVENTS.has(type)) scheduleCharts(CHART_DEBOUNCE_MS);
+      if (type === "ended") scheduleMissing(CHART_DEBOUNCE_MS);
     });
   }
 
@@ -409,6 +504,13 @@
   // ------------------------------------------------------------------ actions
   const url = (template, id, part) =>
     template.replace("ID", encodeURIComponent(id)).replace("PART", encodeURIComponent(part || ""));
+
+  function showNote(key) {
+    const [, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+    const holder = el.agents.querySelector(`tr[data-agent="${CSS.escape(id)}"] td.actions`);
+    const slot = holder && holder.querySelector(":scope > .wb-note");
+    if (slot) slot.replaceWith(noteNode(key));
+  }
 
   function showError(key, error) {
     if (error) state.errors[key] = error;
@@ -440,7 +542,20 @@
     const action = button.dataset.action;
     if (action === "force") {
       const [state_, reason] = row.querySelector("select[data-role=force]").value.split(":");
-      await act(key, button, url(settings.presenceUrl, id), reason ? { state: state_, reason } : { state: state_ });
+      delete state.notes[key];
+      const result = await act(key, button, url(settings.presenceUrl, id),
+        reason ? { state: state_, reason } : { state: state_ });
+      if (result.ok && result.body && result.body.offline_after_call) {
+        state.notes[key] = "Goes offline when this call ends.";
+      }
+      showNote(key);
+    } else if (action === "end-call") {
+      const agent = state.agents.find((a) => String(a.id) === id);
+      const call = state.calls[button.dataset.entry];
+      const caller = call ? (call.name || Fmt.phone(call.phone)) : "the caller";
+      const who = agent ? agent.name || `agent ${agent.id}` : "the agent";
+      if (!window.confirm(`End the call between ${who} and ${caller}? Both sides are hung up.`)) return;
+      await act(key, button, url(settings.endUrl, button.dataset.entry), {});
     } else if (action === "end-wrap-up") {
       await act(key, button, url(settings.presenceUrl, id), { state: "available" });
     } else if (action === "monitor") {
@@ -462,13 +577,19 @@
     const item = button.closest("li[data-entry]");
     const queue = button.closest(".wb-tile").dataset.queue;
     const target = item.querySelector("select").value;
-    await act(`queue:${queue}`, button, url(settings.moveUrl, item.dataset.entry), { queue: target });
+    if (!target) return; // no queue chosen yet (the button is disabled then)
+    const result = await act(`queue:${queue}`, button, url(settings.moveUrl, item.dataset.entry), { queue: target });
+    if (result.ok) delete state.choices[`move:${item.dataset.entry}`];
   });
 
   for (const container of [el.queues, el.agents]) {
     container.addEventListener("change", (event) => {
       const key = event.target.dataset && event.target.dataset.choice;
       if (key) state.choices[key] = event.target.value;
+      // "Move" waits for a queue to be chosen.
+      const move = key && key.startsWith("move:")
+        && event.target.closest("li").querySelector("button[data-action=move]");
+      if (move) move.disabled = !event.target.value;
     });
     container.addEventListener("focusout", () => {
       if (state.pendingRender) setTimeout(render, 0); // once the focus has really moved
@@ -518,9 +639,17 @@
       return;
     }
     const box = el.why;
+    const strategy = Fmt.label(data.strategy).toLowerCase();
+    const eligible = `${data.eligible} agent${data.eligible === 1 ? "" : "s"} could take it`;
     box.querySelector(".title").textContent =
-      `${data.agent || `#${data.agent_id}`} for ${data.queue} (${data.strategy}, ${data.eligible} eligible)`;
-    box.querySelector("ul").replaceChildren(...(data.reasons || []).map((r) => node("li", {}, r)));
+      `${data.agent || `Agent ${data.agent_id}`} for ${queueName(data.queue)}: offered ${Fmt.time(data.offered_at)}, `
+      + `${strategy}, ${eligible}`;
+    // Each reason's clock times come apart ({time: ISO}) to show in this viewer's zone.
+    const words = (text) => (data.strategy ? text.split(data.strategy).join(strategy) : text);
+    const lines = data.reason_parts
+      || (data.reasons || []).map((r) => [{ text: r }]);
+    box.querySelector("ul").replaceChildren(...lines.map((parts) => node("li", {},
+      ...parts.map((p) => (p.time ? node("time", { datetime: p.time }, Fmt.time(p.time)) : words(p.text))))));
     const rect = button.getBoundingClientRect();
     box.style.top = `${rect.bottom + window.scrollY + 4}px`;
     box.style.left = `${Math.max(8, rect.right + window.scrollX - 320)}px`;
@@ -533,19 +662,107 @@
     if (event.key === "Escape") el.why.hidden = true;
   });
 
+  // ------------------------------------------------------------------ calls without a disposition
+  let missingTimer = null;
+
+  function draftText(draft) {
+    if (!draft) return "No draft";
+    const bits = [];
+    if (draft.disposition) bits.push(Fmt.label(draft.disposition));
+    if (draft.notes) bits.push(`“${String(draft.notes).slice(0, 120)}”`);
+    if (draft.updated_at || draft.saved_at) bits.push(`saved ${Fmt.relative(draft.updated_at || draft.saved_at)}`);
+    return bits.length ? `Draft: ${bits.join(", ")}` : "Draft started";
+  }
+
+  function renderMissing() {
+    if (!el.missing) return;
+    const body = el.missing.querySelector("tbody");
+    const count = document.getElementById("wb-missing-count");
+    const calls = state.missing || [];
+    if (count) count.textContent = state.missing === null ? "" : String(calls.length);
+    if (state.missing === null) return;
+    if (!calls.length) {
+      body.replaceChildren(node("tr", {}, node("td", { colspan: "5", class: "wb-empty" },
+        "Every call has its disposition.")));
+      return;
+    }
+    body.replaceChildren(...calls.map((c) => {
+      const caller = callerNode(c.customer || c.from_number
+        ? { name: c.customer && c.customer.name, phone: c.from_number } : null);
+      return node("tr", { "data-call": c.id, class: c.incomplete ? "incomplete" : null },
+        node("td", { class: "agent" }, c.agent ? c.agent.display_name : "No agent"),
+        node("td", { class: "caller" }, caller),
+        node("td", { class: "when" }, node("time", { datetime: c.ended_at || c.started_at },
+          Fmt.when(c.ended_at || c.started_at))),
+        node("td", { class: "queue" }, `${Fmt.label(c.direction)}${c.queue ? `, ${c.queue_display_name || queueName(c.queue)}` : ""}`),
+        node("td", { class: "draft" }, draftText(c.draft),
+          c.incomplete ? node("span", { class: "flag" }, " (the wrap-up is not finished)") : ""));
+    }));
+  }
+
+  async function loadMissing() {
+    missingTimer = null;
+    if (!el.missing || !settings.missingUrl) return;
+    try {
+      const data = await getJson(settings.missingUrl);
+      state.missing = data.calls || [];
+      state.missingLoads++;
+      renderMissing();
+      el.missing.querySelector(".wb-error").hidden = true;
+    } catch (err) {
+      const box = el.missing.querySelector(".wb-error");
+      box.textContent = "The calls without a disposition could not be read; trying again in a minute.";
+      box.hidden = false;
+    }
+  }
+
+  function scheduleMissing(delay) {
+    if (missingTimer === null) missingTimer = setTimeout(loadMissing, delay);
+  }
+
+  // ------------------------------------------------------------------ TV mode
+  // Large type for a screen across the room: full screen through the Fullscreen API, or
+  // always with ?tv=1 (a TV's browser that nobody clicks). Esc (the browser's) leaves it.
+  function setTv(on) {
+    document.body.classList.toggle("tv", on);
+    document.documentElement.classList.toggle("tv", on); // rem-sized type grows with it
+    if (el.tv) el.tv.setAttribute("aria-pressed", String(on));
+  }
+
+  if (el.tv) {
+    el.tv.addEventListener("click", async () => {
+      if (document.fullscreenElement) {
+        await document.exitFullscreen().catch(() => null);
+        return;
+      }
+      setTv(true);
+      const root = document.documentElement;
+      if (root.requestFullscreen) await root.requestFullscreen().catch(() => null);
+    });
+    document.addEventListener("fullscreenchange", () => {
+      setTv(Boolean(document.fullscreenElement) || settings.tv);
+    });
+  }
+  if (settings.tv) setTv(true);
+
   window.wallboard = {
     get source() { return source; },
     state,
     connect,
     loadCharts,
     loadQa,
+    loadMissing,
+    totals,
+    setTv,
   };
   addQaHeader();
   connect();
   showConnection();
   loadCharts();
   loadQa();
+  loadMissing();
   setInterval(loadQa, QA_EVERY_MS);
+  setInterval(() => scheduleMissing(0), MISSING_EVERY_MS);
   setInterval(tick, 1000);
   setInterval(() => scheduleCharts(0), CHART_EVERY_MS);
 })();

@@ -41,7 +41,7 @@ def tile(page, queue: str):
 
 def test_tiles_show_each_queue_and_a_caller_arriving_within_a_second(page, board):
     expect(page.locator(".wb-tile")).to_have_count(2)
-    expect(tile(page, "sales").locator("h3")).to_have_text("sales")
+    expect(tile(page, "sales").locator("h3")).to_have_text("sales")  # its display name
     expect(tile(page, "sales").locator(".waiting")).to_have_text("0")
     expect(page.locator("#wb-banner")).to_be_hidden()
     board.enqueue("CA1", "sales", call_sid="CA1")
@@ -60,10 +60,10 @@ def test_an_agent_going_available_shows_in_the_table_within_a_second(page, board
     expect(page.locator("#wb-agents tbody")).to_contain_text("No agent")
     board.set_presence(agent(7, sales=3), "available")
     row = page.locator('#wb-agents tr[data-agent="7"]')
-    expect(row.locator("td.state")).to_have_text("available", timeout=LIVE)
-    expect(tile(page, "sales").locator(".states")).to_contain_text("available 1")
+    expect(row.locator("td.state")).to_have_text("Available", timeout=LIVE)
+    expect(tile(page, "sales").locator(".states")).to_contain_text("Available 1")
     board.set_presence(agent(7, sales=3), "away", "lunch")
-    expect(row.locator("td.state")).to_have_text("away (lunch)", timeout=LIVE)
+    expect(row.locator("td.state")).to_have_text("Away (lunch)", timeout=LIVE)
 
 
 def test_a_lost_stream_shows_the_banner_then_recovers_from_a_snapshot(page, board):
@@ -108,7 +108,7 @@ def ana(api, board):
 
 def test_forcing_an_agent_away_changes_the_table_and_the_tile(page, board, ana, api):
     row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
-    expect(row.locator("td.state")).to_have_text("available", timeout=LIVE)
+    expect(row.locator("td.state")).to_have_text("Available", timeout=LIVE)
     row.locator("select[data-role=force]").select_option("away:lunch")
     # A live update re-renders the table meanwhile: the choice survives it.
     board.enqueue("CA9", "service", call_sid="CA9")
@@ -116,20 +116,20 @@ def test_forcing_an_agent_away_changes_the_table_and_the_tile(page, board, ana, 
     page.locator("h1").click()  # the menu closes; the deferred render happens
     expect(row.locator("select[data-role=force]")).to_have_value("away:lunch")
     row.locator("button[data-action=force]").click()
-    expect(row.locator("td.state")).to_have_text("away (lunch)", timeout=LIVE)
-    expect(tile(page, "sales").locator(".states")).to_contain_text("away 1")
+    expect(row.locator("td.state")).to_have_text("Away (lunch)", timeout=LIVE)
+    expect(tile(page, "sales").locator(".states")).to_contain_text("Away 1")
     expect(row.locator(".wb-error")).to_be_hidden()
     log = api.get(f"/api/audit?target=agent:{ana}", as_="supervisor").json["entries"]
     assert [(e["action"], e["detail"]["state"]) for e in log] == [("agent.presence", "away")]
     row.locator("select[data-role=force]").select_option("offline")
     row.locator("button[data-action=force]").click()
-    expect(row.locator("td.state")).to_have_text("offline", timeout=LIVE)
+    expect(row.locator("td.state")).to_have_text("Offline", timeout=LIVE)
 
 
 def test_moving_a_waiting_caller_to_another_queue(page, board):
     board.enqueue("CA1", "sales", call_sid="CA1", phone="+15551230001")
     caller = tile(page, "sales").locator('.wb-callers li[data-entry="CA1"]')
-    expect(caller.locator(".who")).to_have_text("+15551230001", timeout=LIVE)
+    expect(caller.locator(".who")).to_have_text("(555) 123-0001", timeout=LIVE)
     caller.locator("select").select_option("service")
     caller.locator("button[data-action=move]").click()
     expect(tile(page, "service").locator(".waiting")).to_have_text("1", timeout=LIVE)
@@ -147,10 +147,11 @@ def test_a_failed_move_shows_the_servers_error_on_the_tile(page, board):
     page.route("**/api/acd/waiting", lambda route: route.abort())
     page.route("**/api/acd/queues", lambda route: route.abort())
     board.caller_gone("CA1")
+    caller.locator("select").select_option("service")
     caller.locator("button[data-action=move]").click()
     error = tile(page, "sales").locator(".wb-error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("CA1")  # the API's own message, e.g. "no caller CA1 ..."
+    expect(error).to_contain_text("no longer waiting")  # the API's own message
 
 
 def test_the_service_level_chart_draws_the_day_and_its_target(page, board, deps, clock):
@@ -202,8 +203,9 @@ def test_why_this_agent_shows_the_reasons_in_a_popover_or_the_error(page, board,
     row.locator("button[data-action=why]").click()
     popover = page.locator("#wb-why")
     expect(popover).to_be_visible()
-    expect(popover.locator(".title")).to_have_text(re.compile(r"^Ana for sales \(longest_idle, "))
-    expect(popover.locator("li").first).to_contain_text("longest_idle")
+    title = re.compile(r"^Ana for sales: offered .*, longest idle, 1 agent could take it$")
+    expect(popover.locator(".title")).to_have_text(title)
+    expect(popover.locator("li").first).to_contain_text("routes by longest idle")
     expect(popover).to_contain_text("sales 3 (needs 1)")
     page.keyboard.press("Escape")
     expect(popover).to_be_hidden()
