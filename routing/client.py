@@ -41,7 +41,7 @@ from telephony.access_tokens import identity_of
 from telephony.carrier import DEMO_NUMBER
 from telephony.events import CallEvent
 from telephony.twiml import public
-from telephony.webhooks import voice_webhook
+from telephony.webhooks import call_start_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.routing")
 bp = Blueprint("click_to_call", __name__, url_prefix="/twilio/client")
@@ -93,7 +93,7 @@ def _caller(session, identity: str | None) -> User | None:
 
 
 @bp.post("")
-@voice_webhook
+@call_start_webhook  # a CallSid whose call is over is hung up, never dialled again
 def dial() -> str:
     d = _deps()
     config = current_app.config

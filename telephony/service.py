@@ -44,6 +44,22 @@ class MissingCallSid(ValueError):
     """The webhook carried no CallSid: nothing to attach it to."""
 
 
+class CallAlreadyEnded(Exception):
+    """A request to start a call (the number's or the TwiML App's Voice URL) for a CallSid
+    whose Call row is over: a terminal status or an end time. Twilio never reuses a CallSid,
+    so this is a replay or a carrier that does (a simulator started again); the old row is
+    left alone and the request is answered with a hang-up (``telephony.webhooks``)."""
+
+    def __init__(self, call_sid: str) -> None:
+        super().__init__(f"call {call_sid} has already ended")
+        self.call_sid = call_sid
+
+
+def has_ended(state: dict[str, Any]) -> bool:
+    """Whether a Call row's state (``status``, ``ended_at``) is that of a finished call."""
+    return state.get("status") in TERMINAL or state.get("ended_at") is not None
+
+
 class InboundCall(NamedTuple):
     """What the voice webhook needs to answer: the call, and who is calling (if known)."""
 
@@ -83,6 +99,9 @@ _CALL_AND_CALLER = (
     .outerjoin(_customers, _customers.c.id == _calls.c.customer_id)
     .where(_calls.c.call_sid == bindparam("call_sid"))
     .with_for_update(of=_calls)
+)
+_ENDED_STATE = select(_calls.c.status, _calls.c.ended_at).where(
+    _calls.c.call_sid == bindparam("call_sid")
 )
 _UPDATE_CALL = update(_calls).where(_calls.c.id == bindparam("_call_id"))
 
@@ -148,6 +167,8 @@ def inbound_call(
     (matched by number, or created on the caller's first call). ``fields`` are more of
     the row's columns (the IVR's script and language), written with it."""
     state = _call_state(session, event, clock, _CALL_AND_CALLER, **fields)
+    if not state.get("created") and has_ended(state):
+        raise CallAlreadyEnded(event.call_sid)
     customer_id, first_name = state["customer_id"], state["first_name"]
     changes = {} if state.get("created") else {k: v for k, v in fields.items() if state.get(k) != v}
     if customer_id is None and event.from_e164:
@@ -162,6 +183,15 @@ def inbound_call(
     changes.update(status_changes(state, event, clock))
     _write(session, state["id"], changes)
     return InboundCall(state["id"], customer_id, first_name, state["language"])
+
+
+def refuse_if_ended(session: Session, call_sid: str | None) -> None:
+    """Raise CallAlreadyEnded when ``call_sid`` names a finished call (one indexed read)."""
+    if not call_sid:
+        return
+    row = session.execute(_ENDED_STATE, {"call_sid": call_sid[:64]}).first()
+    if row is not None and has_ended(row._asdict()):
+        raise CallAlreadyEnded(call_sid)
 
 
 def apply_status(session: Session, event: CallEvent, clock: Clock) -> dict[str, Any]:

@@ -1,18 +1,109 @@
-"""TwiML helpers: the response type, absolute callback URLs, and the safe answers."""
+"""TwiML helpers: the response type, absolute callback URLs, the voices, and the safe answers.
+
+Every TwiML document the app answers goes out through ``twiml()``, the one place a
+``<Say>`` gets its voice: the ``TWILIO_VOICES`` voice of its language (Twilio's default
+voice otherwise reads Spanish with an English voice's accent, or not at all). Views build
+``<Say language=…>`` with twilio-python as usual and never name a voice.
+
+The sentences of the safe answers (the apology, "we did not receive a message", the
+thanks, the answer to a call that is already over) are the ``voicemail`` script's
+(``scripts/library/voicemail.yaml``), in the caller's language (the ``lang`` the flow's
+URLs carry).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from functools import lru_cache
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
+
+log = logging.getLogger("callcenter.telephony")
 
 TWIML_TYPE = "text/xml"
 VOICEMAIL_SECONDS = 120
+ENGLISH = "en-US"
+VOICEMAIL_SCRIPT = "voicemail"
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+# A voice Twilio's <Say> takes: man, woman, alice, Polly.<Name>[-Neural|-Generative],
+# Google.<locale>-<model>-<letter> (Twilio's Text-to-Speech voices).
+VOICE = re.compile(
+    r"^(man|woman|alice|Polly\.[A-Za-z]+(-Neural|-Generative)?|Google\.[A-Za-z0-9-]+)$"
+)
+# What the bundled scripts speak (en-US, es-MX), each in a neural voice of its own.
+DEFAULT_VOICES = "en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural"
+
+
+def parse_voices(raw: str | Mapping[str, str] | None) -> dict[str, str]:
+    """``TWILIO_VOICES`` ("en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural") as a dict.
+
+    Raises ValueError naming the setting and the entry that is not ``language=voice``."""
+    if isinstance(raw, Mapping):
+        pairs = list(raw.items())
+    else:
+        pairs = []
+        for entry in filter(None, (part.strip() for part in str(raw or "").split(";"))):
+            language, equals, voice = entry.partition("=")
+            if not equals:
+                raise ValueError(
+                    f"TWILIO_VOICES: {entry!r} is not language=voice "
+                    "(e.g. en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural)"
+                )
+            pairs.append((language.strip(), voice.strip()))
+    voices: dict[str, str] = {}
+    for language, voice in pairs:
+        if not LANGUAGE_TAG.match(str(language)):
+            raise ValueError(f"TWILIO_VOICES: {language!r} is not a language tag such as es-MX")
+        if not VOICE.match(str(voice)):
+            raise ValueError(
+                f"TWILIO_VOICES: {voice!r} (for {language}) is not a Twilio voice such as "
+                "Polly.Mia-Neural, Google.es-US-Neural2-A, man or woman"
+            )
+        voices[str(language)] = str(voice)
+    return voices
 
 
 def twiml(body: str | VoiceResponse) -> Response:
-    return Response(str(body), status=200, mimetype=TWIML_TYPE)
+    text = str(body)
+    if "<Say" in text:
+        voices = current_app.config.get("TWILIO_VOICES") or {}
+        if voices:
+            text = voiced(text, tuple(sorted(voices.items())))
+    return Response(text, status=200, mimetype=TWIML_TYPE)
+
+
+@lru_cache(maxsize=4096)
+def voiced(document: str, voices: tuple[tuple[str, str], ...]) -> str:
+    """``document`` with each ``<Say>`` that names no voice given its language's voice.
+
+    A Say without ``language`` is en-US (Twilio's default); a language with no voice of its
+    own takes one of the same family (es-US → es-MX's), else it is left to Twilio's default.
+    Cached: most answers are a handful of the same documents."""
+    by_language = dict(voices)
+    root = ET.fromstring(document)
+    changed = False
+    for say in root.iter("Say"):
+        if say.get("voice"):
+            continue
+        voice = voice_for(by_language, say.get("language") or ENGLISH)
+        if voice:
+            say.set("voice", voice)
+            changed = True
+    if not changed:
+        return document
+    return XML_DECLARATION + ET.tostring(root, encoding="unicode")
+
+
+def voice_for(voices: Mapping[str, str], language: str) -> str | None:
+    if language in voices:
+        return voices[language]
+    family = language.split("-")[0] + "-"
+    return next((v for lang, v in sorted(voices.items()) if lang.startswith(family)), None)
 
 
 def public(endpoint: str, **values) -> str:
@@ -21,27 +112,51 @@ def public(endpoint: str, **values) -> str:
     return base + url_for(endpoint, **values)
 
 
-def voicemail(response: VoiceResponse, prompt: str, *, language: str = "en-US") -> VoiceResponse:
+def caller_language() -> str:
+    """The caller's language as the flow's URLs carry it (``lang``), else en-US."""
+    raw = request.args.get("lang") or ""
+    return raw if LANGUAGE_TAG.match(raw) else ENGLISH
+
+
+def sentence(key: str, language: str) -> str:
+    """One of the voicemail script's sentences, in ``language`` (the library picks the
+    nearest it has)."""
+    library = current_app.extensions["callcenter"].scripts
+    dealer = {"name": current_app.config.get("DEALER_NAME")}
+    return library.text(VOICEMAIL_SCRIPT, key, language, {"dealer": dealer})
+
+
+def voicemail(response: VoiceResponse, prompt: str, *, language: str = ENGLISH) -> VoiceResponse:
     """Prompt, beep, record up to two minutes; the recording goes to the voicemail task."""
-    return _voicemail(response, prompt, language, public("telephony.voicemail_recorded"))
+    return _voicemail(
+        response, prompt, language, _voicemail_action(language), sentence("no_message", language)
+    )
 
 
-def voicemail_document(prompt: str, *, language: str = "en-US") -> str:
+def voicemail_document(prompt: str, *, language: str = ENGLISH) -> str:
     """``voicemail`` as a whole TwiML document, built once per prompt and action URL.
 
     The voice webhook answers a handful of prompts (the greeting, with or without the
     caller's first name) to every caller; building and serialising the XML tree each time
     cost as much as the database work.
     """
-    return _voicemail_document(prompt, language, public("telephony.voicemail_recorded"))
+    return _voicemail_document(
+        prompt, language, _voicemail_action(language), sentence("no_message", language)
+    )
+
+
+def _voicemail_action(language: str) -> str:
+    return public("telephony.voicemail_recorded", lang=language)
 
 
 @lru_cache(maxsize=1024)
-def _voicemail_document(prompt: str, language: str, action: str) -> str:
-    return str(_voicemail(VoiceResponse(), prompt, language, action))
+def _voicemail_document(prompt: str, language: str, action: str, nothing: str) -> str:
+    return str(_voicemail(VoiceResponse(), prompt, language, action, nothing))
 
 
-def _voicemail(response: VoiceResponse, prompt: str, language: str, action: str) -> VoiceResponse:
+def _voicemail(
+    response: VoiceResponse, prompt: str, language: str, action: str, nothing: str
+) -> VoiceResponse:
     response.say(prompt, language=language)
     response.record(
         action=action,
@@ -52,14 +167,24 @@ def _voicemail(response: VoiceResponse, prompt: str, language: str, action: str)
         timeout=5,
     )
     # Record falls through here only when nothing was recorded.
-    response.say("We did not receive a message. Goodbye.", language=language)
+    response.say(nothing, language=language)
     response.hangup()
     return response
 
 
-def apology_then_voicemail() -> str:
-    """What a caller hears when anything fails: never an error, always a way to be heard."""
-    return voicemail_document(
-        "We're sorry, we can't connect your call right now. Please leave your name, "
-        "number and a short message after the tone, and we will call you back."
-    )
+def apology_then_voicemail(language: str | None = None) -> str:
+    """What a caller hears when anything fails: never an error, always a way to be heard.
+
+    In the caller's language (``language``, else the request's ``lang``)."""
+    language = language or caller_language()
+    return voicemail_document(sentence("apology", language), language=language)
+
+
+def call_already_ended(language: str | None = None) -> str:
+    """The answer to a voice request for a call that is over: a short apology, then hang up
+    (the request cannot be a live caller's; it must not reopen the call)."""
+    language = language or caller_language()
+    response = VoiceResponse()
+    response.say(sentence("call_ended", language), language=language)
+    response.hangup()
+    return str(response)

@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import messaging, service
 from telephony.events import CallEvent
-from telephony.twiml import apology_then_voicemail
+from telephony.twiml import apology_then_voicemail, caller_language, sentence
 from telephony.webhooks import callback_webhook, message_webhook, public_url, voice_webhook
 
 bp = Blueprint("telephony", __name__, url_prefix="/twilio")
@@ -63,10 +63,8 @@ def voicemail_recorded() -> str:
     response = VoiceResponse()
     with d.session_factory.begin() as session:
         task = service.take_voicemail(session, event, d.clock)
-    if task is None:
-        response.say("We did not receive a message. Goodbye.")
-    else:
-        response.say("Thank you. Your message has been saved and we will call you back. Goodbye.")
+    language = caller_language()
+    response.say(sentence("no_message" if task is None else "thanks", language), language=language)
     response.hangup()
     return str(response)
 

@@ -12,6 +12,11 @@ with the CallSid and kept as a TelephonyError a supervisor can see.
 ``callback_webhook`` (status, recording and conference callbacks) answers 204 in the same
 circumstances: Twilio does not retry a callback, so the error record is what is kept.
 ``message_webhook`` (incoming texts) answers an empty messaging ``<Response/>`` then.
+
+A voice request for a call that is already over (``service.CallAlreadyEnded``: its CallSid's
+Call row has a terminal status or an end time) is never merged into that row: it is logged
+with the CallSid and answered with a short apology and a hang-up. ``/twilio/voice`` finds out
+while reading its row; ``call_start_webhook`` (the TwiML App's Voice URL) asks first.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ from twilio.request_validator import (
     remove_port,
 )
 from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import service
-from telephony.twiml import apology_then_voicemail, twiml
+from telephony.twiml import apology_then_voicemail, call_already_ended, twiml
 
 log = logging.getLogger("callcenter.telephony")
 
@@ -127,10 +133,23 @@ def _record_failure(exc: BaseException) -> None:
         log.exception("could not store the error record for CallSid=%s", call_sid or "-")
 
 
-def _webhook(safe_answer: Callable[[object], Response]):
+def _safely(build: Callable[[], str]) -> str:
+    """A safe answer's TwiML; a bare hang-up if even that cannot be built (the script
+    library itself failing): the caller still never hears an error."""
+    try:
+        return build()
+    except Exception:
+        log.exception("could not build the safe answer CallSid=%s", request.form.get("CallSid"))
+        response = VoiceResponse()
+        response.hangup()
+        return str(response)
+
+
+def _webhook(safe_answer: Callable[[object], Response], *, check_ended: bool = False):
     """The decorator every Twilio URL uses: the signature checked (403 otherwise), then the
     view's answer through ``safe_answer``, which on any exception gets None after the
-    failure is recorded, and must still answer something Twilio can use."""
+    failure is recorded, and must still answer something Twilio can use. ``check_ended``:
+    the request starts a call, refused (hung up) when its CallSid's call is over."""
 
     def decorator(view: Callable[..., object]) -> Callable[..., Response]:
         @functools.wraps(view)
@@ -138,7 +157,17 @@ def _webhook(safe_answer: Callable[[object], Response]):
             if not signature_ok():
                 return _refuse()
             try:
+                if check_ended:
+                    with _deps().read_session_factory() as session:
+                        service.refuse_if_ended(session, request.form.get("CallSid"))
                 body = view(*args, **kwargs)
+            except service.CallAlreadyEnded as exc:
+                log.warning(
+                    "voice request %s for the ended call CallSid=%s: not reopened, hung up",
+                    request.path,
+                    exc.call_sid,
+                )
+                body = _safely(call_already_ended)
             except Exception as exc:
                 _record_failure(exc)
                 body = None
@@ -152,7 +181,15 @@ def _webhook(safe_answer: Callable[[object], Response]):
 
 # A webhook that answers TwiML (the view returns the document as a string); on failure the
 # caller hears an apology and can leave a message.
-voice_webhook = _webhook(lambda body: twiml(apology_then_voicemail() if body is None else body))
+voice_webhook = _webhook(
+    lambda body: twiml(_safely(apology_then_voicemail) if body is None else body)
+)
+# A voice URL that starts a call and does not read its row first (the TwiML App's): the
+# same, after one read that refuses a CallSid whose call is over.
+call_start_webhook = _webhook(
+    lambda body: twiml(_safely(apology_then_voicemail) if body is None else body),
+    check_ended=True,
+)
 # A webhook Twilio only notifies (status, recording, conference): 204 whatever happens.
 callback_webhook = _webhook(lambda body: Response(status=204))
 # The incoming-message webhook: messaging TwiML, an empty <Response/> on failure.

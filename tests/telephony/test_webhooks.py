@@ -106,7 +106,7 @@ def test_voicemail_becomes_one_task_even_if_posted_twice(twilio, deps):
     }
     for _ in range(2):
         steps = verbs(twilio.post("/twilio/voice/voicemail", recorded))
-        assert "saved" in steps[0][1] and steps[-1][0] == "Hangup"
+        assert "received your message" in steps[0][1] and steps[-1][0] == "Hangup"
     with deps.session_factory() as s:
         task = s.scalars(select(Task)).one()
         assert task.kind is TaskKind.VOICEMAIL and task.phone == "+13135550101"
