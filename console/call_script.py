@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.auth import require_role
+from crm_core.audit import audit, recent
 from crm_core.calls import OPEN_STAGES
 from crm_core.customers import find_by_phone
 from crm_core.errors import CallCenterError, Conflict, InvalidInput, NotFound
@@ -82,6 +83,15 @@ class AnswerIn(Strict):
     script: Ident | None = None  # default: the script the desk shows for the call
 
 
+class PositionIn(Strict):
+    call_sid: Ident
+    script: Ident
+    step: Ident | None = None  # None: the end of the script
+
+
+POSITION_ACTION = "call.script_step"
+
+
 def _deps():
     return current_app.extensions["callcenter"]
 
@@ -100,9 +110,7 @@ class Current:
 
     @property
     def outbound(self) -> bool:
-        if self.call is not None and self.call.direction is not CallDirection.INBOUND:
-            return True
-        return self.entry.get("kind") == "callback"
+        return is_outbound(self.call, self.entry)
 
     @property
     def queue(self) -> str | None:
@@ -148,13 +156,32 @@ def _call(session: Session, sid: str | None) -> Call | None:
 # ----------------------------------------------------------------------------- the script
 
 
-def choose_script(library, current: Current | None) -> tuple[str, str]:
-    """(script name, why): the rule of the module docstring."""
-    if current is None:
+def is_outbound(call: Call | None, entry: dict[str, Any] | None) -> bool:
+    """A call we placed: the row says so (compared by value: a row read back through a
+    plain select may hold the text), or the router's entry is a callback-in-queue."""
+    if (entry or {}).get("kind") == "callback":
+        return True
+    return call is not None and call.direction not in (CallDirection.INBOUND, "inbound")
+
+
+def script_for_call(
+    call: Call | None, library, *, entry: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """(script name, why): the agent's script for ``call`` (a Call row, or None when the
+    router's ``entry`` is all there is), by the rule of the module docstring. The one
+    choice of the desk, the script's answers and the QA page.
+
+    The direction is the call's own: a row says ``inbound`` for a caller who rang us
+    (whatever legs the ACD placed to reach the agent), ``outbound-dial`` / ``outbound-api``
+    for a call we placed; the router's callback-in-queue entry (``kind: callback``) is
+    outbound too. The queue is the entry's (where the caller is now, after a transfer),
+    else the row's."""
+    entry = entry or {}
+    if call is None and not entry:
         return OUTBOUND_SCRIPT, "no current call: the outbound script, for practice"
-    if current.outbound:
+    if is_outbound(call, entry):
         return OUTBOUND_SCRIPT, "an outbound call"
-    queue = current.queue
+    queue = entry.get("queue") or (call.queue if call is not None else None)
     for name in ([f"inbound_{queue}"] if queue else []) + ["inbound"]:
         if name in library and library.get(name).kind in AGENT_KINDS:
             return name, f"an inbound call to queue {queue or '-'}: the library's {name}"
@@ -162,6 +189,13 @@ def choose_script(library, current: Current | None) -> tuple[str, str]:
         f"an inbound call to queue {queue or '-'}: the library has no inbound_{queue or '<queue>'}"
         " or inbound script, so the elevator pitch"
     )
+
+
+def choose_script(library, current: Current | None) -> tuple[str, str]:
+    """(script name, why) for the agent's current call: :func:`script_for_call`."""
+    if current is None:
+        return script_for_call(None, library)
+    return script_for_call(current.call, library, entry=current.entry or {"kind": "call"})
 
 
 def _agent_script(library, name: str) -> Script:
@@ -411,6 +445,7 @@ def record_answer():
             body["recorded"] = "call_notes"
         else:
             raise Conflict("this call has no record and no known caller yet", field="call_sid")
+        record_position(session, d.clock, me.id, current.call_sid, script.name, chosen.next)
         if lead_field and value:
             body["why"] = (
                 f"crm_core has no service that sets a lead's {lead_field}: the answer is kept "
@@ -420,6 +455,51 @@ def record_answer():
     # it resumes (recording/control.py), once the answer is written.
     body["recording"] = _follow_script(d, current, script, chosen.next, me.id)
     return body
+
+
+def record_position(
+    session: Session, clock, agent_id: int, call_sid: str | None, script: str, step: str | None
+) -> None:
+    """Where the agent's script is on this call, in the audit log: a reloaded desk reads it
+    back (:func:`script_position`) and opens the script at the same step."""
+    if call_sid:
+        audit(
+            session,
+            clock,
+            actor_id=agent_id,
+            action=POSITION_ACTION,
+            target=f"call:{call_sid}",
+            script=script,
+            step=step or "",
+        )
+
+
+def script_position(session: Session, call_sid: str | None) -> dict[str, Any] | None:
+    """The script and step the desk last showed on this call, or None (never moved)."""
+    if not call_sid:
+        return None
+    for e in recent(session, target=f"call:{call_sid}", limit=200):
+        if e.action == POSITION_ACTION:
+            return {"script": e.detail.get("script"), "step": e.detail.get("step") or None}
+    return None
+
+
+@bp.post("/agents/me/script/position")
+@require_role()
+def position():
+    """My script shows ``step`` of ``script`` now (a "Next" click): kept for a reload. 404:
+    no such script or step; 409: not the call I am on."""
+    data = parse(PositionIn, request.get_json(silent=True))
+    d, me = _deps(), g.principal.id
+    script = _agent_script(d.scripts, data.script)
+    if data.step is not None and data.step not in {s.id for s in script.steps}:
+        raise InvalidInput(f"{script.name} has no step {data.step}", field="step")
+    with d.session_factory.begin() as session:
+        current = current_call(session, d.router, me)
+        if current is None or current.call_sid != data.call_sid:
+            raise Conflict("that is not the call you are on", field="call_sid")
+        record_position(session, d.clock, me, current.call_sid, script.name, data.step)
+    return {"call_sid": data.call_sid, "script": script.name, "step": data.step}
 
 
 def _follow_script(d, current: Current, script: Script, step_id: str | None, agent_id: int):

@@ -89,6 +89,11 @@ def desk():
         "me": url_for("api.me"),
         "stream": url_for("desk.my_stream"),
         "screenPop": url_for("desk.screen_pop"),
+        "desk": url_for("desk.my_desk"),
+        "draft": "/api/agents/me/call/draft",  # console/wrapup.py: GET ?call_sid= / PUT
+        "defaultTimeZone": _deps().config["DEFAULT_TIME_ZONE"],
+        # Queues by the name a person reads (the transfer list names them so).
+        "queueNames": {q.name: q.display_name or q.name for q in _deps().router.queues().values()},
         "presence": url_for("acd_live.my_presence"),
         "offers": "/api/agents/me/offers/",  # + <entry>/accept | /reject
         "wrapUpEnd": url_for("acd_live.end_wrap_up"),
@@ -154,12 +159,40 @@ def screen_pop():
     d = _deps()
     state = state_document(d.router, g.principal.id)
     with d.read_session_factory() as session:
-        return build_pop(session, d.router, state, region=d.config["DEFAULT_REGION"])
+        return build_pop(
+            session,
+            d.router,
+            state,
+            region=d.config["DEFAULT_REGION"],
+            default_zone=d.config["DEFAULT_TIME_ZONE"],
+        )
 
 
-def build_pop(session: Session, router, state: dict[str, Any], *, region: str) -> dict[str, Any]:
+def ivr_steps(path: str | None) -> list[str]:
+    """ "sales > new vehicles" (or "main>sales>new") as ["Sales", "New vehicles"]: the
+    menus' choices in words, the attendant's own opening ("main") left out."""
+    if not path:
+        return []
+    steps = [p.strip().replace("_", " ") for p in path.split(">") if p.strip()]
+    if len(steps) > 1 and steps[0].lower() == "main":
+        steps = steps[1:]
+    return [p[:1].upper() + p[1:] for p in steps]
+
+
+def build_pop(
+    session: Session,
+    router,
+    state: dict[str, Any],
+    *,
+    region: str,
+    default_zone: str = "America/New_York",
+) -> dict[str, Any]:
     """The pop for ``state`` (a :func:`state_document`), read in ``session``: a fixed
-    number of queries whatever the customer's history (no per-row loading)."""
+    number of queries whatever the customer's history (no per-row loading).
+
+    ``time_zone`` is the dealership's, in which the agent types an appointment or a callback
+    time: the lead's dealer's, else the queue's, else ``default_zone`` (DEFAULT_TIME_ZONE).
+    ``ivr_steps`` is the IVR path as the words of its menus ("Sales", "New vehicles")."""
     live = state.get("offer") or state.get("connected")
     if live:
         stage = "offer" if state.get("offer") else "connected"
@@ -177,15 +210,21 @@ def build_pop(session: Session, router, state: dict[str, Any], *, region: str) -
     phone = entry.get("phone") or (remote_party(call) if call is not None else None) or None
     customer = _customer(session, call, phone, region)
     waited, enqueued_at = _waited(router, entry, call, state["now"])
+    queue_name = entry.get("queue") or (call.queue if call is not None else None)
+    queue = router._queues().get(queue_name) if queue_name else None
+    ivr_path = call.ivr_path if call is not None else None
+    default_zone = (queue.time_zone if queue is not None else None) or default_zone
     pop: dict[str, Any] = {
         "stage": stage,
         "entry": live["entry"] if live else None,
         "call_sid": call_sid,
         "phone": phone,
-        "queue": entry.get("queue") or (call.queue if call is not None else None),
+        "queue": queue_name,
+        "queue_display_name": (queue.display_name if queue is not None else None) or queue_name,
         "enqueued_at": enqueued_at,
         "waited_seconds": waited,
-        "ivr_path": call.ivr_path if call is not None else None,
+        "ivr_path": ivr_path,
+        "ivr_steps": ivr_steps(ivr_path),
         "language": (call.language if call is not None else None) or entry.get("lang") or None,
         "script": (
             {"name": call.script_name, "version": call.script_version}
@@ -195,6 +234,7 @@ def build_pop(session: Session, router, state: dict[str, Any], *, region: str) -
         "offer_deadline": (state.get("offer") or {}).get("deadline"),
         "answered_at": (state.get("connected") or {}).get("answered_at"),
         "now": state["now"],
+        "time_zone": default_zone,
         "customer": None,
         "lead": None,
         "vehicles": {"interest": [], "trade_in": []},
@@ -205,6 +245,8 @@ def build_pop(session: Session, router, state: dict[str, Any], *, region: str) -
     if customer is None:
         return pop
     lead = _lead(session, customer.id, call.lead_id if call is not None else None)
+    if lead is not None and lead.dealer is not None and lead.dealer.time_zone:
+        pop["time_zone"] = lead.dealer.time_zone
     pop["customer"] = customer_summary(customer) | {
         "preferred_makes": customer.preferred_makes or [],
         "preferred_models": customer.preferred_models or [],
@@ -350,6 +392,42 @@ def _waited(router, entry: dict, call: Call | None, now_iso: str) -> tuple[int |
     if call is not None:
         return call.wait_seconds, None
     return None, None
+
+
+# ------------------------------------------------------------------ the desk, rebuilt
+
+
+@bp.get("/api/agents/me/desk")
+@require_role(*ANY)
+def my_desk():
+    """Everything a desk needs to stand again after a reload, in one answer: the agent's
+    state document, the pop of the call (null without one), the call's controls as they
+    are (muted, on hold, consulting, and the agent's softphone leg to take back) and where
+    the script was (``{"script", "step"}``, null if it never moved)."""
+    from console.call_script import current_call, script_position
+    from console.incall import controls_of
+
+    d = _deps()
+    me = g.principal.id
+    state = state_document(d.router, me)
+    body: dict[str, Any] = {"state": state, "pop": None, "controls": None, "script": None}
+    with d.read_session_factory() as session:
+        if state.get("offer") or state.get("connected") or state.get("wrap_call_sid"):
+            body["pop"] = build_pop(
+                session,
+                d.router,
+                state,
+                region=d.config["DEFAULT_REGION"],
+                default_zone=d.config["DEFAULT_TIME_ZONE"],
+            )
+        current = current_call(session, d.router, me)
+        if current is not None and current.stage != "offer":
+            body["script"] = script_position(session, current.call_sid)
+    if state.get("call"):
+        entry = d.router.entry(state["call"])
+        if entry is not None and entry.get("state") == "connected":
+            body["controls"] = controls_of(entry, me)
+    return body
 
 
 # ----------------------------------------------------------------------------- the feed

@@ -148,6 +148,27 @@ def _set_caller_hold(entry: dict, conference: str, hold: bool) -> int:
     return 0 if hold else _add_hold_time(caller, since)
 
 
+def controls_of(entry: dict, agent_id: int) -> dict:
+    """Mute, hold and consult on ``entry`` as they stand, for a desk rebuilt after a
+    reload: mute from the agent's last mute in the audit log (the conference keeps it),
+    hold and an open consult as the controls themselves read them. The agent's softphone
+    leg (its CallSid) comes too, so the reloaded softphone can take the call back."""
+    from console.transfer import _open_consult
+
+    muted = False
+    with _deps().read_session_factory() as session:
+        for e in recent(session, target=f"call:{entry['id']}", limit=500):
+            if e.action == "call.mute" and e.actor_id == agent_id:
+                muted = bool(e.detail.get("muted"))
+                break
+    return {
+        "muted": muted,
+        "held": _held_since(entry["id"]) is not None,
+        "consulting": _open_consult(entry["id"]) is not None,
+        "leg": _deps().dispatcher.leg(entry["id"], agent_id),
+    }
+
+
 @bp.post("/agents/me/call/mute")
 @require_role()
 def mute():

@@ -23,17 +23,24 @@
  *    a sensitive script step pauses it on the server, leaving it resumes);
  *  - when idle: my callbacks due and my leads (console/worklists.py).
  * Times count against the server's clock (each document carries `now`), not this browser's.
- * Errors from the API ({"error": {"message", "field"}}) show inline.
+ * Errors from the API ({"error": {"message", "field"}}) show inline: their sentence only.
+ *
+ * A reload mid-call strands no one: the page asks GET /api/agents/me/desk (console/desk.py)
+ * once it loads, and rebuilds from it the call's controls (muted, on hold, consulting), the
+ * script at the step it was on, and takes the agent's softphone leg back (Softphone's
+ * adopt: the carrier kept it up) so Hang up works; the disposition form comes back from its
+ * draft (GET /api/agents/me/call/draft, console/wrapup.py), which the form saves as the
+ * agent types (PUT, ~700 ms after the last key, and when the field or the tab loses focus).
+ * Everything a person reads goes through console/static/format.js (Fmt): national phone
+ * numbers (E.164 on hover), times in the viewer's zone, labels instead of enum values.
+ * Appointment and callback times are typed in the dealership's zone (the pop's time_zone)
+ * and say so; they are sent as UTC.
  */
 (function () {
   "use strict";
 
   const settings = JSON.parse(document.getElementById("desk-settings").textContent);
   const REOPEN_AFTER_MS = 1000;
-  const STATE_LABELS = { // routing.model.AgentState; an unknown state shows as it is
-    available: "available", reserved: "ringing", pending: "returning", busy: "on a call",
-    wrap_up: "wrap-up", away: "away", offline: "offline",
-  };
   const $ = (id) => document.getElementById(id);
   const el = {
     status: $("ad-status"), banner: $("ad-banner"), state: $("ad-state"), since: $("ad-since"),
@@ -56,6 +63,7 @@
     popWanted: null,
     source: null,
     events: 0,
+    restored: null, // GET /api/agents/me/desk at load: the call's controls, script step, leg
   };
   let closedSince = null;
 
@@ -75,9 +83,7 @@
 
   function secondsSince(iso) { return iso ? (serverNow() - Date.parse(iso)) / 1000 : null; }
 
-  function when(iso) {
-    return iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "–";
-  }
+  function when(iso) { return Fmt.time(iso); } // console/static/format.js
 
   function node(tag, attrs, ...children) {
     const n = document.createElement(tag);
@@ -91,9 +97,16 @@
 
   function show(elem, shown) { elem.hidden = !shown; }
 
+  /* A message as a person reads it: first letter up, a full stop at the end. */
+  function sentence(message) {
+    const text = String(message || "Something went wrong; try again").trim();
+    const up = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?…]$/.test(up) ? up : `${up}.`;
+  }
+
   function showError(target, error) {
     if (!error) { target.hidden = true; target.textContent = ""; return; }
-    target.textContent = error.field ? `${error.message} (${error.field})` : error.message;
+    target.textContent = sentence(error.message);
     target.hidden = false;
   }
 
@@ -140,7 +153,8 @@
       const other = active.direction === "OUTGOING"
         ? (active.customParameters && active.customParameters.get("To")) || p.To
         : (live && live.phone) || p.From;
-      sp.callText.textContent = `${active.direction === "OUTGOING" ? "calling" : "on a call with"} ${other || "…"}`;
+      sp.callText.textContent = `${active.direction === "OUTGOING" ? "calling" : "on a call with"} ${other ? Fmt.phone(other) : "…"}`;
+      sp.callText.title = other || "";
     }
     if (phoneReady()) sp.ringNote.textContent = phone.ringing ? "Ringing on your softphone." : "";
     else if (phone.status === "starting") sp.ringNote.textContent = "";
@@ -161,7 +175,7 @@
       renderPhone();
     });
     ["disconnect", "cancel", "reject"].forEach((name) => call.on(name, done));
-    call.on("error", (err) => showError(el.error, { message: `softphone: ${err.message}` }));
+    call.on("error", (err) => showError(el.error, { message: `The softphone reported a problem: ${err.message}` }));
     call.on("heard", (text) => { sp.heard.textContent = `Hearing: “${text}”`; show(sp.heard, true); });
   }
 
@@ -198,7 +212,12 @@
 
   el.accept.addEventListener("click", () => answerOffer("accept"));
   el.reject.addEventListener("click", () => answerOffer("reject"));
-  sp.hangup.addEventListener("click", () => { if (phone.active) phone.active.disconnect(); });
+  function hangUp() {
+    if (phone.active) { phone.active.disconnect(); return; }
+    showError(el.error, { message: "Your softphone is not on this call: hang up from the phone that carries it" });
+  }
+  sp.hangup.addEventListener("click", hangUp);
+  $("ad-call-hangup").addEventListener("click", hangUp);
 
   async function dial(number) {
     if (!phoneReady()) { showError(el.error, { message: "the softphone is not available to place calls" }); return; }
@@ -233,10 +252,32 @@
       simulatorUrl: options.simulator,
       onState: (state) => { phone.status = state.status; phone.reason = state.reason; renderPhone(); },
       onIncoming: incoming,
-    }).then((handle) => { phone.handle = handle; renderPhone(); });
+    }).then((handle) => { phone.handle = handle; renderPhone(); adoptLeg(); });
+  }
+
+  /* After a reload mid-call: the agent's leg of the call (the desk document's controls.leg)
+     is taken back by the softphone, once both are known, so Hang up works again. */
+  function adoptLeg() {
+    const doc = desk.restored;
+    const leg = doc && doc.controls && doc.controls.leg;
+    if (!leg || phone.active || !phone.handle || !phone.handle.adopt) return;
+    if (!(desk.state && desk.state.connected)) return;
+    const call = phone.handle.adopt({ sid: leg, to: `client:${phone.handle.identity}` });
+    if (!call) return;
+    follow(call);
+    phone.active = call;
+    if (doc.controls.muted) call._muted = true; // the conference has it muted already
+    renderPhone();
   }
 
   // ------------------------------------------------------------------ wrap-up
+  const wrapEl = {
+    box: $("ad-wrapbox"), line: $("ad-wrap-line"), overdue: $("ad-wrap-overdue"), over: $("ad-wrap-over"),
+    saved: $("ad-draft-saved"), later: $("ad-dispo-later"),
+  };
+  const draft = { callSid: null, timer: null, dirty: false, seq: 0, loadedFor: null };
+  const DRAFT_DEBOUNCE_MS = 700;
+
   function dispositionFields() {
     const d = el.disposition.value;
     show(el.apptFields, d === "appointment_set");
@@ -244,43 +285,178 @@
   }
   el.disposition.addEventListener("change", dispositionFields);
 
-  function localToIso(value) { // <input type=datetime-local> is local time, no offset
-    if (!value) return null;
-    const at = new Date(value);
-    return isNaN(at) ? null : at.toISOString();
+  /* The dealership's zone, in which appointment and callback times are typed: the pop's
+     (the lead's dealer, else the queue's, else DEFAULT_TIME_ZONE). */
+  function dealerZone() { return (desk.pop && desk.pop.time_zone) || settings.defaultTimeZone || undefined; }
+
+  function zoneWords(zone) {
+    let long = "";
+    try {
+      const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longGeneric" })
+        .formatToParts(new Date());
+      long = (parts.find((x) => x.type === "timeZoneName") || {}).value || "";
+    } catch (err) { long = zone || ""; }
+    const short = Fmt.zoneName(zone);
+    return long && long !== short ? `${long}, ${short}` : short;
+  }
+
+  function renderZone() {
+    const words = `(${zoneWords(dealerZone())})`;
+    document.querySelectorAll(".ad-zone").forEach((x) => { x.textContent = words; });
+  }
+
+  /* Milliseconds the zone is ahead of UTC at the instant `ms`. */
+  function zoneOffsetMs(zone, ms) {
+    const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) - ms;
+  }
+
+  /* <input type=datetime-local> as a wall-clock time in the dealership's zone → ISO UTC. */
+  function zonedToIso(value, zone) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+    if (!m) return null;
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+    let at = wall - zoneOffsetMs(zone, wall);
+    at = wall - zoneOffsetMs(zone, at); // across a DST change, the offset at the instant itself
+    return new Date(at).toISOString();
+  }
+
+  /* ISO UTC → the datetime-local value of that instant in the dealership's zone. */
+  function isoToZoned(iso, zone) {
+    const ms = Date.parse(iso || "");
+    if (Number.isNaN(ms)) return "";
+    return new Date(ms + zoneOffsetMs(zone, ms)).toISOString().slice(0, 16);
+  }
+
+  function formBody() {
+    const body = {};
+    const disposition = el.disposition.value;
+    if (disposition) body.disposition = disposition;
+    if (el.notes.value.trim()) body.notes = el.notes.value.trim();
+    const zone = dealerZone();
+    if (disposition === "appointment_set") {
+      const start = zonedToIso(el.apptAt.value, zone);
+      body.appointment = { type: el.apptType.value, ...(start ? { start_at: start } : {}) };
+    } else if (disposition === "callback") {
+      const due = zonedToIso(el.cbAt.value, zone);
+      if (due) body.callback = { due_at: due };
+    }
+    return body;
+  }
+
+  /* The call the form is about: the one connected (notes while talking) or wrapped up. */
+  function formCall() {
+    const s = desk.state;
+    if (!s) return null;
+    if (s.connected) return s.connected.call_sid || null;
+    return s.state === "wrap_up" ? s.wrap_call_sid : null;
+  }
+
+  async function put(url, body) {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    try {
+      const response = await fetch(url, {
+        method: "PUT", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": meta ? meta.content : "" },
+        body: JSON.stringify(body),
+      });
+      let data = null;
+      try { data = await response.json(); } catch (err) { data = null; }
+      return response.ok ? { ok: true, body: data }
+        : { ok: false, error: (data && data.error) || { message: "The draft could not be saved" } };
+    } catch (err) {
+      return { ok: false, error: { message: "The server cannot be reached; the draft is kept here" } };
+    }
+  }
+
+  async function saveDraft() {
+    clearTimeout(draft.timer);
+    draft.timer = null;
+    const callSid = formCall();
+    if (!draft.dirty || !callSid || callSid !== draft.callSid) return;
+    draft.dirty = false;
+    const seq = ++draft.seq;
+    const result = await put(settings.draft, { call_sid: callSid, ...formBody() });
+    if (seq !== draft.seq) return;
+    if (result.ok) {
+      wrapEl.saved.textContent = `· Draft saved ${Fmt.time((result.body && result.body.saved_at) || new Date().toISOString())}`;
+    } else {
+      draft.dirty = true;
+      wrapEl.saved.textContent = "· The draft is not saved yet";
+    }
+  }
+
+  function draftChanged() {
+    draft.dirty = true;
+    clearTimeout(draft.timer);
+    draft.timer = setTimeout(saveDraft, DRAFT_DEBOUNCE_MS);
+  }
+  el.form.addEventListener("input", draftChanged);
+  el.form.addEventListener("change", draftChanged);
+  el.form.addEventListener("focusout", () => { if (draft.dirty) saveDraft(); });
+  document.addEventListener("visibilitychange", () => { if (draft.dirty) saveDraft(); });
+  window.addEventListener("pagehide", () => { if (draft.dirty) saveDraft(); });
+
+  /* The saved draft of this call back into the form (after a reload), unless typed over. */
+  async function loadDraft(callSid) {
+    draft.loadedFor = callSid;
+    let data = null;
+    try {
+      const response = await fetch(`${settings.draft}?call_sid=${encodeURIComponent(callSid)}`,
+        { credentials: "same-origin", cache: "no-store" });
+      if (response.ok) data = await response.json();
+    } catch (err) { data = null; }
+    if (!data || draft.callSid !== callSid || draft.dirty) return;
+    const saved = data.draft;
+    if (!saved) return;
+    el.disposition.value = saved.disposition || "";
+    el.notes.value = saved.notes || "";
+    const zone = dealerZone();
+    if (saved.appointment) {
+      if (saved.appointment.type) el.apptType.value = saved.appointment.type;
+      el.apptAt.value = isoToZoned(saved.appointment.start_at, zone);
+    }
+    if (saved.callback) el.cbAt.value = isoToZoned(saved.callback.due_at, zone);
+    dispositionFields();
+    if (data.saved_at) wrapEl.saved.textContent = `· Draft saved ${Fmt.time(data.saved_at)}`;
+  }
+
+  /* A new call for the form: a clean form, then its draft if it has one. */
+  function formFor(callSid) {
+    if (callSid === draft.callSid) return;
+    if (draft.dirty) saveDraft(); // the last call's last keys
+    draft.callSid = callSid;
+    draft.dirty = false;
+    resetForm();
+    wrapEl.saved.textContent = "";
+    if (callSid) loadDraft(callSid);
   }
 
   el.form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const callSid = desk.state && desk.state.wrap_call_sid;
-    if (!callSid) {
-      showError(el.dispoError, { message: "there is no call to wrap up" });
+    if (!callSid || desk.state.state !== "wrap_up") {
+      showError(el.dispoError, { message: "You can save the disposition when the call ends" });
       return;
     }
     const disposition = el.disposition.value;
     if (!disposition) {
-      showError(el.dispoError, { message: "choose a disposition", field: "disposition" });
+      showError(el.dispoError, { message: "Choose a disposition", field: "disposition" });
       return;
     }
-    const body = { disposition };
-    if (el.notes.value.trim()) body.notes = el.notes.value.trim();
-    if (disposition === "appointment_set") {
-      const start = localToIso(el.apptAt.value);
-      if (!start) {
-        showError(el.dispoError, { message: "give the appointment's date and time",
-                                   field: "appointment.start_at" });
-        return;
-      }
-      body.appointment = { type: el.apptType.value, start_at: start };
-    } else if (disposition === "callback") {
-      const due = localToIso(el.cbAt.value);
-      if (!due) {
-        showError(el.dispoError, { message: "give the callback's date and time",
-                                   field: "callback.due_at" });
-        return;
-      }
-      body.callback = { due_at: due };
+    const body = formBody();
+    if (disposition === "appointment_set" && !(body.appointment && body.appointment.start_at)) {
+      showError(el.dispoError, { message: "Give the appointment's date and time" });
+      return;
     }
+    if (disposition === "callback" && !body.callback) {
+      showError(el.dispoError, { message: "Give the callback's date and time" });
+      return;
+    }
+    clearTimeout(draft.timer);
+    draft.dirty = false;
     el.save.disabled = true;
     const saved = await post(`${settings.outcome}${encodeURIComponent(callSid)}/outcome`, body);
     if (!saved.ok) {
@@ -290,7 +466,7 @@
     }
     showError(el.dispoError, null);
     show(el.form, false);
-    el.dispoDone.textContent = `Saved: ${disposition.replace(/_/g, " ")}.`;
+    el.dispoDone.textContent = `Saved: ${Fmt.label(disposition)}.`;
     show(el.dispoDone, true);
     const ended = await post(settings.wrapUpEnd);
     el.save.disabled = false;
@@ -337,10 +513,19 @@
     ul.replaceChildren(...(items.length ? items.map(render) : [node("li", { class: "ad-muted" }, empty)]));
   }
 
+  function ivrWords(pop) {
+    return pop.ivr_steps && pop.ivr_steps.length ? pop.ivr_steps.join(" › ") : null;
+  }
+
+  function setNode(id, child) { $(id).replaceChildren(child); }
+
   function renderPop(pop, key) {
     desk.pop = pop;
     desk.popFor = key;
     show(el.pop, !!pop);
+    renderZone();
+    mountCard(pop);
+    renderCaller();
     if (!pop) return;
     const c = pop.customer;
     const lead = pop.lead;
@@ -349,31 +534,75 @@
     flags.replaceChildren();
     if (c && c.do_not_call) flags.append(node("span", { class: "ad-flag" }, "Do not call"));
     if (c && c.special_needs) flags.append(" ", node("span", {}, c.special_needs));
-    const phones = c && c.phones.length ? c.phones.map((p) => `${p.number} (${p.kind})`).join(", ") : pop.phone;
-    setText("pop-phone", phones);
-    setText("pop-language", pop.language || (c && c.language));
-    setText("pop-queue", pop.queue);
-    setText("pop-waited", pop.waited_seconds === null ? null : duration(pop.waited_seconds));
-    setText("pop-ivr", pop.ivr_path);
-    setText("pop-script", pop.script ? `${pop.script.name} ${pop.script.version || ""}`.trim() : null);
-    setText("pop-stage", lead ? lead.stage.replace(/_/g, " ") : null);
-    setText("pop-temperature", lead ? lead.temperature : null);
-    setText("pop-source", lead ? [lead.source_type, lead.source_name].filter(Boolean).join(" · ") : null);
+    const phones = $("pop-phone");
+    if (c && c.phones.length) {
+      phones.replaceChildren(...c.phones.flatMap((p, i) => [...(i ? [", "] : []), Fmt.phoneNode(p.number),
+        ` (${Fmt.label(p.kind).toLowerCase()})`]));
+    } else {
+      phones.replaceChildren(Fmt.phoneNode(pop.phone));
+    }
+    setText("pop-language", Fmt.label(pop.language || (c && c.language)));
+    setText("pop-queue", pop.queue_display_name || pop.queue);
+    setText("pop-waited", pop.waited_seconds === null ? null : Fmt.duration(pop.waited_seconds));
+    setText("pop-ivr", ivrWords(pop));
+    setText("pop-stage", lead ? Fmt.label(lead.stage) : null);
+    setText("pop-temperature", lead && lead.temperature ? Fmt.label(lead.temperature) : null);
+    setText("pop-source", lead ? [Fmt.label(lead.source_type), lead.source_name].filter(Boolean).join(" · ") : null);
     const interest = pop.vehicles.interest.map(vehicleText);
     if (!interest.length && c) {
       const wanted = [...c.preferred_makes, ...c.preferred_models].join(" ");
       if (wanted) interest.push(wanted);
     }
     setText("pop-vehicle", interest.join("; "));
+    const money = (n) => `$${Number(n).toLocaleString("en-US")}`;
     setText("pop-trade", pop.vehicles.trade_in.map((v) => vehicleText(v)
-      + (v.trade_value !== null ? ` (value ${v.trade_value})` : "")).join("; "));
+      + (v.trade_value !== null ? ` (value ${money(v.trade_value)})` : "")).join("; "));
     list("pop-timeline", pop.timeline, (a) => node("li", {},
       node("span", { class: "when" }, when(a.occurred_at)), a.summary), "nothing yet");
     list("pop-appointments", pop.appointments, (a) => node("li", {},
-      node("span", { class: "when" }, when(a.start_at)), `${a.type.replace(/_/g, " ")} (${a.status})`),
-      "none");
+      node("span", { class: "when" }, Fmt.time(a.start_at, pop.time_zone)),
+      `${Fmt.label(a.type)} (${Fmt.label(a.status).toLowerCase()})`), "none");
     list("pop-tasks", pop.tasks, (t) => node("li", {},
       node("span", { class: "when" }, when(t.due_at)), t.title), "none");
+  }
+
+  /* Who is on the line, in the ringing panel (before Accept) and the call panel. */
+  function renderCaller() {
+    const pop = desk.pop;
+    const s = desk.state || {};
+    const live = s.offer || s.connected;
+    const c = pop && pop.customer;
+    const name = c ? c.name : "Unknown caller";
+    const number = (pop && pop.phone) || (live && live.phone);
+    $("ad-ring-name").textContent = name;
+    setNode("ad-ring-phone", Fmt.phoneNode(number));
+    setText("ad-offer-queue", (pop && (pop.queue_display_name || pop.queue)) || (live && live.queue));
+    setText("ad-ring-language", Fmt.label((pop && pop.language) || (c && c.language)));
+    setText("ad-ring-ivr", pop ? ivrWords(pop) : null);
+    $("ad-call-name").textContent = pop ? name : "";
+    setNode("ad-call-phone", Fmt.phoneNode(number));
+    el.callQueue.textContent = pop && (pop.queue_display_name || pop.queue) ? `· ${pop.queue_display_name || pop.queue}` : "";
+  }
+
+  /* The customer-details panel (console/static/customer-card.js, when it is there): mounted
+     once in the customer column, told when the call changes; a change it makes reloads the
+     pop. */
+  const card = { handle: null };
+  function mountCard(pop) {
+    const target = { customerId: pop && pop.customer ? pop.customer.id : null,
+                     callSid: pop ? pop.call_sid : null, phone: pop ? pop.phone : null };
+    if (!window.CustomerCard) return;
+    const container = $("ad-customer-card");
+    if (!pop) {
+      if (card.handle) { card.handle.destroy(); card.handle = null; container.replaceChildren(); }
+      return;
+    }
+    if (card.handle) { card.handle.update(target); return; }
+    card.handle = window.CustomerCard.mount(container, {
+      ...target,
+      api: ConsoleApi.client(settings.me),
+      onChange: () => { if (desk.popFor) fetchPop(desk.popFor); },
+    });
   }
 
   // ------------------------------------------------------------------ in-call controls
@@ -387,7 +616,16 @@
   };
   const call = { key: null, muted: false, held: false, consulting: false, targetsAt: 0 };
 
+  /* The desk document fetched at load, if it is about the call `key` (CallSid or entry). */
+  function restoredFor(key) {
+    const doc = desk.restored;
+    const live = doc && doc.state && (doc.state.connected || doc.state.offer);
+    if (!key || !live) return null;
+    return (live.call_sid || live.entry) === key ? doc : null;
+  }
+
   function renderControls() {
+    show($("ad-onhold"), call.held);
     calls.mute.textContent = call.muted ? "Unmute" : "Mute";
     calls.mute.setAttribute("aria-pressed", String(call.muted));
     calls.hold.textContent = call.held ? "Resume" : "Hold";
@@ -440,6 +678,12 @@
     renderRecording(null);
     if (key) loadRecording();
     call.muted = call.held = call.consulting = false;
+    const restored = restoredFor(key);
+    if (restored && restored.controls) { // a reload mid-call: the controls as they stand
+      call.muted = !!restored.controls.muted;
+      call.held = !!restored.controls.held;
+      call.consulting = !!restored.controls.consulting;
+    }
     calls.target.value = "";
     calls.consultAgent.value = "";
     calls.keyed.textContent = "";
@@ -457,12 +701,12 @@
     if (!targets) return;
     const chosen = calls.target.value, consulted = calls.consultAgent.value;
     calls.targetQueues.replaceChildren(...targets.queues.map((q) =>
-      node("option", { value: `queue:${q.name}` }, q.name)));
+      node("option", { value: `queue:${q.name}` }, queueName(q.name))));
     calls.targetAgents.replaceChildren(...targets.agents.filter((a) => a.transfer).map((a) =>
       node("option", { value: `agent:${a.id}` }, a.name || `agent ${a.id}`)));
     calls.consultAgent.replaceChildren(node("option", { value: "" }, "choose a colleague…"),
       ...targets.agents.map((a) => node("option", { value: String(a.id) },
-        (a.name || `agent ${a.id}`) + (a.transfer ? "" : ` (${a.reason || a.state})`))));
+        (a.name || `agent ${a.id}`) + (a.transfer ? "" : ` (${Fmt.label(a.reason || a.state).toLowerCase()})`))));
     calls.target.value = chosen;
     calls.consultAgent.value = consulted;
   }
@@ -506,13 +750,15 @@
       () => { calls.keyed.textContent = (calls.keyed.textContent + key.dataset.key).slice(-16); });
   });
 
+  function queueName(name) { return (settings.queueNames || {})[name] || name; }
+
   /* The queues the router says the agent serves, until the transfer targets arrive. */
   function queueNames(state) {
     if (calls.targetQueues.children.length) return;
     const names = new Set(state.queues || []);
     if (desk.pop && desk.pop.queue) names.add(desk.pop.queue);
     calls.targetQueues.replaceChildren(...[...names].filter(Boolean).sort().map((n) =>
-      node("option", { value: `queue:${n}` }, n)));
+      node("option", { value: `queue:${n}` }, queueName(n))));
   }
 
   // ------------------------------------------------------------------ the script
@@ -550,7 +796,11 @@
     showError(sc.error, result.ok ? null : result.error);
     show(sc.panel, true);
     if (!script.main) { show(sc.steps, false); show(sc.pitch, false); return; }
-    if (script.main.steps.length) showSteps(script.main.start);
+    const restored = restoredFor(key);
+    const at = restored && restored.script;
+    if (script.main.steps.length && at && at.script === script.main.name) {
+      showSteps(at.step); // a reload: the step the script was on (null: its end)
+    } else if (script.main.steps.length) showSteps(script.main.start);
     else { script.pitch = script.main; showPitch(); }
   }
 
@@ -568,7 +818,7 @@
     show(sc.pitch, false);
     show(sc.pitchButton, true);
     show(sc.mainButton, false);
-    sc.name.textContent = `· ${s.name} v${s.version}`;
+    sc.name.textContent = `· ${Fmt.label(s.name)}`;
     const step = s.steps.find((x) => x.id === stepId);
     sc.answers.replaceChildren();
     if (!step) {
@@ -597,6 +847,7 @@
     const callSid = (s.call && s.call.call_sid) || script.key;
     showSteps(step.next);
     if (!call.key || !callSid) return;
+    post(API + "script/position", { call_sid: callSid, script: s.name, step: step.next || null });
     const result = await post(API + "script/step", { call_sid: callSid, step: step.next || null, script: s.name });
     if (result.ok && result.body.recording) renderRecording(result.body.recording);
   }
@@ -642,7 +893,7 @@
     show(sc.pitch, true);
     show(sc.pitchButton, false);
     show(sc.mainButton, !!(script.main && script.main.steps.length));
-    sc.name.textContent = `· ${p.name} v${p.version}`;
+    sc.name.textContent = `· ${Fmt.label(p.name)}`;
     sc.pitchTotal.textContent = duration(p.duration_seconds || 60);
     sc.sections.replaceChildren(...p.sections.map((x) => node("li", { "data-section": x.id },
       node("span", { class: "when" }, `${duration(x.starts_at)}–${duration(x.starts_at + x.seconds)}`),
@@ -691,14 +942,14 @@
     if (callbacks) {
       list("ad-callbacks", callbacks.callbacks, (t) => node("li", { "data-task": t.id },
         node("span", { class: "when" }, when(t.due_at) + (t.overdue ? " (overdue)" : "")),
-        [t.title, t.customer && t.customer.name, t.phone].filter(Boolean).join(" · "),
+        [t.title, t.customer && t.customer.name, t.phone && Fmt.phone(t.phone)].filter(Boolean).join(" · "),
         ...(t.phone ? [" ", dialButton(t.phone)] : [])),
         "no callbacks due");
     }
     if (leads) {
       list("ad-leads", leads.leads, (l) => node("li", { "data-lead": l.id },
-        node("span", { class: "when" }, `${l.stage.replace(/_/g, " ")} · ${l.temperature}`),
-        [l.customer ? l.customer.name : "unknown", l.phone,
+        node("span", { class: "when" }, `${Fmt.label(l.stage)} · ${Fmt.label(l.temperature)}`),
+        [l.customer ? l.customer.name : "Unknown caller", l.phone && Fmt.phone(l.phone),
          l.last_touch_at ? `last touch ${when(l.last_touch_at)}` : null,
          l.next_appointment_at ? `next visit ${when(l.next_appointment_at)}` : null]
           .filter(Boolean).join(" · "),
@@ -712,18 +963,22 @@
     const previous = desk.state;
     desk.state = state;
     desk.offsetMs = Date.parse(state.now) - Date.now();
-    el.state.textContent = STATE_LABELS[state.state] || state.state;
-    if (state.state === "away" && state.reason) el.state.textContent += ` (${state.reason})`;
+    el.state.textContent = Fmt.label(state.state); // the wallboard's words for the same states
+    if (state.state === "away" && state.reason) el.state.textContent += ` (${Fmt.label(state.reason).toLowerCase()})`;
     el.state.dataset.state = state.state;
     show(el.ringing, !!state.offer);
-    if (state.offer) el.offerQueue.textContent = state.offer.queue ? `· ${state.offer.queue}` : "";
     show(el.incall, !!state.connected);
-    if (state.connected) el.callQueue.textContent = state.connected.queue ? `· ${state.connected.queue}` : "";
+    renderCaller();
     const wrapping = state.state === "wrap_up";
-    if (wrapping && !(previous && previous.state === "wrap_up"
-                      && previous.wrap_call_sid === state.wrap_call_sid)) resetForm();
+    const formSid = formCall();
+    if (formSid) formFor(formSid); // a new call: a clean form, or its saved draft
     if (state.offer) show(el.dispoDone, false); // the next call: the last one's note goes
-    show(el.wrap, wrapping);
+    show(el.wrap, !!formSid); // notes while talking, the disposition when it ends
+    show(wrapEl.box, wrapping);
+    show(el.save, wrapping);
+    show(wrapEl.later, !wrapping);
+    if (!formSid && draft.dirty) saveDraft();
+    if (state.connected && !phone.active) adoptLeg();
     const liveKey = state.connected ? (state.connected.call_sid || state.connected.entry) : null;
     if (liveKey !== call.key) resetControls(liveKey);
     if (state.connected) queueNames(state);
@@ -758,7 +1013,19 @@
       el.countdown.textContent = left === null ? "–" : `${Math.max(0, Math.ceil(left))} s`;
     }
     if (s.connected) el.timer.textContent = duration(secondsSince(s.connected.answered_at));
-    if (s.state === "wrap_up") el.wrapCountdown.textContent = duration(Math.ceil(secondsUntil(s.wrap_until)));
+    if (s.offer && desk.pop) {
+      const waited = desk.pop.enqueued_at ? secondsSince(desk.pop.enqueued_at) : desk.pop.waited_seconds;
+      $("ad-ring-wait").textContent = Fmt.duration(waited);
+    }
+    if (s.state === "wrap_up") {
+      const left = s.wrap_until ? Math.ceil(secondsUntil(s.wrap_until)) : null;
+      // Past its time and still wrapping up: the server waits for a disposition.
+      const overdue = !!s.wrap_overdue || (left !== null && left <= 0 && s.disposition_required !== false);
+      show(wrapEl.line, !overdue);
+      show(wrapEl.overdue, overdue);
+      el.wrapCountdown.textContent = left === null ? "–" : duration(Math.max(0, left));
+      if (overdue) wrapEl.over.textContent = duration(left === null ? 0 : -left);
+    }
   }
   setInterval(() => { tick(); tickPitch(); }, 250);
 
@@ -786,8 +1053,21 @@
     });
   }
 
+  /* The desk as the server has it (GET /api/agents/me/desk): what a reload would lose. */
+  async function restore() {
+    let doc = null;
+    try {
+      const response = await fetch(settings.desk, { credentials: "same-origin", cache: "no-store" });
+      if (response.ok) doc = await response.json();
+    } catch (err) { doc = null; }
+    desk.restored = doc;
+  }
+
+  // Option labels a person reads (Fmt.label), not the API's values.
+  document.querySelectorAll("#ad-disposition option[value], #ad-appt-type option, #ad-reason option")
+    .forEach((o) => { if (o.value) o.textContent = Fmt.label(o.value); });
+
   window.agentDesk = desk; // for the browser tests and for a curious developer
   window.agentPhone = phone; // the softphone: its device and calls (keypad: active.sendDigits)
-  open();
-  startPhone();
+  restore().then(() => { open(); startPhone(); });
 })();

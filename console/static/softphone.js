@@ -195,6 +195,19 @@
       this.emit("destroyed");
     }
 
+    /* A call this device was already on when the page was loaded again (the desk knows its
+       CallSid from the server): followed again, as open, so Hang up, mute and the keypad
+       work on it and its end arrives as a disconnect. */
+    adopt(info) {
+      const known = this.calls.get(info.sid);
+      if (known) return known;
+      const call = new SimCall(this, { sid: info.sid, from: info.from || "", to: info.to || "" },
+        info.direction || "INCOMING", {});
+      call._status = "open";
+      this.calls.set(info.sid, call);
+      return call;
+    }
+
     async connect(options) {
       const params = (options && options.params) || {};
       const info = await this._post("/calls", { params });
@@ -303,6 +316,10 @@
     };
     schedule(grant.refresh_after_seconds);
 
+    /* A call in progress when the page was reloaded: the carrier kept the agent's leg up
+       (the simulator's device survives the page), so the reloaded page takes it back.
+       Twilio's WebRTC leg ends with the page: there is nothing to adopt (null). */
+    phone.adopt = (info) => (typeof device.adopt === "function" ? device.adopt(info) : null);
     device.on("registered", () => say("registered"));
     device.on("unregistered", () => say("offline", "not registered with the carrier"));
     device.on("error", (err) => {

@@ -50,17 +50,17 @@ def desk(drained, page, deps, clock, api):
 
 
 def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, deps):
-    expect(page.locator("#ad-state")).to_have_text("offline")
+    expect(page.locator("#ad-state")).to_have_text("Offline")
     page.click("#ad-available")
-    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
     expect(page.locator("#ad-ringing")).to_be_hidden()
 
     desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
     ringing = page.locator("#ad-ringing")
     expect(ringing).to_be_visible(timeout=LIVE)
     expect(page.locator("#pop-name")).to_have_text("Dana Reyes", timeout=LIVE)
-    expect(page.locator("#pop-ivr")).to_have_text("main>sales>new")
-    expect(page.locator("#pop-stage")).to_have_text("qualified")
+    expect(page.locator("#pop-ivr")).to_have_text("Sales \u203a New")
+    expect(page.locator("#pop-stage")).to_have_text("Qualified")
     expect(page.locator("#pop-vehicle")).to_contain_text("Ford F-150")
     expect(page.locator("#pop-trade")).to_contain_text("Honda Civic")
     expect(page.locator("#ad-countdown")).to_have_text("15 s")
@@ -68,7 +68,7 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
 
     page.click("#ad-reject")
     expect(ringing).to_be_hidden(timeout=LIVE)
-    expect(page.locator("#ad-state")).to_have_text("available")
+    expect(page.locator("#ad-state")).to_have_text("Available")
     expect(page.locator("#ad-pop")).to_be_hidden()
 
     desk.enqueue("CA2", "sales", call_sid="CA2", phone=CALLER)
@@ -76,7 +76,7 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
     page.click("#ad-accept")
     expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
     expect(ringing).to_be_hidden()
-    expect(page.locator("#ad-state")).to_have_text("on a call")
+    expect(page.locator("#ad-state")).to_have_text("On a call")
     expect(page.locator("#pop-name")).to_have_text("Dana Reyes")
     expect(page.locator("#ad-timer")).to_have_text("0:01", timeout=2500)
 
@@ -92,9 +92,9 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
     page.select_option("#ad-appt-type", "test_drive")
     page.fill("#ad-notes", "Wants the F-150 in blue")
     page.click("#ad-dispo-save")
-    expect(page.locator("#ad-dispo-done")).to_have_text("Saved: appointment set.", timeout=LIVE)
+    expect(page.locator("#ad-dispo-done")).to_have_text("Saved: Appointment set.", timeout=LIVE)
     expect(wrap).to_be_hidden(timeout=LIVE)
-    expect(page.locator("#ad-state")).to_have_text("available")
+    expect(page.locator("#ad-state")).to_have_text("Available")
 
     with deps.read_session_factory() as s:
         call = s.scalars(select(Call).where(Call.call_sid == "CA2")).one()
@@ -108,7 +108,7 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
 
 def test_a_failed_disposition_shows_the_apis_error_inline(desk, page, api):
     page.click("#ad-available")
-    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
     desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
     expect(page.locator("#ad-ringing")).to_be_visible(timeout=LIVE)
     page.click("#ad-accept")
@@ -126,9 +126,9 @@ def test_a_failed_disposition_shows_the_apis_error_inline(desk, page, api):
 def test_away_with_a_reason(desk, page):
     page.select_option("#ad-reason", "lunch")
     page.click("#ad-away")
-    expect(page.locator("#ad-state")).to_have_text("away (lunch)", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Away (lunch)", timeout=LIVE)
     page.click("#ad-offline")
-    expect(page.locator("#ad-state")).to_have_text("offline", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Offline", timeout=LIVE)
 
 
 def test_the_script_beside_the_call_and_the_idle_lists(desk, page, deps, clock):
@@ -147,7 +147,7 @@ def test_the_script_beside_the_call_and_the_idle_lists(desk, page, deps, clock):
             )
         )
     page.click("#ad-available")
-    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
     callbacks = page.locator("#ad-callbacks")
     expect(callbacks).to_contain_text("Call Dana back about the F-150", timeout=LIVE)
     expect(callbacks).to_contain_text("Dana Reyes")

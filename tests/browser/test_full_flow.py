@@ -216,14 +216,14 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     # Amy goes available, then steps away for a moment.
     within = Within()
     amy.click("#ad-available")
-    expect(row.locator("td.state")).to_have_text("available", timeout=within())
-    expect(tile.locator(".states")).to_contain_text("available 1", timeout=within())
-    expect(amy.locator("#ad-state")).to_have_text("available")
+    expect(row.locator("td.state")).to_have_text("Available", timeout=within())
+    expect(tile.locator(".states")).to_contain_text("Available 1", timeout=within())
+    expect(amy.locator("#ad-state")).to_have_text("Available")
     amy.select_option("#ad-reason", "break")
     within = Within()
     amy.click("#ad-away")
-    expect(row.locator("td.state")).to_have_text("away (break)", timeout=within())
-    expect(amy.locator("#ad-state")).to_have_text("away (break)")
+    expect(row.locator("td.state")).to_have_text("Away (break)", timeout=within())
+    expect(amy.locator("#ad-state")).to_have_text("Away (break)")
 
     # Dana calls and walks the IVR to sales > new vehicles.
     dana = sim.call(DANA, NUMBER).expect_say("hi dana, thank you for calling motor city motors")
@@ -240,21 +240,22 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     sid = dana.call.sid
     expect(tile.locator(".waiting")).to_have_text("1", timeout=within())
     expect(tile.locator(f'.wb-callers li[data-entry="{sid}"] .who')).to_have_text(
-        DANA, timeout=within()
+        "Dana Reyes (313) 555-0123", timeout=within()
     )
     assert deps.router.entry(sid)["state"] == "waiting"
 
     # Amy is back: the router offers Dana's call at once, her softphone rings with the pop.
     within = Within()
     amy.click("#ad-available")
-    expect(row.locator("td.state")).to_have_text("ringing", timeout=within())
-    expect(tile.locator(".states")).to_contain_text("ringing 1", timeout=within())
+    expect(row.locator("td.state")).to_have_text("Ringing", timeout=within())
+    expect(tile.locator(".states")).to_contain_text("Ringing 1", timeout=within())
     expect(tile.locator(".waiting")).to_have_text("0", timeout=within())
     expect(amy.locator("#ad-ringing")).to_be_visible()
     expect(amy.locator("#ad-ring-note")).to_have_text("Ringing on your softphone.")
     expect(amy.locator("#pop-name")).to_have_text("Dana Reyes")
-    expect(amy.locator("#pop-ivr")).to_have_text("sales > new vehicles")
-    expect(amy.locator("#pop-stage")).to_have_text(dealership["stage"].replace("_", " "))
+    expect(amy.locator("#pop-ivr")).to_have_text("Sales \u203a New vehicles")
+    stage = dealership["stage"].replace("_", " ").capitalize()
+    expect(amy.locator("#pop-stage")).to_have_text(stage)
     expect(amy.locator("#pop-vehicle")).to_contain_text("F-150")
     with sim.lock:  # the Ticker's thread changes the calls
         (leg,) = [c for c in sim.calls.values() if c.to == "client:agent_amy"]
@@ -263,13 +264,13 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     # She accepts: the softphone answers, the router bridges Dana into the conference.
     within = Within()
     amy.click("#ad-accept")
-    expect(row.locator("td.state")).to_have_text("on a call", timeout=within())
-    expect(tile.locator(".states")).to_contain_text("on a call 1", timeout=within())
+    expect(row.locator("td.state")).to_have_text("On a call", timeout=within())
+    expect(tile.locator(".states")).to_contain_text("On a call 1", timeout=within())
     expect(tile.locator(".answered")).to_have_text("1", timeout=within())
     expect(tile.locator(".waiting")).to_have_text("0", timeout=within())
     expect(amy.locator("#ad-incall")).to_be_visible()
-    expect(amy.locator("#ad-state")).to_have_text("on a call")
-    expect(amy.locator("#ad-sp-call-text")).to_have_text(f"on a call with {DANA}")
+    expect(amy.locator("#ad-state")).to_have_text("On a call")
+    expect(amy.locator("#ad-sp-call-text")).to_have_text("on a call with (313) 555-0123")
 
     def bridged():
         """Dana and Amy's leg are in Dana's conference"""
@@ -311,10 +312,10 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     # Dana hangs up: Amy wraps up.
     within = Within()
     sim.hang_up_by_party(dana.call)
-    expect(row.locator("td.state")).to_have_text("wrap-up", timeout=within())
-    expect(tile.locator(".states")).to_contain_text("wrap-up 1", timeout=within())
+    expect(row.locator("td.state")).to_have_text("Wrapping up", timeout=within())
+    expect(tile.locator(".states")).to_contain_text("Wrapping up 1", timeout=within())
     expect(amy.locator("#ad-wrap")).to_be_visible()
-    expect(amy.locator("#ad-state")).to_have_text("wrap-up")
+    expect(amy.locator("#ad-state")).to_have_text("Wrapping up")
     expect(amy.locator("#ad-sp-call")).to_be_hidden()
 
     # "Appointment set": a test drive tomorrow at 3 pm, New York time.
@@ -324,11 +325,11 @@ def test_a_call_from_the_ivr_to_the_appointment_with_the_supervisor_watching(
     amy.fill("#ad-notes", "Test drive of the F-150")
     within = Within()
     amy.click("#ad-dispo-save")
-    expect(row.locator("td.state")).to_have_text("available", timeout=within())
-    expect(tile.locator(".states")).to_contain_text("available 1", timeout=within())
-    expect(amy.locator("#ad-dispo-done")).to_have_text("Saved: appointment set.")
+    expect(row.locator("td.state")).to_have_text("Available", timeout=within())
+    expect(tile.locator(".states")).to_contain_text("Available 1", timeout=within())
+    expect(amy.locator("#ad-dispo-done")).to_have_text("Saved: Appointment set.")
     expect(amy.locator("#ad-wrap")).to_be_hidden()
-    expect(amy.locator("#ad-state")).to_have_text("available")
+    expect(amy.locator("#ad-state")).to_have_text("Available")
 
     # The CRM, through the API Amy's page uses, and in the database.
     detail = amy.request.get(f"/api/customers/{dealership['customer']}")

@@ -27,7 +27,7 @@ def test_the_transfer_list_offers_queues_and_free_colleagues(desk, page, deps, a
     bo = _colleague(deps, api, "bo", "Bo")
     cy = _colleague(deps, api, "cy", "Cy")
     page.click("#ad-available")
-    expect(page.locator("#ad-state")).to_have_text("available", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
     desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
     expect(page.locator("#ad-ringing")).to_be_visible(timeout=LIVE)
     desk.set_presence(bo, "available")
@@ -44,12 +44,13 @@ def test_the_transfer_list_offers_queues_and_free_colleagues(desk, page, deps, a
     )
 
     page.click("#ad-transfer")  # nothing chosen: said at once, nothing sent
-    expect(page.locator("#ad-call-error")).to_contain_text("choose a queue or an agent")
+    expect(page.locator("#ad-call-error")).to_contain_text("Choose a queue or an agent")
     expect(page.locator("#ad-consult-complete")).to_be_hidden()
 
+    page.click(".ad-keypad-box summary")  # the keypad opens on demand
     page.click("#ad-keypad [data-key='5']")  # no conference here: the API's error, inline
     # the carrier is asked (and retried) first: not within LIVE
-    expect(page.locator("#ad-call-error")).not_to_contain_text("choose", timeout=10_000)
+    expect(page.locator("#ad-call-error")).not_to_contain_text("Choose", timeout=10_000)
     expect(page.locator("#ad-call-error")).to_be_visible()
     expect(page.locator("#ad-keyed")).to_have_text("")
     assert desk.entry("CA1")["state"] == "connected"
