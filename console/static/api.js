@@ -2,8 +2,8 @@
  *
  * ConsoleApi.client(meUrl) gives
  *  - getJson(url): the parsed answer; signed out (401) goes to the login page and back;
- *  - post(url, body): JSON with the CSRF header (the page's token, or GET /api/me's once the
- *    server refused it), resolving to {ok: true, body} or
+ *  - post(url, body), patch(url, body), put(url, body): JSON with the CSRF header (the
+ *    page's token, or GET /api/me's once the server refused it), resolving to {ok: true, body} or
  *    {ok: false, error} with the API's error object ({id, message, field}) or one saying
  *    what went wrong, never a rejected promise.
  */
@@ -30,11 +30,11 @@
       return token;
     }
 
-    async function post(url, body) {
+    async function send(method, url, body) {
       let response;
       try {
         response = await fetch(url, {
-          method: "POST",
+          method,
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", "X-CSRFToken": await csrf() },
           body: JSON.stringify(body || {}),
@@ -49,7 +49,11 @@
       return { ok: false, error: (data && data.error) || { message: `HTTP ${response.status}` } };
     }
 
-    return { getJson, post };
+    const post = (url, body) => send("POST", url, body);
+    const patch = (url, body) => send("PATCH", url, body);
+    const put = (url, body) => send("PUT", url, body);
+
+    return { getJson, post, patch, put };
   }
 
   window.ConsoleApi = { client };
