@@ -15,6 +15,7 @@ def init_console(app: Flask) -> None:
     from console.service_level import bp as service_level_bp
     from console.waiting import bp as waiting_bp
     from console.worklists import bp as worklists_bp
+    from console.wrapup import bp as wrapup_bp
     from routing import client as click_to_call
 
     auth.init_auth(app)
@@ -33,5 +34,6 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(desk_bp)  # /agent and its /api/agents/me/screen-pop, /stream
     app.register_blueprint(call_script_bp, url_prefix="/api")  # the script beside a call
     app.register_blueprint(worklists_bp, url_prefix="/api")  # notes, my callbacks and leads
+    app.register_blueprint(wrapup_bp, url_prefix="/api")  # outcome drafts, calls left undisposed
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
     app.register_blueprint(demo_bp)  # /demo/*: the demo's phone and traffic, in demo mode only

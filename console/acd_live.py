@@ -7,18 +7,30 @@ from typing import Annotated
 
 from flask import Blueprint, current_app, g
 from pydantic import BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import select
 
 from console.api import ANY, LEADS, _body
 from console.auth import require_role
 from crm_core.audit import audit
-from crm_core.errors import NotFound
+from crm_core.errors import Conflict, NotFound
+from crm_core.models import Call
 from crm_core.schemas import parse
 from crm_core.users import get_user
-from routing import snapshot
+from routing import ending, snapshot
 from routing.config import profile
 from routing.service import AgentState, AwayReason
 
 bp = Blueprint("acd_live", __name__)
+
+
+class DispositionRequired(Conflict):
+    """The agent's queue keeps them in wrap-up until the call's disposition is saved."""
+
+    error_id = "disposition_required"
+
+
+DISPOSITION_FIRST = "Save a disposition for this call before you go available."
+DISPOSITION_FIRST_AWAY = "Save a disposition for this call before you change your status."
 
 
 class PresenceIn(BaseModel):
@@ -55,6 +67,8 @@ def _agent_view(agent_id: int) -> dict:
     offer = None
     if doc.get("offer"):
         offer = entry_view(doc["offer"], d.router.entry(doc["offer"]) or {})
+    wrapping = doc["state"] == "wrap_up"
+    found = d.router.wrap_up_call(agent_id) if wrapping else None
     return {
         "id": agent_id,
         "state": doc["state"],
@@ -63,22 +77,36 @@ def _agent_view(agent_id: int) -> dict:
         "offer": offer,
         "call": doc.get("call") or None,
         "wrap_until": d.router.when(doc["wrap_until"]).isoformat()
-        if doc["state"] == "wrap_up" and doc.get("wrap_until")
+        if wrapping and doc.get("wrap_until")
         else None,
+        # The call wrapped up is on a queue that needs its disposition saved first; past
+        # wrap_until, the agent is held there ("overdue") until it is.
+        "disposition_required": bool(found and found[1] and found[1].disposition_required),
+        "wrap_overdue": d.router.wrap_overdue(doc),
+        "offline_after_call": doc.get("after_call") == "offline",
     }
 
 
-def _set_presence(user_id: int, data: PresenceIn) -> dict:
+def _hold_for_disposition(user_id: int, state: AgentState) -> None:
+    """The agent may not leave wrap-up by their own choice (available, away) while the
+    call's disposition is required and not saved; signing out stays possible."""
+    if state is AgentState.OFFLINE or not _deps().router.disposition_pending(user_id):
+        return
+    message = DISPOSITION_FIRST if state is AgentState.AVAILABLE else DISPOSITION_FIRST_AWAY
+    raise DispositionRequired(message, field="state")
+
+
+def _set_presence(user_id: int, data: PresenceIn, *, supervisor: bool = False) -> dict:
     d = _deps()
     with d.read_session_factory() as session:
         agent = profile(get_user(session, user_id))
-    if (
-        data.state is AgentState.AVAILABLE
-        and (d.router.agent(user_id) or {}).get("state") == AgentState.WRAP_UP
-    ):
+    wrapping = (d.router.agent(user_id) or {}).get("state") == AgentState.WRAP_UP
+    if wrapping and not supervisor:
+        _hold_for_disposition(user_id, data.state)
+    if data.state is AgentState.AVAILABLE and wrapping:
         outcome = d.router.end_wrap_up(user_id)
     else:
-        outcome = d.router.set_presence(agent, data.state, data.reason)
+        outcome = d.router.set_presence(agent, data.state, data.reason, supervisor=supervisor)
     d.dispatcher.run(outcome.actions)
     return _agent_view(user_id)
 
@@ -127,6 +155,7 @@ def reject(entry: str):
 @require_role(*ANY)
 def end_wrap_up():
     d = _deps()
+    _hold_for_disposition(g.principal.id, AgentState.AVAILABLE)
     d.dispatcher.run(d.router.end_wrap_up(g.principal.id).actions)
     return _agent_view(g.principal.id)
 
@@ -150,18 +179,72 @@ def agent_snapshot():
 @require_role(*LEADS)
 def force_presence(user_id: int):
     """A supervisor sets an agent's presence (e.g. away when they left without logging out,
-    or available to end a wrap-up). Written to the audit log."""
+    or available to end a wrap-up, even one held for a disposition). Offline works in any
+    state: ringing, the offer is withdrawn and the caller offered to the next agent; on a
+    call, the agent goes offline when it ends (``offline_after_call``; if the agent's
+    softphone is gone, end the call: POST /api/acd/calls/<call_sid>/end). Audited."""
+    d = _deps()
     data = parse(PresenceIn, _body())
-    before = (_deps().router.agent(user_id) or {}).get("state")
-    view = _set_presence(user_id, data)
+    doc = d.router.agent(user_id) or {}
+    before = doc.get("state")
+    overridden = before == AgentState.WRAP_UP and d.router.disposition_pending(user_id)
+    if data.state is AgentState.OFFLINE:
+        view = _force_offline(user_id)
+    else:
+        view = _set_presence(user_id, data, supervisor=True)
     _audit(
         "agent.presence",
         f"agent:{user_id}",
         before=before,
         state=str(data.state),
         reason=str(data.reason) if data.reason else None,
+        offline_after_call=view.get("offline_after_call") or None,
+        disposition_overridden=overridden or None,
     )
     return view
+
+
+def _force_offline(user_id: int) -> dict:
+    d = _deps()
+    with d.read_session_factory() as session:
+        agent = profile(get_user(session, user_id))
+    outcome = d.router.force_offline(agent)
+    if outcome.detail.get("entry"):  # the withdrawn offer's phone stops ringing
+        d.dispatcher.stop_ringing(outcome.detail["entry"], user_id)
+    d.dispatcher.run(outcome.actions)
+    view = _agent_view(user_id)
+    if outcome.state == "offline_after_call":
+        doc = d.router.agent(user_id) or {}
+        entry = d.router.entry(str(doc.get("call") or "")) or {}
+        view |= {
+            "offline_after_call": True,
+            "call_sid": entry.get("call_sid") or doc.get("call") or None,
+            "message": "The agent is on a call and will be signed out when it ends. "
+            "If their phone is gone, end the call.",
+        }
+    return view
+
+
+@bp.post("/acd/calls/<call_sid>/end")
+@require_role(*LEADS)
+def end_call(call_sid: str):
+    """A supervisor ends a call: the caller is hung up at the carrier, the ACD forgets the
+    call (a waiting caller is not counted as abandoned), the Call row says a supervisor
+    ended it. Audited."""
+    d = _deps()
+    sid = call_sid[:64]
+    in_acd = d.router.entry(sid) is not None
+    with d.read_session_factory() as session:
+        call = session.scalars(select(Call).where(Call.call_sid == sid)).one_or_none()
+        live = call is not None and call.ended_at is None
+    if not in_acd and call is None:
+        raise NotFound("There is no call with that reference.", field="call_sid")
+    if not in_acd and not live:
+        raise Conflict("That call has already ended.", field="call_sid")
+    outcome = ending.end_call(d, sid, "supervisor")
+    was = {"gone": "waiting", "ended": "connected"}.get(outcome.state, "not in a queue")
+    _audit("call.end", f"call:{sid}", was=was)
+    return {"call_sid": sid, "ended": True, "was": was}
 
 
 @bp.post("/acd/callers/<entry>/move")

@@ -370,4 +370,8 @@ def record_outcome(call_sid: str):
         call = calls.record_call_outcome(
             session, call_sid[:64], outcome, d.clock, actor=actor, region=_region()
         )
-        return call_dict(call)
+        answer, agent_id, sid = call_dict(call), call.agent_id, call.call_sid
+    from console.wrapup import outcome_saved  # (it imports this module)
+
+    outcome_saved(agent_id, sid)  # an agent held in wrap-up for it goes on
+    return answer

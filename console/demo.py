@@ -44,6 +44,7 @@ from crm_core.errors import (
 from crm_core.models import Call, Role, User
 from crm_core.phones import normalize_phone
 from crm_core.schemas import OutcomeIn
+from routing import ending
 from routing.config import profile
 from routing.model import AgentProfile
 from routing.scripts import IllegalTransition
@@ -195,6 +196,13 @@ def shutdown(app: Any) -> None:
     demo = app.extensions.get("demo")
     if demo is None:
         return
+    # The system ends the calls, not their callers: the ACD forgets them first (no wait
+    # counts as abandoned) and their Call rows say so; the hang-ups below then end nothing.
+    deps = app.extensions["callcenter"]
+    with demo.sim.lock:
+        live = [c.sid for c in demo.sim.calls.values() if not c.ended]
+    ending.end_all(deps, "system")
+    ending.mark_ended_by(deps, live, "system")
     with demo.sim.lock:
         for party in demo.calls.values():
             if not party.call.ended:

@@ -13,7 +13,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    false,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from crm_core.acd_records import (
@@ -122,6 +131,11 @@ class RoutingQueue(Base):
     recording_consent: Mapped[str] = mapped_column(
         String(16), default="notice", server_default="notice"
     )
+    # An agent may not leave wrap-up (nor does its timer end it) before the call's
+    # disposition is saved; a supervisor can still end it (console/acd_live.py).
+    disposition_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -184,6 +198,7 @@ class QueueConfig:
     hours: dict[str, list[list[str]]] = field(default_factory=dict)
     time_zone: str | None = None
     recording_consent: str = "notice"  # notice | explicit | off (recording/consent.py)
+    disposition_required: bool = False  # wrap-up lasts until the disposition is saved
 
     def minimums_after(
         self, waited_seconds: float, skills: dict[str, int] | None = None

@@ -72,6 +72,10 @@ class WaitOutcome(StrEnum):
     OVERFLOWED = "overflowed"
     VOICEMAIL = "voicemail"
     CALLBACK = "callback"
+    # Ended by someone else than the caller, so no abandon: a supervisor ended the call, or
+    # the system did (the demo stopping).
+    SUPERVISOR = "supervisor"
+    SYSTEM = "system"
 
 
 # Ranges, shared by the inputs and the tables' CHECK constraints: (low, high) inclusive.
@@ -131,6 +135,7 @@ class QueueIn(Strict):
     hours: dict[str, list[list[str]]] = Field(default_factory=dict)
     time_zone: str | None = None
     recording_consent: RecordingConsentRule = "notice"  # recording/consent.py
+    disposition_required: Annotated[bool, Field(strict=True)] = False
     active: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("required_skills", mode="before")
@@ -202,6 +207,7 @@ class QueueUpdate(Strict):
     hours: dict[str, list[list[str]]] | None = None
     time_zone: str | None = None
     recording_consent: RecordingConsentRule | None = None
+    disposition_required: Annotated[bool, Field(strict=True)] | None = None
     active: Annotated[bool, Field(strict=True)] | None = None
 
     @field_validator("required_skills", mode="before")

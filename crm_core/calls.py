@@ -167,7 +167,7 @@ def record_call_outcome(
     call = get_call(session, call_sid)
     if actor is not None and actor.role is Role.AGENT and call.agent_id not in (None, actor.id):
         raise Forbidden("this call belongs to another agent", field="call_sid")
-    if call.disposition is not None:
+    if call.disposition is not None and not call.outcome_incomplete:
         raise Conflict(
             f"the outcome of {call_sid} is already recorded ({call.disposition.value})",
             field="disposition",
@@ -204,6 +204,8 @@ def record_call_outcome(
 
     call.disposition = outcome.disposition
     call.notes = outcome.notes
+    call.outcome_incomplete = False  # the real outcome replaces one stored from a draft
+    call.outcome_draft = None
     if outcome.wrap_seconds is not None:
         call.wrap_seconds = outcome.wrap_seconds
 

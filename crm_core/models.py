@@ -432,6 +432,16 @@ class Call(Base):
         enum_column(RecordingConsent)
     )
     recording_consent_rule: Mapped[str | None] = mapped_column(String(SHORT_LEN))
+    # The wrap-up form as the agent last left it (crm_core/drafts.py), kept on the server so
+    # a reloaded page restores it and a wrap-up that ends first still keeps what was typed.
+    outcome_draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome_draft_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The outcome was stored from the draft when wrap-up ended before it was saved: it may
+    # lack the disposition or the rest; saving the real outcome clears it.
+    outcome_incomplete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Who ended the call when it was not the caller or the agent hanging up: "supervisor"
+    # (POST /api/acd/calls/<sid>/end) or "system" (the demo stopping). None: the parties.
+    ended_by: Mapped[str | None] = mapped_column(String(16))
 
     agent: Mapped[User | None] = relationship()
 

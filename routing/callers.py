@@ -15,6 +15,7 @@ from routing.model import MAX_LEVEL, Outcome, Priority, signature
 from routing.scripts import Stale, from_ms, ms
 
 RETRIES = 5
+GONE = ("abandoned", "left", "supervisor", "system")  # how a caller leaves a queue
 
 
 class Callers:
@@ -106,11 +107,14 @@ class Callers:
         original enqueue time, priority and needed skills."""
         entry = self.entry(entry_id)
         if entry is None:
-            raise NotFound(f"no caller {entry_id} in any queue", field="entry")
+            raise NotFound("That caller is no longer waiting in any queue.", field="entry")
         target = self.queue(queue)
         left = self.caller_gone(entry_id, "left")
         if left.state != "gone":
-            raise Conflict(f"caller {entry_id} is {left.state}: it cannot be moved now")
+            raise Conflict(
+                "That caller is already talking to an agent, so they can no longer be moved.",
+                field="entry",
+            )
         joined = self.enqueue(
             entry_id,
             target.name,
@@ -171,8 +175,10 @@ class Callers:
     ) -> Outcome:
         """The offer ended without a call: rejected, timeout or failed (the agent's leg), or
         deferred (a callback that may not be placed before ``defer_until``: no miss)."""
-        if why not in ("rejected", "timeout", "failed", "deferred"):
-            raise InvalidInput("why is rejected, timeout, failed or deferred", field="why")
+        if why not in ("rejected", "timeout", "failed", "deferred", "withdrawn"):
+            raise InvalidInput(
+                "why is rejected, timeout, failed, deferred or withdrawn", field="why"
+            )
         if why == "deferred" and defer_until is None:
             raise InvalidInput("a deferred callback needs a time", field="defer_until")
         for _ in range(RETRIES):
@@ -205,7 +211,11 @@ class Callers:
 
     def caller_gone(self, entry_id: str, why: str = "abandoned") -> Outcome:
         """The caller hung up while waiting or ringing ("abandoned"), or the router takes it
-        out of the queue ("left": overflow, voicemail, callback). Ringing agents are freed."""
+        out of the queue ("left": overflow, voicemail, callback), or a supervisor or the
+        system ended the call ("supervisor", "system": no abandon). Ringing agents are
+        freed."""
+        if why not in GONE:
+            raise InvalidInput("why is abandoned, left, supervisor or system", field="why")
         for _ in range(RETRIES):
             entry = self.entry(entry_id)
             if entry is None:

@@ -37,6 +37,9 @@ class Deadlines:
             cancel = Action("cancel", entry_id, int(agent_id), profile.identity if profile else "")
             return [cancel, *outcome.actions]
         if kind == "wrap":
+            if self.disposition_pending(rest):  # held, overdue, until the outcome is saved
+                log.info("agent %s stays in wrap-up: the disposition is not saved", rest)
+                return []
             return self.make_ready(rest, expect=("wrap_up",)).actions
         if kind == "escalate":
             return self._escalate(rest)

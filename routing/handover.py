@@ -22,6 +22,14 @@ from crm_core.errors import Conflict, NotFound
 from routing.model import Outcome
 
 MODES = {"connect": "away,available", "offer": "available"}
+# Why the colleague cannot take the call now, by their state: a sentence for the agent.
+BUSY_NOW = {
+    "busy": "Your colleague is on another call now; try someone else or try again later.",
+    "reserved": "A call is ringing for your colleague now; try again in a moment.",
+    "wrap_up": "Your colleague is finishing their last call; try again in a moment.",
+    "offline": "Your colleague is signed out; choose someone who is signed in.",
+    "": "Your colleague cannot take the call right now; try someone else.",
+}
 
 
 class Handover:
@@ -42,7 +50,7 @@ class Handover:
             raise ValueError(f"mode is connect or offer, not {mode!r}")
         entry = self.entry(entry_id)
         if entry is None:
-            raise NotFound(f"no call {entry_id!r} in the ACD", field="call")
+            raise NotFound("That call is no longer going on.", field="call")
         config = self._queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         timeout = (config.offer_timeout_seconds if config else 15) * 1000
@@ -72,8 +80,8 @@ class Handover:
         )
         if reply[0] == "error":
             if reply[1] == "not_connected":
-                raise Conflict("you are not connected to this call now", field="call")
-            raise Conflict(f"agent {to_agent} is {reply[2]} now", field="agent")
+                raise Conflict("You are not connected to this call now.", field="call")
+            raise Conflict(BUSY_NOW.get(reply[2], BUSY_NOW[""]), field="agent")
         outcome = Outcome(
             "connected" if mode == "connect" else "offered",
             detail={

@@ -46,7 +46,7 @@ from routing.model import (
     parse_signature,
     signature,
 )
-from routing.scripts import IllegalTransition, Scripts, Stale, from_ms, ms
+from routing.scripts import IllegalTransition, Scripts, Stale, from_ms, ms, refusal
 
 log = logging.getLogger("callcenter.routing")
 __all__ = [
@@ -72,6 +72,7 @@ class Router(Callers, Deadlines, Handover):
         keys: Keys | None = None,
         max_misses: int = 2,
         time_zone: str = "America/New_York",
+        outcome_pending: Callable[[str], bool] | None = None,
     ) -> None:
         self.redis = connection
         self.clock = clock
@@ -80,6 +81,8 @@ class Router(Callers, Deadlines, Handover):
         self._queues = queues
         self.max_misses = max_misses
         self.zone = ZoneInfo(time_zone)
+        # CallSid → the call's outcome is not saved yet (from SQL; None: never held)
+        self.outcome_pending = outcome_pending
         self._sigs: dict[str, set[str]] = {}
         self._sigver = "0"
 
@@ -134,9 +137,14 @@ class Router(Callers, Deadlines, Handover):
         reason: str | None = None,
         *,
         expect: Iterable[str] | None = None,
+        force: bool = False,
+        supervisor: bool = False,
     ) -> Outcome:
         """available, away (with a reason code) or offline. Becoming available takes the
-        best waiting call at once. ``expect``: only from these states (else no change)."""
+        best waiting call at once. ``expect``: only from these states (else no change).
+        ``force`` (a supervisor signing the agent out): an agent on a call goes offline when
+        it ends (state "offline_after_call"). A refusal is an IllegalTransition worded for
+        the agent, or for a supervisor (``supervisor``)."""
         state = AgentState(state)
         if state not in (AgentState.AVAILABLE, AgentState.AWAY, AgentState.OFFLINE):
             raise InvalidInput("presence is available, away or offline", field="state")
@@ -198,13 +206,15 @@ class Router(Callers, Deadlines, Handover):
                     len(wait_keys),
                     ready_desc,
                     wait_desc,
+                    force,
                 ],
             )
             if reply[0] == "stale":
                 self._sigs.clear()
                 continue
             if reply[0] == "error":
-                raise IllegalTransition(f"agent {agent.id}: {reply[2]}", field="state")
+                log.info("agent %s: presence %s refused in state %s", agent.id, state, reply[2])
+                raise refusal(reply[2], supervisor=supervisor)
             return self._follow(Outcome(reply[1]), reply[2:])
         raise Stale(f"presence of agent {agent.id}: state kept changing")
 
@@ -229,6 +239,55 @@ class Router(Callers, Deadlines, Handover):
     def end_wrap_up(self, agent_id: int) -> Outcome:
         """The agent (or a supervisor) ends wrap-up early; the ticker ends it on time."""
         return self.make_ready(agent_id, expect=("wrap_up",))
+
+    # ------------------------------------------------------------------ wrap-up rules
+    def wrap_up_call(self, agent_id: int | str) -> tuple[str, QueueConfig | None] | None:
+        """(CallSid, its queue's configuration) of the call the agent is wrapping up, or
+        None when the agent is not in wrap-up."""
+        doc = self.agent(agent_id)
+        if doc is None or doc.get("state") != AgentState.WRAP_UP or not doc.get("last_call"):
+            return None
+        return doc["last_call"], self._queues().get(doc.get("last_queue") or "")
+
+    def disposition_pending(self, agent_id: int | str) -> bool:
+        """The agent is in wrap-up on a call of a queue with ``disposition_required`` and
+        the call's outcome is not saved (``outcome_pending``, given by the app, answers
+        that from SQL): wrap-up does not end by itself, nor by the agent's choice."""
+        found = self.wrap_up_call(agent_id)
+        if found is None or self.outcome_pending is None:
+            return False
+        call_sid, config = found
+        return bool(config is not None and config.disposition_required) and self.outcome_pending(
+            call_sid
+        )
+
+    def wrap_overdue(self, doc: Mapping[str, Any] | None) -> bool:
+        """The agent's wrap-up is past its time (held there for a disposition)."""
+        if not doc or doc.get("state") != AgentState.WRAP_UP or not doc.get("wrap_until"):
+            return False
+        return self._now()[0] > int(doc["wrap_until"])
+
+    # ------------------------------------------------------------------ supervisors
+    def force_offline(self, agent: AgentProfile) -> Outcome:
+        """A supervisor signs the agent out whatever the state: ringing, the offer is
+        withdrawn (no miss) and the caller offered to the next agent (``detail["entry"]``:
+        the offer to stop ringing); on a call, out when it ends ("offline_after_call");
+        in wrap-up, it ends (its "wrapped" action keeps the draft)."""
+        for _ in range(RETRIES):
+            doc = self.agent(agent.id) or {}
+            if doc.get("state") == AgentState.RESERVED and doc.get("offer"):
+                entry_id = str(doc["offer"])
+                outcome = self.release(agent.id, entry_id, "withdrawn")
+                if outcome.state == "noop":  # answered or gone in that instant: again
+                    continue
+                outcome.state = AgentState.OFFLINE.value
+                outcome.detail["entry"] = entry_id
+                return outcome
+            try:
+                return self.set_presence(agent, AgentState.OFFLINE, force=True, supervisor=True)
+            except IllegalTransition:  # it moved (e.g. an offer came): look again
+                continue
+        raise Stale(f"sign-out of agent {agent.id}: state kept changing")
 
     # ------------------------------------------------------------------ reading
     def agent(self, agent_id: str | int) -> dict[str, Any] | None:

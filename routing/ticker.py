@@ -34,7 +34,12 @@ log = logging.getLogger("callcenter.routing.ticker")
 GROUP = "sql"
 RECLAIM_MS = 60_000
 OUTCOMES = {o.value for o in OfferOutcome} | {"deferred"}
-WAIT_OUTCOMES = {"abandoned": WaitOutcome.ABANDONED, "left": WaitOutcome.OVERFLOWED}
+WAIT_OUTCOMES = {
+    "abandoned": WaitOutcome.ABANDONED,
+    "left": WaitOutcome.OVERFLOWED,
+    "supervisor": WaitOutcome.SUPERVISOR,  # a supervisor ended the call: no abandon
+    "system": WaitOutcome.SYSTEM,  # the demo stopping ended it: no abandon
+}
 
 
 class Ticker:

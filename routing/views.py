@@ -31,10 +31,11 @@ import re
 from flask import Blueprint, current_app, request
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
+from crm_core.calls import insert_call_if_new, record_routing
 from crm_core.models import CallDirection, CallStatus
 from recording import consent as recording_consent
 from recording import control as recording
+from routing import ending
 from routing.handover import late_end
 from routing.offers import (
     AGENT_ANSWERED,
@@ -399,26 +400,7 @@ def overflow() -> str:
 
 
 def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:
-    d = _acd()
-    outcome = d.router.call_ended(entry_id, callback_status=callback_status)
-    d.dispatcher.run(outcome.actions)
-    detail = outcome.detail
-    if outcome.state != "ended":
-        return
-    if detail.get("gave_up") and detail.get("phone"):
-        with d.session_factory.begin() as session:
-            unanswered_callback_task(session, detail["phone"], queue=detail["queue"], clock=d.clock)
-    if not detail.get("call_sid"):
-        return
-    with d.session_factory.begin() as session:
-        record_routing(
-            session,
-            detail["call_sid"],
-            queue=detail["queue"],
-            agent_id=detail["agent_id"],
-            wait_seconds=round(detail["waited_ms"] / 1000),
-            talk_seconds=round(detail["talked_ms"] / 1000),
-        )
+    ending.call_ended(_acd(), entry_id, callback_status=callback_status)
 
 
 def _int(raw: str | None) -> int | None:

@@ -103,10 +103,20 @@ local function end_part(k, entry, agent, mine, wrap, day, stats, handle_times, a
   roll_day(agent, day)
   agent.call = false
   agent.last_call = entry.call_sid or false -- its wrap-up time goes to that call's row
+  agent.last_queue = entry.queue -- whose rules (disposition_required) hold its wrap-up
   agent.wrap_from = NOW
   agent.calls = (agent.calls or 0) + 1
   agent.talk = (agent.talk or 0) + math.floor(mine / 1000)
-  if wrap > 0 then
+  if agent.after_call == 'offline' then
+    -- A supervisor signed the agent out during the call: out now, no wrap-up; the call's
+    -- row still hears that its wrap-up ended (its draft is kept, crm_core/drafts.py).
+    agent.after_call = false
+    set_state(k.counts, agent, 'offline')
+    if agent.last_call then
+      table.insert(actions, cjson.encode({'wrapped', agent.last_call, tostring(agent.id), 0}))
+    end
+    agent.last_call = false
+  elseif wrap > 0 then
     set_state(k.counts, agent, 'wrap_up')
     agent.wrap_until = NOW + wrap
     redis.call('ZADD', k.deadlines, NOW + wrap, 'wrap|' .. agent.id)

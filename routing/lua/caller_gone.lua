@@ -4,7 +4,9 @@
 -- KEYS[4] = events stream, KEYS[5] = offers stream, KEYS[6] = counts hash,
 -- KEYS[7] = the waiting zset of the entry's queue and skills, KEYS[8] = the day's stats hash
 -- ARGV[1] = now (ms), ARGV[2] = entry id, ARGV[3] = the entry's signature as read,
--- ARGV[4] = "abandoned" (hung up) or "left" (taken out of the queue by the router)
+-- ARGV[4] = "abandoned" (hung up), "left" (taken out of the queue by the router),
+-- "supervisor" (a supervisor ended the call) or "system" (the demo stopping): only an
+-- abandon counts against the queue
 -- Returns {'ok', state it was in, waited ms, actions...} | {'connected'} | {'stale'} | {'noop'}
 local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KEYS[4],
            offers = KEYS[5], counts = KEYS[6]}

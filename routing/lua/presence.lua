@@ -9,8 +9,9 @@
 -- ARGV[6] = profile JSON {identity, name, skills, queues}, ARGV[7] = local day,
 -- ARGV[8] = signatures version the waiting keys were built from, ARGV[9] = R, ARGV[10] = W,
 -- ARGV[11] = JSON [{q, st, lv}] per ready key, ARGV[12] = JSON [{q, sig, timeout, st}] per
--- waiting key
--- Returns {'ok', state, actions...} | {'error', code, detail} | {'stale'}
+-- waiting key, ARGV[13] = "1": a supervisor signs the agent out whatever the state (on a
+-- call: out when it ends, state 'offline_after_call')
+-- Returns {'ok', state, actions...} | {'error', code, from state, to state} | {'stale'}
 local k = {agents = KEYS[1], entries = KEYS[2], deadlines = KEYS[3], events = KEYS[4],
            offers = KEYS[5], counts = KEYS[6]}
 if ARGV[3] == 'available' and (redis.call('GET', KEYS[7]) or '0') ~= ARGV[8] then
@@ -38,9 +39,17 @@ if expect ~= '*' then
   for from in string.gmatch(expect, '[^,]+') do if from == old then allowed = true end end
   if not allowed then return {'ok', old} end -- someone else moved the agent first: no change
 end
-if not (usual[old] and usual[old][state]) then
-  return {'error', 'illegal_transition', old .. ' -> ' .. state}
+if ARGV[13] == '1' and state == 'offline' and old == 'busy' then
+  agent.after_call = 'offline'
+  put(k.agents, agent)
+  emit(k.events, 'agent', {agent = agent.id, state = old, reason = false, from = old,
+                           after_call = 'offline'})
+  return {'ok', 'offline_after_call'}
 end
+if not (usual[old] and usual[old][state]) then
+  return {'error', 'illegal_transition', old, state}
+end
+agent.after_call = false
 
 local actions = {}
 -- The profile (skills, queues) may have changed since the last presence: recount.
@@ -59,6 +68,7 @@ if old == 'wrap_up' then
                            NOW - (agent.wrap_from or NOW)})
   end
   agent.last_call = false
+  agent.last_queue = false
 end
 if state ~= 'available' or old ~= 'available' then set_state(k.counts, agent, state, reason) end
 if state ~= 'available' then

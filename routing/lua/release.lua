@@ -5,7 +5,8 @@
 -- KEYS[4] = events stream, KEYS[5] = offers stream, KEYS[6] = counts hash,
 -- KEYS[7] = the waiting zset of the entry's queue and skills
 -- ARGV[1] = now (ms), ARGV[2] = agent id, ARGV[3] = entry id, ARGV[4] = why (rejected,
--- timeout, failed; or deferred: a callback that may not be placed now, which is no miss),
+-- timeout, failed; or deferred: a callback that may not be placed now, which is no miss;
+-- or withdrawn: a supervisor signs the ringing agent out, no miss, the agent goes offline),
 -- ARGV[5] = misses before away, ARGV[6] = the entry's signature as the caller read it,
 -- ARGV[7] = deferred: when the callback may wait again (ms)
 -- Returns {'ok', agent state, entry state, actions...} | {'stale'} | {'noop'}
@@ -17,9 +18,14 @@ if agent == nil or tostring(agent.offer) ~= ARGV[3] then return {'noop'} end
 local why = ARGV[4]
 redis.call('ZREM', k.deadlines, 'offer|' .. ARGV[3] .. '|' .. agent.id)
 agent.offer = false
-if why ~= 'deferred' then agent.misses = (agent.misses or 0) + 1 end
+local missed = why ~= 'deferred' and why ~= 'withdrawn'
+if missed then agent.misses = (agent.misses or 0) + 1 end
 local actions = {}
-if why ~= 'deferred' and agent.misses >= tonumber(ARGV[5]) then
+if why == 'withdrawn' then
+  set_state(k.counts, agent, 'offline')
+  emit(k.events, 'agent', {agent = agent.id, state = 'offline', reason = false,
+                           from = 'reserved'})
+elseif missed and agent.misses >= tonumber(ARGV[5]) then
   set_state(k.counts, agent, 'away', 'missed_offers')
   emit(k.events, 'agent', {agent = agent.id, state = 'away', reason = 'missed_offers',
                            from = 'reserved'})
@@ -33,7 +39,7 @@ redis.call('XADD', k.offers, 'MAXLEN', '~', 100000, '*', 'e', cjson.encode(
 local entry_state = 'gone'
 if entry ~= nil and entry.state == 'offered' then
   entry.offered = without(entry.offered, agent.id)
-  if why ~= 'deferred' then
+  if missed then
     local declined = list(entry.declined)
     table.insert(declined, agent.id)
     entry.declined = declined

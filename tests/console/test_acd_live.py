@@ -83,7 +83,8 @@ def test_away_needs_no_offer_in_flight(api, deps, acd):
     api.post("/api/agents/me/presence", json={"state": "available"})
     deps.router.enqueue("CA1", "sales", call_sid="CA1")
     busy = api.post("/api/agents/me/presence", json={"state": "away", "reason": "lunch"})
-    assert busy.status_code == 409 and busy.json["error"]["id"] == "illegal_transition"
+    assert busy.status_code == 409 and busy.json["error"]["id"] == "call_ringing"
+    assert busy.json["error"]["message"].startswith("A call is ringing for you")
     api.post("/api/agents/me/offers/CA1/reject")
     away = api.post("/api/agents/me/presence", json={"state": "away", "reason": "lunch"})
     assert away.json["state"] == "away" and away.json["reason"] == "lunch"

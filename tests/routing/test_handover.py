@@ -90,10 +90,11 @@ def test_handover_needs_the_call_and_a_free_colleague(router, clock, talking, mo
     assert not_mine.value.field == "call"
     with pytest.raises(Conflict) as offline:
         router.handover("CA1", 1, 3, mode=mode)  # Maya never logged in
-    assert offline.value.field == "agent" and "offline" in offline.value.message
+    assert offline.value.field == "agent" and "signed out" in offline.value.message
     router.enqueue("CA2", "sales", call_sid="CA2")  # Luis is ringing for it now
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as ringing:
         router.handover("CA1", 1, 2, mode=mode)
+    assert "ringing for your colleague" in ringing.value.message  # a sentence, no state
     assert router.entry("CA1")["agent"] == 1 and router.agent(1)["state"] == "busy"
 
 
