@@ -400,13 +400,16 @@ def _fail_clearly(fn):
 
 @cli.group()
 def db() -> None:
-    """The database schema (Alembic migrations)."""
+    """Set up the database, or bring it up to date after an upgrade."""
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option(
+    "--revision", default="head", help="The schema version to go to (default: the newest)"
+)
 def db_upgrade(revision: str) -> None:
-    """Create or migrate the schema and load the built-in reference data."""
+    """Create the database tables, or bring them up to date, and load the built-in
+    reference data. Safe to run again."""
     from migrations import upgrade
 
     url = deps().config["DATABASE_URL"]
@@ -416,7 +419,7 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("current")
 def db_current() -> None:
-    """Show the schema revision the database is at."""
+    """Show which schema version the database is at."""
     from migrations import current
 
     click.echo(current(deps().engine) or "empty (run: callcenter db upgrade)")
@@ -467,7 +470,7 @@ def users_add(username, role, skills, display_name, password) -> None:
 
 @users.command("list")
 def users_list() -> None:
-    """List every user with role and skills."""
+    """List every user with role and skills; deactivated users are marked."""
     from sqlalchemy import select
 
     from crm_core.models import User
@@ -590,7 +593,8 @@ def users_set(
 
 @cli.group()
 def queues() -> None:
-    """ACD queues: required skills, strategy, timers, overflow (DESIGN.md, routing/)."""
+    """Call queues: the skills they need, how the agent is picked, how long a call rings,
+    and what happens when callers wait too long or nobody can answer."""
 
 
 def _queue_options(fn):
@@ -605,35 +609,59 @@ def _queue_options(fn):
             help="A required skill minimum, repeatable (--skill sales:1 --skill spanish:5); "
             "'none' clears them",
         ),
-        click.option("--strategy", type=_LazyChoice("crm_core.acd_schemas:QueueStrategy")),
-        click.option("--offer-timeout", type=int, help="Seconds an offer rings (5-120)"),
+        click.option(
+            "--strategy",
+            type=_LazyChoice("crm_core.acd_schemas:QueueStrategy"),
+            help="How the agent who gets the call is picked",
+        ),
+        click.option(
+            "--offer-timeout",
+            type=int,
+            help="Seconds a call rings for an agent before it goes to the next (5-120)",
+        ),
         click.option("--wrap-up", type=int, help="Seconds of wrap-up after a call (0-1800)"),
-        click.option("--service-level", type=int, help="Answered within this many seconds"),
-        click.option("--max-wait", metavar="SECONDS|none", help="Longest wait, then overflow"),
-        click.option("--overflow", metavar="voicemail|callback|queue:NAME|none"),
+        click.option("--service-level", type=int, help="Target: answered within these seconds"),
+        click.option(
+            "--max-wait",
+            metavar="SECONDS|none",
+            help="Longest wait before the overflow (none: no limit)",
+        ),
+        click.option(
+            "--overflow",
+            metavar="voicemail|callback|queue:NAME|none",
+            help="Where callers go after the longest wait",
+        ),
         click.option(
             "--empty",
             type=_LazyChoice("crm_core.acd_schemas:EmptyAction"),
-            help="When no eligible agent is logged in",
+            help="What a caller gets when nobody who could take the call is logged in",
         ),
-        click.option("--escalate-after", metavar="SECONDS|none", help="Aging: one step every …"),
-        click.option("--relax", type=int, help="Aging: levels each skill minimum drops a step"),
-        click.option("--ring-all-max", type=int, help="Most agents a ring-all offer rings"),
-        click.option("--hold-script", help="Name of the hold script"),
-        click.option("--callback-attempts", type=int),
-        click.option("--callback-retry-minutes", type=int),
+        click.option(
+            "--escalate-after",
+            metavar="SECONDS|none",
+            help="Each time a caller has waited this long, the skill minimums drop (none: never)",
+        ),
+        click.option("--relax", type=int, help="Levels each skill minimum drops each time"),
+        click.option("--ring-all-max", type=int, help="Most agents a ring-all call rings at once"),
+        click.option("--hold-script", help="The call script callers hear while they wait"),
+        click.option("--callback-attempts", type=int, help="Times a callback is tried"),
+        click.option("--callback-retry-minutes", type=int, help="Minutes between attempts"),
         click.option(
             "--hours",
             metavar="'mon-fri 09:00-20:00; sat 09:00-18:00'|none",
             help="When the queue answers; none: always",
         ),
-        click.option("--time-zone", metavar="IANA", help="Default: DEFAULT_TIME_ZONE"),
+        click.option(
+            "--time-zone",
+            metavar="ZONE",
+            help="Time zone of the hours, e.g. America/Chicago (default: DEFAULT_TIME_ZONE)",
+        ),
         click.option(
             "--disposition-required/--no-disposition-required",
             default=None,
             help="Agents stay in wrap-up until the call's disposition is saved",
         ),
-        click.option("--active/--inactive", default=None),
+        click.option("--active/--inactive", default=None, help="Takes calls, or not"),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -722,7 +750,7 @@ def queues_add(name: str, **options) -> None:
 @_queue_options
 @_fail_clearly
 def queues_set(name: str, **options) -> None:
-    """Change the options given on the queue NAME."""
+    """Change the queue NAME: only the options given change."""
     from crm_core import acd
     from crm_core.schemas import parse
 
@@ -734,7 +762,8 @@ def queues_set(name: str, **options) -> None:
 
 @queues.command("list")
 def queues_list() -> None:
-    """Every queue with strategy, skills, timers, overflow and empty behaviour."""
+    """List every queue with strategy, skills, timers, overflow, hours and what happens
+    when nobody can answer."""
     from crm_core import acd
 
     with deps().session_factory() as session:
@@ -748,13 +777,14 @@ def holidays() -> None:
 
 
 @holidays.command("add")
-@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DAY")
 @click.argument("name")
 @click.option("--queue", help="Only this queue (default: every queue with business hours)")
 @click.option("--hours", metavar="'10:00-14:00'", help="Open these hours instead of closed")
 @_fail_clearly
 def holidays_add(day, name: str, queue: str | None, hours: str | None) -> None:
-    """Close every queue (or --queue) on DAY (YYYY-MM-DD), or open it for --hours only."""
+    """Close every queue that has business hours on DAY (written 2026-12-25), or open it
+    for the --hours given only. NAME is what the holiday is called."""
     from crm_core import acd
     from crm_core.hours import add_holiday
 
@@ -767,7 +797,7 @@ def holidays_add(day, name: str, queue: str | None, hours: str | None) -> None:
 
 @holidays.command("list")
 def holidays_list() -> None:
-    """Every holiday from today on."""
+    """List the holidays from today on."""
     from crm_core.acd import RoutingQueue
     from crm_core.hours import list_holidays
 
@@ -793,7 +823,7 @@ def _agent_line(a) -> str:
 
 @agents.command("list")
 def agents_list() -> None:
-    """Active agents and supervisors with skills and softphone identity."""
+    """List the active agents and supervisors with their skills and softphone name."""
     from crm_core import acd
 
     with deps().session_factory() as session:
@@ -822,14 +852,16 @@ def agents_skills(username: str, skills: tuple[str, ...], clear: bool) -> None:
 
 @cli.group("scripts")
 def scripts_group() -> None:
-    """The call-script library: auto-attendant, hold, outbound, pitch, e-mail, SMS."""
+    """Call scripts: the greeting and menu, what callers hear on hold, outbound scripts,
+    the pitch, and the e-mail and text message templates."""
 
 
 @scripts_group.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 def scripts_check(directory: str | None) -> None:
-    """Validate every script in DIRECTORY (default: SCRIPTS_DIR, else the bundled library);
-    one line per problem, file:line: message; exit status 1 on any."""
+    """Check every call-script file in DIRECTORY (default: SCRIPTS_DIR, else the scripts
+    that come with the software): one line per problem, as file:line: message, and exit
+    status 1 if there is any."""
     from scripts import BUNDLED, check_dir
 
     directory = directory or _app().config["SCRIPTS_DIR"] or str(BUNDLED)
@@ -843,7 +875,8 @@ def scripts_check(directory: str | None) -> None:
 
 @scripts_group.command("list")
 def scripts_list() -> None:
-    """Every script in service: name, kind, version, languages (and files with problems)."""
+    """List the scripts in use: name, kind, version, languages and file; files with
+    problems are listed after them."""
     library = deps().scripts
     for script in library.scripts():
         click.echo(
@@ -856,7 +889,7 @@ def scripts_list() -> None:
 
 @cli.group()
 def tokens() -> None:
-    """API tokens for integrations (sent as ``Authorization: Bearer <token>``)."""
+    """API tokens, which let other systems (a dealer CRM, a lead source) use the API."""
 
 
 @tokens.command("create")
@@ -864,7 +897,8 @@ def tokens() -> None:
 @click.option("--name", default="integration", show_default=True, help="What the token is for")
 @_fail_clearly
 def tokens_create(username: str, name: str) -> None:
-    """Create a token acting as USERNAME; it is printed once and stored only hashed."""
+    """Create a token that acts as USERNAME. It is shown once, now (only a hash of it is
+    kept); the other system sends it in the header "Authorization: Bearer TOKEN"."""
     from crm_core.users import create_token, get_by_username
 
     d = deps()
@@ -875,7 +909,7 @@ def tokens_create(username: str, name: str) -> None:
 
 @cli.group()
 def recordings() -> None:
-    """Call recordings: list them, purge those past retention, legal hold."""
+    """Call recordings: list them, delete those past the retention period, legal hold."""
 
 
 def _recording_line(r) -> str:
@@ -889,11 +923,18 @@ def _recording_line(r) -> str:
 
 
 @recordings.command("list")
-@click.option("--call", help="Only the recordings of this CallSid")
-@click.option("--status", type=click.Choice(["pending", "stored", "failed", "absent", "deleted"]))
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--call", help="Only the recordings of this call (its Twilio id, CA…)")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "stored", "failed", "absent", "deleted"]),
+    help="Only the recordings in this state",
+)
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 10000), help="How many"
+)
 def recordings_list(call: str | None, status: str | None, limit: int) -> None:
-    """The newest recordings: id, sid, call, status, created, length, size, hold."""
+    """List the newest recordings: id, recording and call ids, state, when, length, size
+    and legal hold."""
     from sqlalchemy import select
 
     from recording.models import Recording
@@ -912,8 +953,9 @@ def recordings_list(call: str | None, status: str | None, limit: int) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted")
 @_fail_clearly
 def recordings_purge(dry_run: bool) -> None:
-    """Delete now the recordings past RECORDING_RETENTION_DAYS (not on legal hold), as the
-    daily job does, and finish deletions earlier runs left (files, carrier copies)."""
+    """Delete now the recordings older than RECORDING_RETENTION_DAYS days (except those
+    on legal hold), as the daily job does, and finish deletions an earlier run left
+    unfinished (files, the carrier's copies)."""
     from recording import retention
 
     d = deps()
@@ -958,11 +1000,13 @@ def _set_hold(recording_id: int, hold: bool, reason: str | None) -> None:
 
 
 @cli.command()
-@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit")
-@click.option("--no-ticker", is_flag=True, help="Do not run the ACD ticker in this process")
+@click.option("--burst", is_flag=True, help="Do the jobs waiting now, then exit")
+@click.option(
+    "--no-ticker", is_flag=True, help="Without the timer (run callcenter ticker on its own)"
+)
 def worker(burst: bool, no_ticker: bool) -> None:
-    """Run an rq worker (with the scheduler) on the high, default and low queues, and the
-    ACD ticker (deadlines, records into SQL) beside it."""
+    """Run the background worker: it does the jobs the app queues (recording downloads,
+    the daily clean-up...) and runs the queues' timer beside it (see ticker)."""
     from rq import Worker
 
     from routing.ticker import Ticker
@@ -982,8 +1026,10 @@ def worker(burst: bool, no_ticker: bool) -> None:
 
 @cli.command()
 def ticker() -> None:
-    """Run only the ACD ticker: offer timeouts, wrap-up ends, escalations, max waits and
-    callbacks within a second; the router's records into SQL. Any number may run."""
+    """Run only the queues' timer: it moves a call on when nobody answers the ring, ends
+    agents' wrap-up, lowers skill minimums for callers who wait long, sends callers past
+    the longest wait to the overflow, places callbacks when due and saves the queues'
+    history in the database. Any number may run."""
     from routing.ticker import Ticker
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -994,10 +1040,12 @@ def ticker() -> None:
 
 
 @cli.command("run")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on")
 def run_command(host: str, port: int) -> None:
-    """Development server and an rq worker in one (production: gunicorn + callcenter worker)."""
+    """Run the web server and the background worker together, for development and trying
+    things out. In production run gunicorn and callcenter worker instead (see Production
+    in the README). With no Twilio account set, the simulated phone carrier runs in it."""
     _serve(host, port)
 
 
@@ -1061,10 +1109,11 @@ def _set_public_url(app: Flask, d: Deps, url: str) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5010, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=5010, show_default=True, type=int, help="Port to listen on")
 def simulator(host: str, port: int) -> None:
-    """Run the local carrier simulator as its own process (set TWILIO_API_BASE_URL to it)."""
+    """Run the simulated phone carrier on its own, to test without a Twilio account;
+    point the app at it with TWILIO_API_BASE_URL."""
     from werkzeug.serving import run_simple
 
     from telephony.simulator import live
@@ -1084,11 +1133,12 @@ def simulator(host: str, port: int) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Prepare the data and exit")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on")
+@click.option("--no-serve", is_flag=True, help="Only prepare the data, do not start")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    """Create the schema, seed a demo dealership, print the logins and start everything."""
+    """Try the call center on this machine: set up a demo dealership with its users and
+    queues, print the logins, and start the server (as run does)."""
     from console.demo import shutdown
     from crm_core.demo import DEMO_LOGINS, seed
     from migrations import upgrade
