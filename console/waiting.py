@@ -95,14 +95,15 @@ def agents_calls(router) -> dict[str, dict[str, Any]]:
 
 
 def names_by_phone(session, phones: set[str]) -> dict[str, str]:
-    """The customers' names for these E.164 numbers (one query; unknown numbers left out)."""
+    """The customers' names for these E.164 numbers (one query; unknown numbers, and
+    customers erased on request, left out)."""
     phones = {p for p in phones if p}
     if not phones:
         return {}
     rows = session.execute(
         select(CustomerPhone.e164, Customer.first_name, Customer.last_name)
         .join(Customer, Customer.id == CustomerPhone.customer_id)
-        .where(CustomerPhone.e164.in_(sorted(phones)))
+        .where(CustomerPhone.e164.in_(sorted(phones)), Customer.erased_at.is_(None))
     ).all()
     return {
         e164: name

@@ -91,6 +91,7 @@ def agents(router: Router) -> list[dict[str, Any]]:
                 "calls_today": doc.get("calls") or 0,
                 "talk_seconds_today": doc.get("talk") or 0,
                 "misses": doc.get("misses") or 0,
+                "offline_after_call": doc.get("after_call") == "offline",
             }
         )
     return out

@@ -2,7 +2,7 @@
  * QA, recordings): phone numbers in national format, times in the viewer's time zone with
  * relative times, labels instead of the API's enum values, durations.
  *
- * Fmt.phone(e164)            "(313) 555-0100" for +1 numbers, "+44 20 7946 0018" otherwise;
+ * Fmt.phone(e164)            "(313) 555-0100" for +1 numbers, "+44 207 946 0018" otherwise;
  * Fmt.phoneNode(e164)        a <span> with that text and the E.164 number on hover (title);
  * Fmt.time(iso[, zone])      "10:05 AM" (today) or "Mon, Dec 7, 10:05 AM"; zone: an IANA name
  *                            to show another zone than the viewer's (and its abbreviation);
@@ -57,8 +57,17 @@
     if (nanp) return `(${nanp[1]}) ${nanp[2]}-${nanp[3]}`;
     const intl = /^\+(\d{1,3})(\d+)$/.exec(s);
     if (!intl) return s;
-    const groups = intl[2].match(/\d{1,4}/g) || [];
-    return `+${intl[1]} ${groups.join(" ")}`;
+    // The country code's real length (ITU E.164: +7, two-digit codes, else three), then
+    // the rest in groups from the right: "+44 207 946 0018".
+    const digits = s.slice(1);
+    const two = /^(2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58])/;
+    const cc = digits.startsWith("7") ? 1 : two.test(digits) ? 2 : 3;
+    const rest = digits.slice(cc);
+    const groups = [];
+    let end = rest.length;
+    groups.unshift(rest.slice(Math.max(0, end - 4), end));
+    for (end -= 4; end > 0; end -= 3) groups.unshift(rest.slice(Math.max(0, end - 3), end));
+    return `+${digits.slice(0, cc)} ${groups.join(" ")}`;
   }
 
   function phoneNode(e164) {

@@ -270,7 +270,8 @@
       const aht = a.calls_today ? a.talk_seconds_today / a.calls_today : null;
       return node("tr", { class: a.state, "data-agent": a.id },
         node("td", { class: "name" }, a.name || `Agent ${a.id}`),
-        node("td", { class: "state" }, a.reason ? `${label} (${Fmt.label(a.reason).toLowerCase()})` : label),
+        node("td", { class: "state" }, a.reason ? `${label} (${Fmt.label(a.reason).toLowerCase()})` : label,
+          a.offline_after_call ? node("span", { class: "after" }, ", signing out after this call") : ""),
         node("td", { class: "since", "data-since": a.since }, ""),
         callCell(a),
         node("td", { class: "calls" }, a.calls_today),
@@ -319,8 +320,8 @@
   function addQaHeader() {
     const head = document.querySelector("#wb-agents thead tr");
     if (!head || head.querySelector("th.qa")) return;
-    const th = node("th", { scope: "col", class: "qa", title: "average QA score (count), 30 days" },
-      "QA (30 d)");
+    const th = node("th", { scope: "col", class: "qa", title: "Average QA score over 30 days (number of scores)" },
+      "QA score");
     head.insertBefore(th, head.lastElementChild);
   }
 
@@ -546,7 +547,7 @@
       const result = await act(key, button, url(settings.presenceUrl, id),
         reason ? { state: state_, reason } : { state: state_ });
       if (result.ok && result.body && result.body.offline_after_call) {
-        state.notes[key] = "Goes offline when this call ends.";
+        state.notes[key] = result.body.message || "Goes offline when this call ends.";
       }
       showNote(key);
     } else if (action === "end-call") {
@@ -679,7 +680,10 @@
     const body = el.missing.querySelector("tbody");
     const count = document.getElementById("wb-missing-count");
     const calls = state.missing || [];
-    if (count) count.textContent = state.missing === null ? "" : String(calls.length);
+    if (count) {
+      count.textContent = state.missing === null ? "" : String(calls.length);
+      count.classList.toggle("none", state.missing !== null && !calls.length);
+    }
     if (state.missing === null) return;
     if (!calls.length) {
       body.replaceChildren(node("tr", {}, node("td", { colspan: "5", class: "wb-empty" },
@@ -687,13 +691,17 @@
       return;
     }
     body.replaceChildren(...calls.map((c) => {
-      const caller = callerNode(c.customer || c.from_number
-        ? { name: c.customer && c.customer.name, phone: c.from_number } : null);
+      // An inbound call's number is the caller's; an outbound one's "from" is our own line.
+      const phone = c.direction === "inbound" ? c.from_number : null;
+      const caller = callerNode(c.customer || phone
+        ? { name: c.customer && c.customer.name, phone } : null);
       return node("tr", { "data-call": c.id, class: c.incomplete ? "incomplete" : null },
         node("td", { class: "agent" }, c.agent ? c.agent.display_name : "No agent"),
         node("td", { class: "caller" }, caller),
         node("td", { class: "when" }, node("time", { datetime: c.ended_at || c.started_at },
-          Fmt.when(c.ended_at || c.started_at))),
+          // "ago" against the server's clock (the snapshot's), like time in state
+          `${Fmt.time(c.ended_at || c.started_at)} (${Fmt.relative(c.ended_at || c.started_at,
+            Date.now() + state.serverOffsetMs)})`)),
         node("td", { class: "queue" }, `${Fmt.label(c.direction)}${c.queue ? `, ${c.queue_display_name || queueName(c.queue)}` : ""}`),
         node("td", { class: "draft" }, draftText(c.draft),
           c.incomplete ? node("span", { class: "flag" }, " (the wrap-up is not finished)") : ""));
@@ -726,13 +734,21 @@
   function setTv(on) {
     document.body.classList.toggle("tv", on);
     document.documentElement.classList.toggle("tv", on); // rem-sized type grows with it
-    if (el.tv) el.tv.setAttribute("aria-pressed", String(on));
+    if (el.tv) {
+      el.tv.setAttribute("aria-pressed", String(on));
+      el.tv.textContent = on ? "Leave TV mode" : "TV mode";
+      el.tv.hidden = on && settings.tv && !document.fullscreenEnabled; // a TV nobody clicks
+    }
   }
 
   if (el.tv) {
     el.tv.addEventListener("click", async () => {
       if (document.fullscreenElement) {
         await document.exitFullscreen().catch(() => null);
+        return;
+      }
+      if (document.body.classList.contains("tv") && !settings.tv) {
+        setTv(false); // full screen was refused, TV mode was on without it
         return;
       }
       setTv(true);

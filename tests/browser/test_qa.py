@@ -54,7 +54,7 @@ def test_score_a_recording_then_the_agent_and_the_wallboard_see_it(
     # The wallboard: the agent's row carries the 30-day average and count.
     deps.router.set_presence(agent(ana), "available")
     page.goto("/wallboard")
-    expect(page.locator("#wb-agents thead th.qa")).to_have_text("QA (30 d)")
+    expect(page.locator("#wb-agents thead th.qa")).to_have_text("QA score")
     wallboard_row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
     expect(wallboard_row.locator("td.qa")).to_have_text("78.9 % (1)")
 

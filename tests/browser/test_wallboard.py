@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
@@ -262,3 +264,263 @@ def test_the_monitoring_bar_switches_mode_and_leaves(page, board, ana):
     board.call_ended("CA1")
     expect(bar).to_be_hidden(timeout=1000)
     expect(row.locator('button[data-mode="listen"]')).to_have_count(0)  # no call, no buttons
+
+
+# ---------------------------------------------------------------- readable, at any width
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
+SIZES = [(1366, 768), (1920, 1080), (900, 700)]
+
+
+@pytest.fixture
+def busy(api, board, ana):
+    """Callers known to the CRM waiting in both queues, and Ana on a call with one."""
+    for phone, first, last in (
+        ("+13135550100", "Maria", "Lopez"),
+        ("+13135550111", "James", "Carter"),
+        ("+13135550122", "Priya", "Shah"),
+    ):
+        created = api.post(
+            "/api/customers", json={"first_name": first, "last_name": last, "phones": [phone]}
+        )
+        assert created.status_code == 201, created.json
+    board.enqueue("CA1", "sales", call_sid="CA1", phone="+13135550100")
+    assert board.accept(ana, "CA1").state == "connected"
+    board.enqueue("CA2", "sales", call_sid="CA2", phone="+13135550111")
+    board.enqueue("CA3", "service", call_sid="CA3", phone="+13135550122")
+    board.enqueue("CA4", "service", call_sid="CA4", phone="+442079460018")
+    return board
+
+
+def test_a_waiting_caller_shows_name_and_national_number_and_move_starts_empty(page, busy):
+    caller = tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')
+    expect(caller.locator(".who")).to_have_text("James Carter (313) 555-0111", timeout=LIVE)
+    expect(caller.locator(".who .phone")).to_have_attribute("title", "+13135550111")
+    unknown = tile(page, "service").locator('.wb-callers li[data-entry="CA4"] .who')
+    expect(unknown).to_have_text("+44 207 946 0018")  # nobody has the number: it alone
+    select = caller.locator("select")
+    expect(select).to_have_value("")  # "Move to…": no queue chosen for the supervisor
+    expect(select.locator("option:checked")).to_have_text("Move to…")
+    expect(select.locator("option:not([disabled])")).to_have_text(["service"])  # not its own
+    move = caller.locator("button[data-action=move]")
+    expect(move).to_be_disabled()
+    select.select_option("service")
+    expect(move).to_be_enabled()
+    move.click()
+    moved = tile(page, "service").locator('.wb-callers li[data-entry="CA2"]')
+    expect(moved).to_be_visible(timeout=LIVE)
+    expect(moved.locator("select")).to_have_value("")  # the next move starts empty again
+    assert busy.entry("CA2")["queue"] == "service"
+
+
+def test_an_agents_call_shows_the_caller_never_the_callsid(page, busy, ana):
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    expect(row.locator("td.state")).to_have_text("On a call", timeout=LIVE)
+    expect(row.locator("td.call")).to_have_text("Maria Lopez (313) 555-0100")
+    expect(row).not_to_contain_text("CA1")
+    expect(row.locator("td.since")).to_have_text(re.compile(r"^\d+:\d\d$"))
+
+
+def test_the_totals_row_equals_the_api(page, busy, api, deps, clock):
+    from tests.console.test_service_level import abandoned, answered
+
+    now = clock.now()
+    answered(deps, "sales", now - timedelta(minutes=40), 5)
+    answered(deps, "service", now - timedelta(minutes=30), 90)
+    abandoned(deps, "service", now - timedelta(minutes=20), 30)
+    page.evaluate("window.wallboard.connect()")  # a fresh snapshot with the day's counts
+    queues = api.get("/api/acd/queues", as_="supervisor").json["queues"]
+    answered_n = sum(q["today"]["answered"] for q in queues)
+    abandoned_n = sum(q["today"]["abandoned"] for q in queues)
+    within = sum(q["today"]["answered_within"] for q in queues)
+    totals = page.locator("#wb-totals")
+    expect(totals.locator(".waiting .value")).to_have_text(
+        str(sum(q["waiting"] for q in queues)), timeout=LIVE
+    )
+    expect(totals.locator(".answered .value")).to_have_text(str(answered_n))
+    expect(totals.locator(".abandoned .value")).to_have_text(str(abandoned_n))
+    level = round(100 * within / (answered_n + abandoned_n)) if answered_n + abandoned_n else None
+    expect(totals.locator(".sl .value")).to_have_text(
+        f"{level} %" if level is not None else "\N{EN DASH}"
+    )
+    longest = max(q["longest_wait_seconds"] for q in queues)
+    shown = totals.locator(".longest .value").inner_text()
+    minutes, seconds = shown.split(":")
+    assert abs(int(minutes) * 60 + int(seconds) - longest) <= 2
+
+
+OVERFLOWS = """() => {
+  const out = [];
+  const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5
+    && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
+  const meets = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5
+    && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  for (const box of document.querySelectorAll(".wb-tile, #wb-agents td, .wb-total")) {
+    const outer = box.getBoundingClientRect();
+    for (const el of box.querySelectorAll("button, select, .who, .waited, dd, dt, .value")) {
+      const r = el.getBoundingClientRect();
+      const what = `${el.className || el.tagName} out of ${box.className}`;
+      if (r.width && !inside(r, outer)) out.push(what);
+    }
+  }
+  for (const row of document.querySelectorAll(".wb-callers li, #wb-agents td.actions")) {
+    const els = [...row.querySelectorAll("button, select, .who, .waited")]
+      .map((e) => e.getBoundingClientRect()).filter((r) => r.width);
+    for (let i = 0; i < els.length; i++) {
+      for (let j = i + 1; j < els.length; j++) {
+        if (meets(els[i], els[j])) out.push(`overlap in ${row.dataset.entry || row.className}`);
+      }
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) out.push("page too wide");
+  return out;
+}"""
+
+
+def _overflows(page) -> list[str]:
+    """Every button, select and caller line that pokes out of its tile or table cell, or
+    overlaps another, and a page wider than the window: none, at any size."""
+    return page.evaluate(OVERFLOWS)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_button_leaves_its_tile_or_cell(page, busy, ana, size):
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2, timeout=LIVE)
+    expect(
+        page.locator(f'#wb-agents tr[data-agent="{ana}"] button[data-action=end-call]')
+    ).to_be_visible()
+    assert _overflows(page) == []
+
+
+def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana):
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    expect(tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')).to_be_visible(
+        timeout=LIVE
+    )
+    size = lambda sel: page.eval_on_selector(sel, "e => parseFloat(getComputedStyle(e).fontSize)")  # noqa: E731
+    normal = size(".wb-tile .waiting"), size("#wb-agents td.name")
+    assert page.locator("header.site").is_visible()
+    page.goto("/wallboard?tv=1")
+    expect(page.locator("body")).to_have_class(re.compile(r"\btv\b"))
+    expect(tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')).to_be_visible(
+        timeout=LIVE
+    )
+    large = size(".wb-tile .waiting"), size("#wb-agents td.name")
+    assert large[0] >= 1.3 * normal[0] and large[1] >= 1.3 * normal[1], (normal, large)
+    assert large[1] >= 20  # a name readable from across the room on a 1080p screen
+    assert not page.locator("header.site").is_visible()
+    expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.actions')).to_be_hidden()
+    expect(tile(page, "sales").locator(".wb-callers .move").first).to_be_hidden()
+    assert _overflows(page) == []
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "wallboard-tv.png"))
+
+
+def test_the_tv_button_goes_full_screen(page, busy):
+    page.click("#wb-tv")
+    expect(page.locator("body")).to_have_class(re.compile(r"\btv\b"))
+    assert page.evaluate("Boolean(document.fullscreenElement)")
+    expect(page.locator("#wb-tv")).to_have_attribute("aria-pressed", "true")
+    page.evaluate("document.exitFullscreen()")
+    expect(page.locator("body")).not_to_have_class(re.compile(r"\btv\b"))
+
+
+def test_screenshot_of_a_busy_board(page, busy, ana, deps, clock):
+    from tests.console.test_service_level import answered
+
+    answered(deps, "sales", clock.now() - timedelta(minutes=40), 5)
+    answered(deps, "sales", clock.now() - timedelta(minutes=20), 50)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.evaluate("window.wallboard.loadCharts()")
+    expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.call')).to_contain_text("Maria")
+    expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / "wallboard.png"), full_page=True)
+    assert _overflows(page) == []
+
+
+# ---------------------------------------------------------------- ending and chasing calls
+
+
+def test_end_call_asks_first_then_ends_it(page, busy, ana):
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    end = row.locator("button[data-action=end-call]")
+    expect(end).to_be_visible(timeout=LIVE)
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    end.click()  # dismissed: nothing happens
+    expect(row.locator("td.call")).to_contain_text("Maria Lopez")
+    assert busy.entry("CA1")["state"] == "connected"
+    with page.expect_request("**/api/acd/calls/CA1/end") as sent:
+        end.click()
+    assert sent.value.method == "POST"
+    assert asked[0] == "End the call between Ana and Maria Lopez? Both sides are hung up."
+    expect(row.locator("td.call")).to_be_empty(timeout=LIVE)
+    expect(row.locator("button[data-action=end-call]")).to_have_count(0)
+    expect(row.locator(".wb-error")).to_be_hidden()
+
+
+def test_force_offline_on_a_call_says_it_happens_after_the_call(page, busy, ana):
+    row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
+    expect(row.locator("td.state")).to_have_text("On a call", timeout=LIVE)
+    row.locator("select[data-role=force]").select_option("offline")
+    row.locator("button[data-action=force]").click()
+    expect(row.locator(".wb-note")).to_contain_text("signed out when it ends")
+    expect(row.locator("td.state")).to_have_text("On a call, signing out after this call")
+    expect(row.locator(".wb-error")).to_be_hidden()
+    busy.call_ended("CA1")
+    expect(row.locator("td.state")).not_to_contain_text("On a call", timeout=LIVE)
+
+
+def test_calls_without_a_disposition_show_agent_caller_time_and_draft(page, busy, ana, deps, clock):
+    from crm_core.models import Call, CallDirection, Customer, CustomerPhone
+
+    with deps.session_factory.begin() as s:
+        maria = s.scalars(
+            select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == "+13135550100")
+        ).one()
+        base = {"to_number": "+13135550199", "agent_id": ana, "queue": "sales"}
+        s.add_all(
+            [
+                Call(
+                    call_sid="CAdraft",
+                    direction=CallDirection.INBOUND,
+                    from_number="+13135550100",
+                    customer_id=maria.id,
+                    created_at=clock.now() - timedelta(minutes=30),
+                    ended_at=clock.now() - timedelta(minutes=25),
+                    outcome_draft={"disposition": "callback_requested", "notes": "Call back at 5"},
+                    talk_seconds=60,
+                    **base,
+                ),
+                Call(
+                    call_sid="CAnone",
+                    direction=CallDirection.INBOUND,
+                    from_number="+13135550177",
+                    created_at=clock.now() - timedelta(minutes=10),
+                    ended_at=clock.now() - timedelta(minutes=8),
+                    talk_seconds=60,
+                    **base,
+                ),
+            ]
+        )
+    page.evaluate("window.wallboard.loadMissing()")
+    panel = page.locator("#wb-missing")
+    expect(page.locator("#wb-missing-count")).to_have_text("2")
+    rows = panel.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    newest, older = rows.nth(0), rows.nth(1)
+    expect(newest.locator(".agent")).to_have_text("Ana")
+    expect(newest.locator("td.caller")).to_have_text("(313) 555-0177")
+    expect(newest.locator(".draft")).to_have_text("No draft")
+    expect(older.locator("td.caller")).to_have_text("Maria Lopez (313) 555-0100")
+    expect(older.locator(".draft")).to_have_text("Draft: Callback requested, “Call back at 5”")
+    expect(older.locator(".when")).to_contain_text("(25 min ago)")
+    expect(older.locator(".queue")).to_have_text("Inbound, sales")
+    expect(panel).not_to_contain_text("CAdraft")
