@@ -542,7 +542,7 @@
       phones.replaceChildren(Fmt.phoneNode(pop.phone));
     }
     setText("pop-language", Fmt.label(pop.language || (c && c.language)));
-    setText("pop-queue", pop.queue_display_name || pop.queue);
+    setText("pop-queue", popQueue(pop));
     setText("pop-waited", pop.waited_seconds === null ? null : Fmt.duration(pop.waited_seconds));
     setText("pop-ivr", ivrWords(pop));
     setText("pop-stage", lead ? Fmt.label(lead.stage) : null);
@@ -566,6 +566,11 @@
       node("span", { class: "when" }, when(t.due_at)), t.title), "none");
   }
 
+  function popQueue(pop) {
+    if (!pop.queue) return null;
+    return pop.queue_display_name && pop.queue_display_name !== pop.queue ? pop.queue_display_name : queueName(pop.queue);
+  }
+
   /* Who is on the line, in the ringing panel (before Accept) and the call panel. */
   function renderCaller() {
     const pop = desk.pop;
@@ -576,12 +581,12 @@
     const number = (pop && pop.phone) || (live && live.phone);
     $("ad-ring-name").textContent = name;
     setNode("ad-ring-phone", Fmt.phoneNode(number));
-    setText("ad-offer-queue", (pop && (pop.queue_display_name || pop.queue)) || (live && live.queue));
+    setText("ad-offer-queue", pop ? popQueue(pop) : live && live.queue && queueName(live.queue));
     setText("ad-ring-language", Fmt.label((pop && pop.language) || (c && c.language)));
     setText("ad-ring-ivr", pop ? ivrWords(pop) : null);
     $("ad-call-name").textContent = pop ? name : "";
     setNode("ad-call-phone", Fmt.phoneNode(number));
-    el.callQueue.textContent = pop && (pop.queue_display_name || pop.queue) ? `· ${pop.queue_display_name || pop.queue}` : "";
+    el.callQueue.textContent = pop && pop.queue ? `· ${popQueue(pop)}` : "";
   }
 
   /* The customer-details panel (console/static/customer-card.js, when it is there): mounted
@@ -750,7 +755,11 @@
       () => { calls.keyed.textContent = (calls.keyed.textContent + key.dataset.key).slice(-16); });
   });
 
-  function queueName(name) { return (settings.queueNames || {})[name] || name; }
+  /* A queue as a person reads it: its display name, else its name in words. */
+  function queueName(name) {
+    const shown = (settings.queueNames || {})[name];
+    return shown && shown !== name ? shown : Fmt.label(name);
+  }
 
   /* The queues the router says the agent serves, until the transfer targets arrive. */
   function queueNames(state) {

@@ -7,7 +7,7 @@ the caller through the router, the page answers through the API as the agent wou
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -37,9 +37,16 @@ def drained(app, server):
 
 @pytest.fixture
 def desk(drained, page, deps, clock, api):
-    """A sales queue, a customer with an open lead, and agent Amy on /agent, live."""
+    """A sales queue (the dealership in Chicago), a customer with an open lead, and agent
+    Amy on /agent, live; the browser's own zone is UTC."""
     with deps.session_factory.begin() as s:
-        create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
+        sales = {
+            "name": "sales",
+            "display_name": "Sales floor",
+            "required_skills": {"sales": 1},
+            "time_zone": "America/Chicago",
+        }
+        create_queue(s, parse(QueueIn, sales), clock)
     api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
     customer_id, _ = add_customer(deps, clock)
     for sid in ("CA1", "CA2"):
@@ -59,6 +66,13 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
     ringing = page.locator("#ad-ringing")
     expect(ringing).to_be_visible(timeout=LIVE)
     expect(page.locator("#pop-name")).to_have_text("Dana Reyes", timeout=LIVE)
+    # Before Accept, the ringing panel says who, from where and what they chose, in words.
+    expect(page.locator("#ad-ring-name")).to_have_text("Dana Reyes")
+    expect(page.locator("#ad-ring-phone")).to_have_text("(313) 555-0100")
+    expect(page.locator("#ad-ring-phone .phone")).to_have_attribute("title", CALLER)
+    expect(page.locator("#ad-offer-queue")).to_have_text("Sales floor")
+    expect(page.locator("#ad-ring-language")).to_have_text("Spanish")
+    expect(page.locator("#ad-ring-ivr")).to_have_text("Sales \u203a New")
     expect(page.locator("#pop-ivr")).to_have_text("Sales \u203a New")
     expect(page.locator("#pop-stage")).to_have_text("Qualified")
     expect(page.locator("#pop-vehicle")).to_contain_text("Ford F-150")
@@ -86,6 +100,8 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
     expect(page.locator("#ad-wrap-countdown")).to_have_text("0:30")
     # Inline errors: the page's own check, then the API's.
     page.select_option("#ad-disposition", "appointment_set")
+    # Typed in the dealership's zone, and it says so (January: standard time).
+    expect(page.locator("label[for=ad-appt-at]")).to_contain_text("(Central Time, C")
     page.click("#ad-dispo-save")
     expect(page.locator("#ad-dispo-error")).to_contain_text("date and time")
     page.fill("#ad-appt-at", "2026-01-10T10:00")
@@ -102,7 +118,8 @@ def test_an_offer_pops_the_caller_then_reject_accept_and_wrap_up(desk, page, dep
         assert call.notes == "Wants the F-150 in blue"
         appointment = s.scalars(select(Appointment).where(Appointment.call_id == call.id)).one()
         assert appointment.type.value == "test_drive"
-        assert appointment.start_at.date().isoformat() in ("2026-01-10", "2026-01-11")
+        # 10:00 in Chicago (CST, UTC-6), not 10:00 in the browser's zone (UTC here)
+        assert appointment.start_at == datetime(2026, 1, 10, 16, 0, tzinfo=UTC)
         assert s.get(Lead, call.lead_id).stage.value == "appointment_set"
 
 

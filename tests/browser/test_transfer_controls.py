@@ -36,7 +36,7 @@ def test_the_transfer_list_offers_queues_and_free_colleagues(desk, page, deps, a
     expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
 
     options = page.locator("#ad-transfer-target option")
-    expect(page.locator("#ad-transfer-queues option")).to_have_text(["sales"], timeout=LIVE)
+    expect(page.locator("#ad-transfer-queues option")).to_have_text(["Sales floor"], timeout=LIVE)
     expect(page.locator("#ad-transfer-agents option")).to_have_text(["Bo"])
     assert options.count() == 3  # "choose…", sales, Bo: Cy is away
     expect(page.locator("#ad-consult-agent option")).to_have_text(

@@ -1,0 +1,129 @@
+"""The desk in headless Chromium survives what a shift does to it: a reload mid-call, a
+wrap-up that runs out with the form half filled, a 1366 x 768 screen.
+
+The fixtures are test_softphone's: the app with the local carrier mounted on one port (as
+``callcenter run`` embeds it), the page's SimDevice registered with the app's own token, a
+simulated caller enqueued to sales, the simulator's Ticker on the test's ManualClock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from crm_core.models import Call
+from tests.browser import test_softphone as softphone
+from tests.browser.test_softphone import CALLER, LIVE, NUMBER, until
+
+# test_softphone's fixtures, used here by name: the app with the simulator mounted, Amy's desk.
+app, sim, server, desk = softphone.app, softphone.sim, softphone.server, softphone.desk
+
+DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "desk.png"
+
+
+def _answer(page, sim):
+    """Amy goes available, the caller rings her softphone, she accepts: (caller, leg)."""
+    expect(page.locator("#ad-sp-status")).to_have_text("ready", timeout=LIVE)
+    page.click("#ad-available")
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
+    caller = sim.call(CALLER, NUMBER).wait(3600)
+    expect(page.locator("#ad-ring-note")).to_have_text("Ringing on your softphone.", timeout=LIVE)
+    page.click("#ad-accept")
+    expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
+    (leg,) = [c for c in sim.calls.values() if c.to == "client:agent_amy"]
+
+    def bridged():
+        """the caller and Amy's leg are in the caller's conference"""
+        with sim.lock:
+            conference = sim.conference(caller.call.sid, create=False)
+            return conference and set(conference.participants) == {caller.call.sid, leg.sid}
+
+    until(bridged)
+    return caller, leg, bridged
+
+
+def test_a_reload_mid_call_brings_the_call_back_and_hang_up_still_works(desk, page, sim, deps):
+    caller, leg, bridged = _answer(page, sim)
+    page.click("#ad-mute")
+    expect(page.locator("#ad-mute")).to_have_text("Unmute", timeout=LIVE)
+    page.click("#ad-hold")
+    expect(page.locator("#ad-hold")).to_have_text("Resume", timeout=LIVE)
+    expect(page.locator("#ad-script-name")).to_have_text("· Inbound", timeout=LIVE)
+    expect(page.locator("#ad-step-text")).to_have_attribute("data-step", "greet")
+    page.click("#ad-step-answers button[data-answer=vehicle]")
+    step = page.locator("#ad-step-text")
+    expect(step).to_have_attribute("data-step", "name_and_number", timeout=LIVE)
+    page.fill("#ad-notes", "Wants a test drive")
+    expect(page.locator("#ad-draft-saved")).to_contain_text("Draft saved", timeout=LIVE)
+
+    page.reload()
+    expect(page.locator("#ad-status")).to_have_text("live", timeout=LIVE)
+    expect(page.locator("#ad-incall")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("On a call")
+    expect(page.locator("#ad-sp-status")).to_have_text("ready", timeout=LIVE)
+    expect(page.locator("#ad-sp-call")).to_be_visible(timeout=LIVE)  # the leg taken back
+    expect(page.locator("#ad-sp-call-text")).to_have_text("on a call with (313) 555-0101")
+    expect(page.locator("#ad-mute")).to_have_text("Unmute")
+    expect(page.locator("#ad-hold")).to_have_text("Resume")
+    expect(page.locator("#ad-onhold")).to_be_visible()
+    expect(step).to_have_attribute("data-step", "name_and_number", timeout=LIVE)
+    expect(page.locator("#ad-notes")).to_have_value("Wants a test drive", timeout=LIVE)
+    expect(page.locator("#pop-phone")).to_have_text("(313) 555-0101")
+    until(bridged)  # the caller never left the conference
+    with sim.lock:
+        assert caller.call.status == "in-progress" and leg.status == "in-progress"
+
+    page.click("#ad-hold")  # the controls act on the call as it is
+    expect(page.locator("#ad-hold")).to_have_text("Hold", timeout=LIVE)
+    page.click("#ad-call-hangup")
+    expect(page.locator("#ad-wrapbox")).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-sp-call")).to_be_hidden(timeout=LIVE)
+    with sim.lock:
+        assert leg.status == "completed"
+    assert deps.router.agent(desk)["state"] == "wrap_up"
+    expect(page.locator("#ad-notes")).to_have_value("Wants a test drive")  # kept into wrap-up
+    assert sim.errors == [] and caller.failures == []
+
+
+def test_a_wrap_up_that_runs_out_keeps_the_half_filled_form(desk, page, sim, deps, clock):
+    caller, _leg, _ = _answer(page, sim)
+    page.click("#ad-call-hangup")
+    expect(page.locator("#ad-wrapbox")).to_be_visible(timeout=LIVE)
+    page.select_option("#ad-disposition", "callback")
+    page.fill("#ad-notes", "Call back after payday")
+    expect(page.locator("#ad-draft-saved")).to_contain_text("Draft saved", timeout=LIVE)
+
+    clock.advance(31)  # the queue's 30 s of wrap-up are over
+    deps.dispatcher.run(deps.router.tick())
+
+    def settled():
+        """the Call row has the draft's disposition, marked incomplete"""
+        with deps.read_session_factory() as s:
+            row = s.scalars(select(Call).where(Call.call_sid == caller.call.sid)).one()
+            return row if row.outcome_incomplete else None
+
+    row = until(settled)
+    assert row.disposition.value == "callback"
+    assert row.notes == "Call back after payday"
+
+
+def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, sim):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _answer(page, sim)
+    expect(page.locator("#pop-name")).to_have_text("Unknown caller", timeout=LIVE)
+    for selector in ("#ad-pop", "#ad-incall", "#ad-script", "#ad-call-hangup"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["y"] + 40 < 768 and box["x"] + box["width"] <= 1366, (selector, box)
+    pop, call, script = (
+        page.locator(s).bounding_box() for s in ("#ad-pop", "#ad-incall", "#ad-script")
+    )
+    assert call["x"] < pop["x"] < script["x"], "three columns: the call | the caller | the script"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # nothing sideways
+    DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_IMAGE))
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    box = page.locator("#ad-pop").bounding_box()
+    assert box["y"] + 40 < 1080
