@@ -215,7 +215,12 @@ def create_customer(
         if card.call_sid is not None:
             _link_call(session, customer, card.call_sid, actor)
     who = f" by {actor.display_name}" if actor is not None else ""
-    summary = f"Customer {customer.full_name} created{who}"
+    if _name(customer):
+        summary = f"Customer {customer.full_name} created{who}"
+    elif customer.phones:
+        summary = f"Customer created{who} from the phone number {_national(numbers[0])}"
+    else:
+        summary = f"Customer created{who}"
     add_activity(
         session,
         customer_id=customer.id,

@@ -145,7 +145,7 @@ def test_an_unknown_caller_is_filled_in_from_the_call(session, clock, amy):
         maria.id
     )
     created, edited = entries(session, maria.id)
-    assert created.summary == "Customer Unknown caller created."
+    assert created.summary == "Customer created from the phone number (313) 555-0142."
     # One entry for the whole edit: who, when, and each change from old to new in words.
     assert edited.actor_id == amy.id and edited.occurred_at == clock.now()
     assert edited.summary.startswith(
