@@ -34,6 +34,7 @@ from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call, User
 from recording.models import QaScore, Recording, RecordingStatus
 from scripts import Kind, Library, Script
+from scripts.choice import agent_script
 
 DEFAULT_SCORECARD = "qa_call"
 COMMENTS_MAX = 5000
@@ -238,8 +239,11 @@ def recording_scores(session: Session, recording_id: int) -> list[dict[str, Any]
     return [score_dict(s, names) for s in scores]
 
 
-def agent_scores(session: Session, agent_id: int, limit: int) -> list[dict[str, Any]]:
-    """The agent's own scores, newest first, each with its recording and call."""
+def agent_scores(
+    session: Session, agent_id: int, limit: int, library: Library | None = None
+) -> list[dict[str, Any]]:
+    """The agent's own scores, newest first, each with its recording and call (and, given
+    the ``library``, the script the agent read on that call)."""
     rows = session.execute(
         select(QaScore, Recording, Call)
         .join(Recording, Recording.id == QaScore.recording_id)
@@ -253,7 +257,7 @@ def agent_scores(session: Session, agent_id: int, limit: int) -> list[dict[str, 
         {
             **score_dict(score, names),
             "recording": _recording_dict(recording),
-            "call": _call_dict(call),
+            "call": _call_dict(call, library),
         }
         for score, recording, call in rows
     ]
@@ -268,7 +272,7 @@ def _recording_dict(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _call_dict(call: Call | None) -> dict[str, Any] | None:
+def _call_dict(call: Call | None, library: Library | None = None) -> dict[str, Any] | None:
     if call is None:
         return None
     return {
@@ -279,6 +283,25 @@ def _call_dict(call: Call | None) -> dict[str, Any] | None:
         "to": call.to_number,
         "queue": call.queue,
         "created_at": _iso(call.created_at),
+        "script": call_script(library, call) if library is not None else None,
+    }
+
+
+def call_script(library: Library, call: Call) -> dict[str, Any] | None:
+    """The script the agent read on ``call``, chosen as the desk chose it (scripts/choice.py:
+    by the call's direction and queue), with its steps' and sections' ids, so the scoring
+    form points a criterion at the step of THIS call's script (an inbound call is not
+    judged by the outbound pitch's steps). None when the library lacks it."""
+    name, why = agent_script(library, direction=call.direction, queue=call.queue)
+    if name not in library:
+        return None
+    script = library.get(name)
+    return {
+        "name": script.name,
+        "description": script.description,
+        "why": why,
+        "steps": [step.id for step in script.steps],
+        "sections": [section.id for section in script.sections],
     }
 
 
@@ -296,7 +319,9 @@ def averages(session: Session, since: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def recent_recordings(session: Session, limit: int = PAGE_RECORDINGS) -> list[dict[str, Any]]:
+def recent_recordings(
+    session: Session, limit: int = PAGE_RECORDINGS, library: Library | None = None
+) -> list[dict[str, Any]]:
     """The newest stored recordings with their call's agent and how often each was scored
     (the /qa page's list; the recordings API with its filters is recording/access.py)."""
     scored = (
@@ -316,7 +341,7 @@ def recent_recordings(session: Session, limit: int = PAGE_RECORDINGS) -> list[di
     return [
         {
             **_recording_dict(recording),
-            "call": _call_dict(call),
+            "call": _call_dict(call, library),
             "agent": {"id": call.agent_id if call else None, "name": agent},
             "scores": n or 0,
         }
@@ -366,7 +391,7 @@ def recording_scores_view(recording_id: int):
 def my_scores_view():
     limit = _int_arg("limit", 50, 1, 200)
     with _deps().read_session_factory() as session:
-        return {"scores": agent_scores(session, g.principal.id, limit)}
+        return {"scores": agent_scores(session, g.principal.id, limit, _deps().scripts)}
 
 
 @bp.get("/api/qa/averages")
@@ -398,7 +423,7 @@ def _page(mode: str, recordings: list[dict[str, Any]]):
 def qa_page():
     """Score recordings: the newest stored ones, a player, the scorecard form (qa.js)."""
     with _deps().read_session_factory() as session:
-        return _page("review", recent_recordings(session))
+        return _page("review", recent_recordings(session, library=_deps().scripts))
 
 
 @bp.get("/qa/mine")

@@ -8,6 +8,10 @@
  * but the saved total is the server's). An error names the criterion it is about.
  * "mine" (/qa/mine, any agent): GET /api/agents/me/scores, with the scorecards' labels,
  * and a player for each call still stored (an agent may play the calls they handled).
+ * Beside a call, the script the agent read on it (the server's choice by the call's
+ * direction and queue, scripts/choice.py): a criterion names the step of THAT script it is
+ * about, and names none when the call's script has no such step.
+ * Every number, time, length and label goes through Fmt (static/format.js).
  */
 (function () {
   "use strict";
@@ -32,12 +36,30 @@
   }
 
   const url = (template, id) => template.replace("ID", encodeURIComponent(id));
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  const when = (iso) => Fmt.time(iso);
   const percent = (value) => `${Number(value).toFixed(1)} %`;
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return "";
-    const s = Math.round(seconds);
-    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const duration = (seconds) => Fmt.duration(seconds);
+
+  /* "Inbound from (313) 555-0100", "Outbound to (313) 555-0142": the other party. */
+  function callText(call) {
+    if (!call || !call.direction) return "";
+    const inbound = call.direction === "inbound";
+    return `${inbound ? "Inbound" : "Outbound"} ${inbound ? "from" : "to"} ${Fmt.phone(inbound ? call.from : call.to)}`
+      + (call.queue ? `, ${Fmt.label(call.queue)} queue` : "");
+  }
+
+  function scriptName(script) {
+    return script ? Fmt.label(script.name) : "";
+  }
+
+  /* Where a criterion points in the call's own script, or null (the step is not in it). */
+  function reference(c, script) {
+    if (!script) return null;
+    if (c.step && script.steps.includes(c.step)) return `${scriptName(script)} script, step “${Fmt.label(c.step)}”`;
+    if (c.section && script.sections.includes(c.section)) {
+      return `${scriptName(script)} script, section “${Fmt.label(c.section)}”`;
+    }
+    return null;
   }
   const label = (criterion) => criterion.label[LANG] || criterion.label["en-US"] || criterion.id;
 
@@ -62,14 +84,14 @@
     const lines = Object.entries(score.answers).map(([id, points]) => {
       const c = byId[id];
       const max = c ? c.max_points : "?";
-      return [node("dt", {}, c ? label(c) : id),
-        node("dd", {}, points === null ? "n/a" : `${points} / ${max}`)];
+      return [node("dt", {}, c ? label(c) : Fmt.label(id)),
+        node("dd", {}, points === null ? "Not applicable" : `${points} of ${max}`)];
     });
     return node("li", { class: "qa-score", "data-score": score.id },
       node("div", { class: "head" },
         node("span", { class: "total" }, percent(score.total)),
         node("span", { class: "who" },
-          `${when(score.created_at)} · reviewed by ${score.reviewer.name || "?"}`)),
+          `${when(score.created_at)} · reviewed by ${score.reviewer.name || "a supervisor"}`)),
       extra || null,
       node("dl", {}, ...lines.flat()),
       score.comments ? node("p", { class: "comments" }, score.comments) : null);
@@ -79,7 +101,7 @@
   function renderRecordings() {
     const body = $("qa-recordings").querySelector("tbody");
     if (!settings.recordings.length) {
-      body.replaceChildren(node("tr", {}, node("td", { colspan: "6", class: "qa-empty" },
+      body.replaceChildren(node("tr", {}, node("td", { colspan: "7", class: "qa-empty" },
         "No stored recording yet.")));
       return;
     }
@@ -88,23 +110,30 @@
       return node("tr", { "data-recording": r.id,
         class: state.recording === r.id ? "selected" : null },
         node("td", {}, when(r.started_at)),
-        node("td", {}, r.agent.name || "—"),
-        node("td", {}, call.direction ? `${call.direction} ${call.from || ""} → ${call.to || ""}` : ""),
+        node("td", {}, r.agent.name || "No agent"),
+        node("td", { class: "call" }, callText(call)),
+        node("td", { class: "script" }, scriptName(call.script)),
         node("td", {}, duration(r.duration_seconds)),
         node("td", { class: "count" }, r.scores),
         node("td", {}, node("button", { type: "button", "data-action": "review" }, "Score")));
     }));
   }
 
+  function selectedScript() {
+    const recording = settings.recordings.find((r) => r.id === state.recording);
+    return recording && recording.call ? recording.call.script : null;
+  }
+
   function renderForm() {
     const card = state.cards[$("qa-scorecard").value];
+    const script = selectedScript();
     const rows = (card ? card.criteria : []).map((c) => {
-      const choices = [node("option", { value: "" }, "—"), node("option", { value: "na" }, "n/a")];
+      const choices = [node("option", { value: "" }, "Choose…"), node("option", { value: "na" }, "Not applicable")];
       for (let p = 0; p <= c.max_points; p++) choices.push(node("option", { value: String(p) }, p));
-      const ref = c.step ? `step ${c.step}` : c.section ? `section ${c.section}` : null;
+      const ref = reference(c, script);
       return node("tr", { "data-criterion": c.id },
         node("td", {}, node("label", { for: `qa-c-${c.id}` }, label(c)),
-          ref ? node("span", { class: "ref" }, `${card.checks}: ${ref}`) : null),
+          ref ? node("span", { class: "ref" }, ref) : null),
         node("td", {}, c.weight),
         node("td", {}, node("select", { id: `qa-c-${c.id}`, name: c.id }, ...choices)));
     });
@@ -149,8 +178,15 @@
     const recording = settings.recordings.find((r) => r.id === id);
     $("qa-review").hidden = false;
     $("qa-review-title").textContent = recording
-      ? `Recording ${id} · ${recording.agent.name || "no agent"} · ${when(recording.started_at)}`
+      ? `${recording.agent.name || "No agent"}'s call, ${when(recording.started_at)}`
       : `Recording ${id}`;
+    const script = recording && recording.call ? recording.call.script : null;
+    const about = $("qa-call-script");
+    about.textContent = recording && recording.call
+      ? `${callText(recording.call)}, ${duration(recording.duration_seconds)}. `
+        + (script ? `The agent's script on this call: ${scriptName(script)}`
+          + `${script.description ? ` (${script.description})` : ""}.` : "")
+      : "";
     const player = $("qa-player");
     player.src = url(settings.mediaUrl, id);
     $("qa-comments").value = "";
@@ -211,7 +247,7 @@
     const names = Object.keys(state.cards).sort();
     $("qa-scorecard").replaceChildren(...names.map((n) =>
       node("option", { value: n, selected: n === settings.defaultScorecard ? "" : null },
-        state.cards[n].description ? `${n} — ${state.cards[n].description}` : n)));
+        state.cards[n].description || Fmt.label(n))));
     document.getElementById("qa").dataset.ready = "1";
     if (settings.selected) review(settings.selected);
   }
@@ -225,8 +261,9 @@
         const call = s.call || {};
         const about = node("p", { class: "about" },
           `Call of ${when(call.created_at || s.recording.started_at)}` +
-          (call.direction ? ` · ${call.direction} ${call.from || ""} → ${call.to || ""}` : "") +
-          (s.recording.duration_seconds ? ` · ${duration(s.recording.duration_seconds)}` : ""));
+          (call.direction ? ` · ${callText(call)}` : "") +
+          (s.recording.duration_seconds ? ` · ${duration(s.recording.duration_seconds)}` : "") +
+          (call.script ? ` · script: ${scriptName(call.script)}` : ""));
         // The agent may play their own calls (recording/access.py checks); a deleted
         // recording keeps its score but has no audio.
         if (s.recording.status === "stored") {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from recording.models import RecordingStatus
+from recording.models import Recording, RecordingStatus
 from tests.browser.conftest import login
 from tests.recording.test_qa import ALL_FULL, make_recording
 from tests.routing.conftest import agent
@@ -70,9 +70,50 @@ def test_score_a_recording_then_the_agent_and_the_wallboard_see_it(
         expect(items.locator(".total")).to_have_text("78.9 %")
         expect(items).to_contain_text("Never take the card number on a recorded line.")
         expect(items).to_contain_text("Compliance: no card or bank details")
-        expect(items).to_contain_text("n/a")
+        expect(items).to_contain_text("Not applicable")
+        expect(items.locator(".about")).to_contain_text("Inbound from (313) 555-0100")
+        expect(items.locator(".about")).to_contain_text("script: Inbound")
         expect(items.locator("audio")).to_have_attribute("src", f"/api/recordings/{rid}/media")
         mine.goto("/qa")
         expect(mine.locator("body")).to_contain_text("supervisor")  # 403: not for agents
     finally:
         context.close()
+
+
+def test_the_criteria_point_at_the_step_of_the_calls_own_script(page, api, deps, clock):
+    """An inbound call is scored beside the inbound script's steps, never labelled with the
+    outbound sales script's; an outbound call beside the outbound script's."""
+    from crm_core.models import Call, CallDirection
+
+    ana, _ = api.user("agent", username="ana", display_name="Ana Agent")
+    api.user("supervisor", username="sue", display_name="Sue")
+    inbound = make_recording(deps, clock, ana, sid="REIN")
+    outbound = make_recording(deps, clock, ana, sid="REOUT")
+    with deps.session_factory.begin() as s:
+        call = s.get(Call, s.get(Recording, outbound).call_id)
+        call.direction = CallDirection.OUTBOUND_DIAL
+        call.from_number, call.to_number = "+13135550199", "+13135550142"
+
+    login(page, "sue", next_path="/qa")
+    expect(page.locator("#qa")).to_have_attribute("data-ready", "1")
+    row = page.locator(f'#qa-recordings tr[data-recording="{inbound}"]')
+    expect(row.locator("td.call")).to_have_text("Inbound from (313) 555-0100")
+    expect(row.locator("td.script")).to_have_text("Inbound")
+    row.get_by_role("button", name="Score").click()
+    expect(page.locator("#qa-call-script")).to_contain_text(
+        "The agent's script on this call: Inbound"
+    )
+    vehicle = page.locator('#qa-criteria tr[data-criterion="vehicle"] .ref')
+    expect(vehicle).to_have_text("Inbound script, step “Vehicle”")
+    # The outbound script's "identify" step is not in the inbound script: no reference.
+    expect(page.locator('#qa-criteria tr[data-criterion="identification"] .ref')).to_have_count(0)
+    expect(page.locator("#qa-criteria")).not_to_contain_text("outbound")
+    expect(page.locator("#qa-criteria")).not_to_contain_text("Outbound")
+
+    other = page.locator(f'#qa-recordings tr[data-recording="{outbound}"]')
+    expect(other.locator("td.call")).to_have_text("Outbound to (313) 555-0142")
+    other.get_by_role("button", name="Score").click()
+    expect(page.locator('#qa-criteria tr[data-criterion="identification"] .ref')).to_have_text(
+        "Outbound sales script, step “Identify”"
+    )
+    expect(page.locator("#qa-scorecard option:checked")).not_to_contain_text("qa_call")

@@ -350,3 +350,39 @@ def test_the_pages(api, deps, clock, app):
     assert api.get("/qa", as_="agent").status_code == 403
     page = api.get("/qa/mine", as_="agent")
     assert page.status_code == 200 and b'id="qa-mine"' in page.data
+
+
+def test_each_call_carries_the_script_of_its_direction_and_queue(api, deps, clock, app):
+    """The QA page shows a call beside the script its agent read: an inbound call the
+    inbound script (not the outbound sales pitch the scorecard was written against), an
+    outbound call the outbound one; the agent's own scores carry it too."""
+    agent_id, _ = api.user("agent")
+    inbound = make_recording(deps, clock, agent_id, sid="REIN")
+    outbound = make_recording(deps, clock, agent_id, sid="REOUT")
+    with deps.session_factory.begin() as s:
+        call = s.get(Call, s.get(Recording, outbound).call_id)
+        call.direction = CallDirection.OUTBOUND_DIAL
+        s.get(Call, s.get(Recording, inbound).call_id).queue = "service"
+    with app.test_request_context():
+        from recording.qa import recent_recordings
+
+        with deps.session_factory() as s:
+            listed = {
+                r["id"]: r["call"]["script"] for r in recent_recordings(s, library=deps.scripts)
+            }
+    assert listed[inbound]["name"] == "inbound"
+    assert "vehicle" in listed[inbound]["steps"] and "identify" not in listed[inbound]["steps"]
+    assert "queue service" in listed[inbound]["why"]
+    assert listed[outbound]["name"] == "outbound_sales" and "identify" in listed[outbound]["steps"]
+
+    for rid in (inbound, outbound):
+        body = {"answers": dict.fromkeys(ALL_FULL, None) | {"greeting": 2}}
+        assert (
+            api.post(f"/api/recordings/{rid}/scores", json=body, as_="supervisor").status_code
+            == 201
+        )
+    mine = api.get("/api/agents/me/scores", as_="agent").json["scores"]
+    assert {s["recording_id"]: s["call"]["script"]["name"] for s in mine} == {
+        inbound: "inbound",
+        outbound: "outbound_sales",
+    }
