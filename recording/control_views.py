@@ -31,21 +31,20 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from console.auth import require_role
 from console.call_script import _agent_script, choose_script, current_call
-from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.customers import find_by_phone
+from crm_core.errors import Conflict, InvalidInput, InvalidPhone, NotFound
 from crm_core.models import RecordingConsent
 from crm_core.schemas import Strict, parse
 from recording import consent, control
-from telephony.twiml import public
+from telephony.twiml import caller_language, public, sentence
 from telephony.webhooks import voice_webhook
 
 log = logging.getLogger("callcenter.recording")
 bp = Blueprint("recording_control", __name__)
 CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
-LANGUAGE = "en-US"
-NOTICE = "This call may be recorded for quality and training purposes."
-ASK = "To agree to this call being recorded, press 1. Otherwise, press 2 or stay on the line."
-THANKS = "Thank you."
-DECLINED = "This call will not be recorded."
+# What the called party hears: the voicemail script's notices (scripts/library/), in the
+# customer's language (their card's, found by the number called; else English).
+NOTICES = "voicemail"
 
 
 class ControlIn(Strict):
@@ -152,6 +151,16 @@ def _parent() -> str | None:
     return raw if CALL_SID.fullmatch(raw) else None
 
 
+def _called_language(session) -> str:
+    """The called customer's language (their card's), else English."""
+    phone = request.form.get("To") or request.form.get("Called") or ""
+    try:
+        customer = find_by_phone(session, phone, region=current_app.config["DEFAULT_REGION"])
+    except InvalidPhone:
+        return caller_language()
+    return (customer.language if customer is not None else None) or caller_language()
+
+
 def _bridge(response: VoiceResponse | None = None) -> str:
     """An empty (or finished) whisper: the called party is connected."""
     return str(response or VoiceResponse())
@@ -169,20 +178,21 @@ def notice() -> str:
         decision = _decide()
         with d.session_factory.begin() as session:
             consent.store(session, parent, decision)
+            lang = _called_language(session)
         response = VoiceResponse()
         if decision.ask:
             gather = response.gather(
                 input="dtmf",
                 num_digits=1,
                 timeout=6,
-                action=public("recording_control.answer", call=parent, **_queue()),
+                action=public("recording_control.answer", call=parent, lang=lang, **_queue()),
                 method="POST",
                 action_on_empty_result=True,
             )
-            gather.say(NOTICE, language=LANGUAGE)
-            gather.say(ASK, language=LANGUAGE)
+            gather.say(sentence("recording_notice", lang, NOTICES), language=lang)
+            gather.say(sentence("recording_consent_ask", lang, NOTICES), language=lang)
         elif decision.recorded:
-            response.say(NOTICE, language=LANGUAGE)
+            response.say(sentence("recording_notice", lang, NOTICES), language=lang)
             response.redirect(public("recording_control.start", call=parent), method="POST")
         return _bridge(response)
     except Exception:  # the called party hears no error: connected, not recorded
@@ -219,7 +229,9 @@ def answer() -> str:
         decision = consent.answered(_decide().rule, yes)
         with d.session_factory.begin() as session:
             consent.store(session, parent, decision)
-        response.say(THANKS if yes else DECLINED, language=LANGUAGE)
+        lang = caller_language()
+        said = sentence("recording_consent_yes" if yes else "recording_consent_no", lang, NOTICES)
+        response.say(said, language=lang)
         if yes:
             control.start(d, parent, consent=RecordingConsent.GRANTED)
     except Exception:

@@ -118,12 +118,12 @@ def caller_language() -> str:
     return raw if LANGUAGE_TAG.match(raw) else ENGLISH
 
 
-def sentence(key: str, language: str) -> str:
-    """One of the voicemail script's sentences, in ``language`` (the library picks the
-    nearest it has)."""
+def sentence(key: str, language: str, script: str = VOICEMAIL_SCRIPT) -> str:
+    """One of a script's sentences (the voicemail script's by default), in ``language``
+    (the library picks the nearest it has)."""
     library = current_app.extensions["callcenter"].scripts
     dealer = {"name": current_app.config.get("DEALER_NAME")}
-    return library.text(VOICEMAIL_SCRIPT, key, language, {"dealer": dealer})
+    return library.text(script, key, language, {"dealer": dealer})
 
 
 def voicemail(response: VoiceResponse, prompt: str, *, language: str = ENGLISH) -> VoiceResponse:
