@@ -9,11 +9,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
 
 from console.auth import require_role
 from crm_core import calls, customers, leads, privacy
-from crm_core.errors import Forbidden, InvalidInput, NotFound
+from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call, LeadSource, LeadStage, Role
 from crm_core.phones import normalize_phone
 from crm_core.schemas import (
@@ -210,16 +209,11 @@ def duplicates(customer_id: int):
 
 
 @bp.post("/customers/<int:customer_id>/merge")
-@require_role(*ANY)
+@require_role(*LEADS)
 def merge(customer_id: int):
-    """Fold ``{"other_id": N}`` into this customer. Supervisors and admins merge any two;
-    an agent merges into the customer of the call they are on or wrapping up."""
-    if g.principal.role is Role.AGENT:
-        _agent_may_merge_into(customer_id)
-    body = _body()
-    other = body.get("other_id", body.get("duplicate_id")) if isinstance(body, dict) else None
-    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
-        raise InvalidInput("other_id must be a customer id", field="other_id")
+    """Fold ``{"other_id": N}`` into this customer (supervisors and admins; an agent merges
+    from their call: POST /api/calls/<CallSid>/customer/merge)."""
+    other = _other_id(_body())
     with _deps().session_factory.begin() as session:
         keep = customers.merge_customers(
             session, customer_id, other, _deps().clock, actor=g.principal
@@ -227,28 +221,11 @@ def merge(customer_id: int):
         return customers.customer_card(session, keep)
 
 
-def _agent_may_merge_into(customer_id: int) -> None:
-    """An agent merges only into the customer they are talking to (or just did): the
-    customer of the call the router has them connected with or wrapping up."""
-    router = _deps().router
-    doc = router.agent(g.principal.id) or {}
-    sids = set()
-    if doc.get("call"):
-        sids.add((router.entry(doc["call"]) or {}).get("call_sid"))
-    if doc.get("state") == "wrap_up":
-        sids.add(doc.get("last_call"))
-    sids.discard(None)
-    sids.discard("")
-    with _deps().read_session_factory() as session:
-        mine = sids and session.scalar(
-            select(Call.id).where(Call.call_sid.in_(sids), Call.customer_id == customer_id)
-        )
-    if not mine:
-        raise Forbidden(
-            "an agent can merge only into the customer of their current call; "
-            "ask a supervisor to merge these customers",
-            field="customer_id",
-        )
+def _other_id(body: Any) -> int:
+    other = body.get("other_id", body.get("duplicate_id")) if isinstance(body, dict) else None
+    if not isinstance(other, int) or isinstance(other, bool) or not 0 < other < 2**31:
+        raise InvalidInput("other_id must be a customer id", field="other_id")
+    return other
 
 
 @bp.get("/customers/<int:customer_id>/export")
@@ -358,6 +335,47 @@ def get_call(call_ref: str):
         else:
             call = calls.get_call(session, call_ref[:64])
         return call_dict(call)
+
+
+@bp.post("/calls/<call_sid>/customer/merge")
+@require_role(*ANY)
+def merge_into_call_customer(call_sid: str):
+    """From the agent's desk: fold ``{"other_id": N}`` into the customer of this call.
+    ``customer_id``, when sent, is the customer the card shows (409 if the call has another).
+    An agent may do it only for the call they are connected with or wrapping up (404
+    otherwise, as for anyone's offer); supervisors and admins for any call."""
+    body = _body()
+    other = _other_id(body)
+    shown = body.get("customer_id") if isinstance(body, dict) else None
+    if shown is not None and (not isinstance(shown, int) or isinstance(shown, bool)):
+        raise InvalidInput("customer_id must be a customer id", field="customer_id")
+    if g.principal.role is Role.AGENT and call_sid not in _my_live_calls():
+        raise NotFound("you are not on that call now", field="call_sid")
+    with _deps().session_factory.begin() as session:
+        call = calls.get_call(session, call_sid[:64])
+        if call.customer_id is None:
+            raise Conflict(
+                "this call has no customer yet; save the caller's details first",
+                field="call_sid",
+            )
+        if shown is not None and shown != call.customer_id:
+            raise Conflict("this call belongs to another customer", field="customer_id")
+        keep = customers.merge_customers(
+            session, call.customer_id, other, _deps().clock, actor=g.principal
+        )
+        return customers.customer_card(session, keep)
+
+
+def _my_live_calls() -> set[str]:
+    """The CallSids of the call the signed-in agent is connected with or wrapping up."""
+    router = _deps().router
+    doc = router.agent(g.principal.id) or {}
+    sids = set()
+    if doc.get("call"):
+        sids.add((router.entry(doc["call"]) or {}).get("call_sid"))
+    if doc.get("state") == "wrap_up":
+        sids.add(doc.get("last_call"))
+    return {s for s in sids if s}
 
 
 @bp.post("/calls/<call_sid>/outcome")

@@ -461,7 +461,12 @@
     async function merge(d) {
       if (busy || !customer) return;
       busy = true;
-      const result = await api.post(`/api/customers/${customer.id}/merge`, { other_id: d.id });
+      // On a call the agent merges into the call's customer (the one this card shows);
+      // away from a call only supervisors merge (the customer's own route).
+      const result = props.callSid
+        ? await api.post(`/api/calls/${encodeURIComponent(props.callSid)}/customer/merge`,
+                         { other_id: d.id, customer_id: customer.id })
+        : await api.post(`/api/customers/${customer.id}/merge`, { other_id: d.id });
       busy = false;
       if (destroyed) return;
       confirming = null;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from crm_core import customers
 from crm_core.acd import create_queue
@@ -176,7 +177,7 @@ def test_merge_refusals(api, deps, clock):
     assert api.get(f"/api/customers/{a}").status_code == 200
 
 
-def test_an_agent_merges_only_into_the_customer_of_their_call(api, deps, clock):
+def test_an_agent_merges_into_the_customer_of_their_call_only(api, deps, clock):
     with deps.session_factory.begin() as s:
         create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
     api.user("agent", skills={"sales": 5})
@@ -184,17 +185,39 @@ def test_an_agent_merges_only_into_the_customer_of_their_call(api, deps, clock):
     other = api.post("/api/customers", json={"first_name": "Maria", "email": "m@x.com"}).json
     third = api.post("/api/customers", json={"first_name": "Third"}).json
     add_call(deps, clock, customer_id=cid)
-    refused = api.post(f"/api/customers/{cid}/merge", json={"other_id": other["id"]})
-    assert refused.status_code == 403 and "supervisor" in refused.json["error"]["message"]
+    # The customers' own route is for supervisors; an agent not on the call gets nowhere.
+    direct = api.post(f"/api/customers/{cid}/merge", json={"other_id": other["id"]})
+    assert direct.status_code == 403
+    early = api.post("/api/calls/CA1/customer/merge", json={"other_id": other["id"]})
+    assert early.status_code == 404 and early.json["error"]["field"] == "call_sid"
     api.post("/api/agents/me/presence", json={"state": "available"})
     deps.router.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
     assert api.post("/api/agents/me/offers/CA1/accept").json["state"] == "busy"
-    # Not into someone else than the caller, even during the call.
-    elsewhere = api.post(f"/api/customers/{third['id']}/merge", json={"other_id": other["id"]})
-    assert elsewhere.status_code == 403
-    merged = api.post(f"/api/customers/{cid}/merge", json={"other_id": other["id"]})
+    stale = api.post(
+        "/api/calls/CA1/customer/merge", json={"other_id": other["id"], "customer_id": third["id"]}
+    )
+    assert stale.status_code == 409 and stale.json["error"]["field"] == "customer_id"
+    merged = api.post(
+        "/api/calls/CA1/customer/merge", json={"other_id": other["id"], "customer_id": cid}
+    )
     assert merged.status_code == 200, merged.json
-    assert merged.json["name"] == "Maria"
+    assert (merged.json["id"], merged.json["name"]) == (cid, "Maria")
+    # Still in wrap-up after the caller hangs up.
+    deps.router.call_ended("CA1")
+    again = api.post("/api/calls/CA1/customer/merge", json={"other_id": third["id"]})
+    assert again.status_code == 200 and again.json["id"] == cid
+
+
+def test_a_call_without_a_customer_cannot_merge_yet(api, deps, clock):
+    add_call(deps, clock, number="anonymous")
+    other = api.post("/api/customers", json={"first_name": "Maria"}).json
+    refused = api.post(
+        "/api/calls/CA1/customer/merge", json={"other_id": other["id"]}, as_="supervisor"
+    )
+    assert (
+        refused.status_code == 409
+        and "save the caller's details" in (refused.json["error"]["message"])
+    )
 
 
 def test_duplicates_query_is_checked(api, deps, clock):
@@ -227,24 +250,34 @@ VEHICLE = st.fixed_dictionaries({}, optional=dict.fromkeys(VEHICLE_KEYS, GARBAGE
 BODY = st.fixed_dictionaries(
     {},
     optional=dict.fromkeys(CARD_KEYS, GARBAGE)
-    | {"vehicle_of_interest": VEHICLE, "trade_in": VEHICLE, "other_id": GARBAGE},
+    | {
+        "vehicle_of_interest": VEHICLE,
+        "trade_in": VEHICLE,
+        "other_id": GARBAGE,
+        "customer_id": GARBAGE,
+    },
 )
 
 
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(method=st.sampled_from(["POST", "PATCH", "MERGE"]), body=BODY | GARBAGE)
+@given(method=st.sampled_from(["POST", "PATCH", "MERGE", "CALL MERGE"]), body=BODY | GARBAGE)
 def test_every_field_garbage_is_4xx_never_500(api, deps, clock, method, body):
     with deps.session_factory.begin() as s:
         found = customers.find_by_phone(s, CALLER)
         cid = found.id if found else customers.create_from_caller_id(s, CALLER, clock).id
+        has_call = s.scalar(select(Call.id).where(Call.call_sid == "CA1"))
+    if not has_call:
+        add_call(deps, clock, customer_id=cid)
     if method == "POST":
         response = api.post("/api/customers", json=body)
     elif method == "PATCH":
         response = api.patch(f"/api/customers/{cid}", json=body)
-    else:
+    elif method == "MERGE":
         response = api.post(f"/api/customers/{cid}/merge", json=body, as_="supervisor")
+    else:
+        response = api.post("/api/calls/CA1/customer/merge", json=body, as_="supervisor")
     assert response.status_code < 500, (method, body, response.json)
     assert response.is_json
     if response.status_code >= 400:
