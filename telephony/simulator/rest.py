@@ -5,8 +5,9 @@ and auth token, or an API key and secret), Twilio's JSON shapes (snake_case, RFC
 dates, ``uri`` and ``subresource_uris``) and its error bodies
 (``{"code", "message", "more_info", "status"}``): Calls (create, fetch, list, update: Url,
 Twiml, Status), Recordings (fetch, delete, media as ``.wav`` or ``.mp3``: media.py), a
-call's Recordings (start; update Status paused / in-progress / stopped with PauseBehavior)
-and Messages (create, fetch). Handlers only change state and schedule events; the engine
+call's Recordings (start; update Status paused / in-progress / stopped with PauseBehavior),
+Queues and their Members (list; fetch by CallSid or ``Front``; update with Url and Method:
+dequeue) and Messages (create, fetch). Handlers only change state and schedule events; the engine
 does the rest.
 """
 
@@ -16,6 +17,7 @@ import threading
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
@@ -336,20 +338,38 @@ def make_rest_app(sim: Simulator, *, api_keys: dict[str, str] | None = None) -> 
             members = [member_json(q, c) for c in q.members]
         return page("queue_members", members, f"{base()}/Queues/{queue_sid}/Members.json")
 
+    def find_member(queue_sid: str, member: str):
+        """The queue and the member (a CallSid, or ``Front``: whoever is first), or None."""
+        q = find_queue(queue_sid)
+        if q is None or not q.members:
+            return q, None
+        call = q.members[0] if member == "Front" else sim.calls.get(member)
+        return q, call if call in q.members else None
+
+    @app.get(f"{PREFIX}/Queues/<queue_sid>/Members/<member>.json")
+    def fetch_member(account: str, queue_sid: str, member: str):
+        """A member by its CallSid, or ``Front``; 404 for a call that is not in the queue."""
+        with sim.lock:
+            q, call = find_member(queue_sid, member)
+            return jsonify(member_json(q, call)) if call is not None else not_found()
+
     @app.post(f"{PREFIX}/Queues/<queue_sid>/Members/<member>.json")
     def dequeue_member(account: str, queue_sid: str, member: str):
-        """Dequeue a member (``Front`` or a CallSid): its call fetches ``Url``."""
+        """Dequeue a member (``Front`` or a CallSid): it leaves the queue (its Enqueue action
+        hears QueueResult=redirected) and its call fetches ``Url`` with ``Method``."""
+        url, method = request.form.get("Url") or "", request.form.get("Method") or "POST"
+        if not url:
+            return error(400, 21205, "Url parameter is required")
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            return error(400, 21205, f"Url is not a valid URL: {url}")
+        if method.upper() not in ("GET", "POST"):
+            return error(400, 21205, f"Method must be GET or POST, not {method}")
         with sim.lock:
-            q = find_queue(queue_sid)
-            if q is None or not q.members:
+            q, call = find_member(queue_sid, member)
+            if call is None:
                 return not_found()
-            call = q.members[0] if member == "Front" else sim.calls.get(member)
-            if call is None or call not in q.members:
-                return not_found()
-            if not request.form.get("Url"):
-                return error(400, 21205, "Url parameter is required")
             body = member_json(q, call)
-            sim.redirect(call, request.form["Url"], request.form.get("Method", "POST"))
+            sim.redirect(call, url, method.upper())
             return jsonify(body)
 
     # -------------------------------------------------------------------- Conferences
