@@ -4,14 +4,19 @@ actions are not dispatched (no softphone rings), which the desk does not need.""
 
 from __future__ import annotations
 
+import string
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event
 
-from console.desk import EXTENSION
+from console.call_script import script_for_call
+from console.desk import EXTENSION, ivr_steps
 from crm_core.acd import create_queue
 from crm_core.acd_schemas import QueueIn
+from crm_core.audit import audit
 from crm_core.models import (
     ActivityKind,
     Appointment,
@@ -21,6 +26,7 @@ from crm_core.models import (
     CallDirection,
     Customer,
     CustomerPhone,
+    Dealer,
     Lead,
     LeadSource,
     LeadStage,
@@ -33,6 +39,8 @@ from crm_core.schemas import parse
 from crm_core.timeline import add_activity
 from crm_core.users import get_user
 from routing.config import profile
+from scripts import Library
+from scripts.service import BUNDLED
 from tests.console.sse import Feed
 
 CALLER = "+13135550100"
@@ -381,3 +389,169 @@ def test_the_desks_and_the_wallboards_feeds_share_one_reader(api, deps, desk, fe
         assert hub.batches - batches <= 2  # the one reader's reads, not one per feed
     finally:
         board.close()
+
+
+# ------------------------------------------------------------------ the desk after a reload
+
+
+def test_the_desk_document_of_an_idle_agent_has_no_call(api, desk):
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    body = api.get("/api/agents/me/desk").json
+    assert body["state"]["state"] == "available"
+    assert (body["pop"], body["controls"], body["script"]) == (None, None, None)
+
+
+def test_the_desk_document_brings_back_mute_hold_the_script_step_and_the_leg(
+    api, deps, clock, desk
+):
+    add_customer(deps, clock)
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    api.post("/api/agents/me/offers/CA1/accept")
+    me, _ = api.user("agent")
+    deps.router.redis.hset(deps.router.keys.legs, f"CA1|{me}", "CAleg")  # the Dispatcher's
+    # What the in-call controls write when they act (console/incall.py): mute, then hold.
+    with deps.session_factory.begin() as s:
+        audit(s, clock, actor_id=me, action="call.mute", target="call:CA1", muted=True)
+        audit(s, clock, actor_id=me, action="call.hold", target="call:CA1", caller_hold=True)
+    moved = api.post(
+        "/api/agents/me/script/position",
+        json={"call_sid": "CA1", "script": "inbound", "step": "name_and_number"},
+    )
+    assert moved.status_code == 200, moved.json
+    body = api.get("/api/agents/me/desk").json
+    assert body["state"]["state"] == "busy" and body["pop"]["stage"] == "connected"
+    assert body["pop"]["customer"]["name"] == "Dana Reyes"
+    assert body["controls"] == {"muted": True, "held": True, "consulting": False, "leg": "CAleg"}
+    assert body["script"] == {"script": "inbound", "step": "name_and_number"}
+    # Another agent's desk knows nothing of it.
+    assert api.get("/api/agents/me/desk", as_="other").json["controls"] is None
+
+
+def test_a_clicked_answer_moves_the_script_position_too(api, deps, clock, desk):
+    add_customer(deps, clock)
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    api.post("/api/agents/me/offers/CA1/accept")
+    answered = api.post(
+        "/api/agents/me/script/answer",
+        json={"call_sid": "CA1", "step": "greet", "answer": "vehicle", "script": "inbound"},
+    )
+    assert answered.status_code == 200, answered.json
+    assert api.get("/api/agents/me/desk").json["script"] == {
+        "script": "inbound",
+        "step": "name_and_number",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"call_sid": "CA1", "script": "inbound", "step": "no_such_step"}, 400, "step"),
+        ({"call_sid": "CA1", "script": "no_such_script", "step": "greet"}, 404, "name"),
+        ({"call_sid": "CA9", "script": "inbound", "step": "greet"}, 409, "call_sid"),
+        ({"call_sid": "CA1", "script": "inbound", "extra": 1}, 400, None),
+        ({"script": "inbound"}, 400, "call_sid"),
+    ],
+)
+def test_a_wrong_script_position_is_a_clear_4xx(api, deps, clock, desk, body, status, field):
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    api.post("/api/agents/me/offers/CA1/accept")
+    answer = api.post("/api/agents/me/script/position", json=body)
+    assert answer.status_code == status, answer.json
+    assert answer.json["error"]["message"]
+    if field:
+        assert answer.json["error"]["field"] == field
+
+
+def test_the_pop_names_the_queue_the_menu_and_the_dealerships_zone(api, deps, clock, desk):
+    with deps.session_factory.begin() as s:
+        create_queue(
+            s,
+            parse(
+                QueueIn,
+                {
+                    "name": "service",
+                    "display_name": "Service desk",
+                    "required_skills": {"sales": 1},
+                    "time_zone": "America/Denver",
+                },
+            ),
+            clock,
+        )
+    deps.router._queues.invalidate()
+    _, lead_id = add_customer(deps, clock)
+    add_call(deps, clock, "CA1", CALLER)
+    add_call(deps, clock, "CA2", STRANGER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA2", "service", call_sid="CA2", phone=STRANGER)
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["queue_display_name"] == "Service desk"
+    assert body["ivr_steps"] == ["Sales", "New"]
+    assert body["time_zone"] == "America/Denver"  # no lead: the queue's zone
+    api.post("/api/agents/me/offers/CA2/reject")
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["time_zone"] == "America/New_York"  # the sales queue has none: the setting
+    with deps.session_factory.begin() as s:
+        dealer = Dealer(name="Lakeside Motors", time_zone="America/Chicago")
+        s.add(dealer)
+        s.flush()
+        s.get(Lead, lead_id).dealer_id = dealer.id
+    body = api.get("/api/agents/me/screen-pop").json
+    assert body["time_zone"] == "America/Chicago"  # the lead's dealer first
+
+
+@given(
+    st.lists(
+        st.text(alphabet=string.ascii_letters + string.digits + " _-", min_size=1, max_size=12)
+        .map(str.strip)
+        .filter(bool),
+        max_size=5,
+    )
+)
+def test_the_ivr_path_in_words_keeps_every_choice_in_order(choices):
+    path = " > ".join(choices)
+    steps = ivr_steps(path)
+    kept = choices[1:] if len(choices) > 1 and choices[0].lower() == "main" else choices
+    assert [s.lower() for s in steps] == [c.replace("_", " ").lower() for c in kept]
+    assert all(s[:1] == s[:1].upper() for s in steps)
+
+
+# ------------------------------------------------------------------ which script, for which call
+
+
+def _row(direction: CallDirection, queue: str | None = "sales") -> Call:
+    return Call(call_sid="CAx", direction=direction, queue=queue)
+
+
+def test_script_for_call_follows_the_calls_direction_and_queue(deps):
+    library = deps.scripts
+    assert script_for_call(_row(CallDirection.INBOUND), library)[0] == "inbound"
+    assert script_for_call(_row(CallDirection.OUTBOUND_DIAL), library)[0] == "outbound_sales"
+    assert script_for_call(_row(CallDirection.OUTBOUND_API), library)[0] == "outbound_sales"
+    # A row read back as text (a plain select) is the same call.
+    assert script_for_call(_row("inbound"), library)[0] == "inbound"
+    # The router's callback-in-queue is a call we place, whatever its row says.
+    callback = {"kind": "callback", "queue": "sales"}
+    assert script_for_call(_row(CallDirection.INBOUND), library, entry=callback)[0] == (
+        "outbound_sales"
+    )
+    assert script_for_call(None, library, entry={"kind": "call", "queue": "sales"})[0] == "inbound"
+    assert script_for_call(None, library)[0] == "outbound_sales"  # no call: practice
+
+
+def test_script_for_call_prefers_the_queues_own_inbound_script(deps, tmp_path):
+    for source in ("inbound", "outbound_sales", "elevator_pitch"):
+        text = (BUNDLED / f"{source}.yaml").read_text()
+        (tmp_path / f"{source}.yaml").write_text(text)
+    own = (tmp_path / "inbound.yaml").read_text().replace("name: inbound", "name: inbound_sales")
+    (tmp_path / "inbound_sales.yaml").write_text(own)
+    library = Library(tmp_path)
+    assert script_for_call(_row(CallDirection.INBOUND), library)[0] == "inbound_sales"
+    assert script_for_call(_row(CallDirection.INBOUND, "service"), library)[0] == "inbound"
