@@ -100,11 +100,15 @@ def on_a_call(drained, page, deps, clock, api):
             )
         )
         ids = caller.id, maria.id
-    api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
+    amy, _ = api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
     page.set_viewport_size({"width": 1366, "height": 768})
     login(page, "amy", next_path="/agent")
     expect(page.locator("#ad-status")).to_have_text("live")
     page.click("#ad-available")
+    deadline = time.monotonic() + 5
+    while (deps.router.agent(amy) or {}).get("state") != "available":
+        assert time.monotonic() < deadline, "the desk did not go available"
+        time.sleep(0.05)
     deps.router.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
     expect(page.locator("#ad-accept")).to_be_visible(timeout=LIVE)
     page.click("#ad-accept")
