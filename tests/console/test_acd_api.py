@@ -222,3 +222,101 @@ def test_fuzzed_bodies_never_500(api, target, body):
     response = api.request(method, path, json=body, as_="admin")
     assert response.status_code < 500, (path, body, response.json)
     assert response.is_json
+
+
+# ---------------------------------------------------------------- what the wallboard reads
+
+
+def _queues(deps, clock, *names):
+    from crm_core.acd_schemas import QueueIn
+    from crm_core.schemas import parse
+
+    with deps.session_factory.begin() as s:
+        for name in names:
+            data = {"name": name, "required_skills": {name: 1}, "empty_action": "wait"}
+            acd.create_queue(s, parse(QueueIn, data), clock)
+
+
+def test_waiting_names_the_callers_and_the_agents_calls(api, deps, clock):
+    from tests.routing.conftest import agent
+
+    _queues(deps, clock, "sales", "service")
+    created = api.post(
+        "/api/customers",
+        json={"first_name": "Maria", "last_name": "Lopez", "phones": ["+13135550100"]},
+    )
+    assert created.status_code == 201, created.json
+    router = deps.router
+    router.set_presence(agent(7, sales=3), "available")
+    router.enqueue("CA1", "sales", call_sid="CA1", phone="+13135550100")  # offered to agent 7
+    router.enqueue("CA2", "service", call_sid="CA2", phone="+13135550177")
+    body = api.get("/api/acd/waiting", as_="supervisor").json
+    assert body["queues"]["service"] == [
+        {
+            "entry": "CA2",
+            "phone": "+13135550177",
+            "name": None,  # nobody has the number
+            "kind": "call",
+            "priority": 0,
+            "waited_seconds": 0,
+        }
+    ]
+    assert body["calls"] == {
+        "CA1": {"phone": "+13135550100", "name": "Maria Lopez", "kind": "call", "queue": "sales"}
+    }
+    assert router.accept(7, "CA1").state == "connected"
+    router.enqueue("CA3", "sales", call_sid="CA3", phone="+13135550100")
+    body = api.get("/api/acd/waiting", as_="supervisor").json
+    assert [(c["entry"], c["name"]) for c in body["queues"]["sales"]] == [("CA3", "Maria Lopez")]
+    assert body["calls"]["CA1"]["name"] == "Maria Lopez"
+    assert api.get("/api/acd/waiting", as_="agent").status_code == 403
+
+
+def test_the_queue_snapshot_counts_answers_within_the_threshold(api, deps, clock):
+    """The wallboard's totals row sums ``answered_within`` over the queues: the service
+    level of all queues together is not the average of their percentages."""
+    from tests.routing.conftest import agent
+
+    _queues(deps, clock, "sales", "service")
+    router = deps.router
+    router.set_presence(agent(7, sales=3), "available")
+    router.enqueue("CA1", "sales", call_sid="CA1")  # offered at once
+    assert router.accept(7, "CA1").state == "connected"  # answered within the threshold
+    router.enqueue("CA2", "service", call_sid="CA2")
+    router.enqueue("CA3", "service", call_sid="CA3")
+    clock.advance(30)
+    router.caller_gone("CA2")  # abandoned
+    router.set_presence(agent(8, service=3), "available")  # CA3 offered after 30 s
+    assert router.accept(8, "CA3").state == "connected"  # answered, not within 20 s
+    queues = api.get("/api/acd/queues", as_="supervisor").json["queues"]
+    today = {q["queue"]: q["today"] for q in queues}
+    assert (today["sales"]["answered_within"], today["sales"]["answered"]) == (1, 1)
+    assert (today["service"]["answered_within"], today["service"]["answered"]) == (0, 1)
+    assert today["service"]["abandoned"] == 1
+
+
+def test_why_sets_its_clock_times_apart_for_the_viewers_zone(api, deps, clock):
+    from routing.why import _clock
+    from tests.routing.conftest import agent
+
+    _queues(deps, clock, "sales")
+    router = deps.router
+    router.set_presence(agent(7, sales=3), "available")
+    idle_since = clock.now()
+    clock.advance(300)
+    router.enqueue("CA1", "sales", call_sid="CA1", phone="+13135550100")
+    body = api.get("/api/acd/calls/CA1/why", as_="supervisor").json
+    assert len(body["reason_parts"]) == len(body["reasons"])
+    times = []
+    for reason, parts in zip(body["reasons"], body["reason_parts"], strict=True):
+        # Put back in the router's zone, the parts are the reason word for word.
+        text = ""
+        for p in parts:
+            if "time" in p:
+                when = datetime.fromisoformat(p["time"])
+                times.append(when)
+                text += _clock(router, when)
+            else:
+                text += p["text"]
+        assert text == reason
+    assert idle_since in times  # "idle since …": an instant the page shows in its own zone
