@@ -185,7 +185,7 @@
     about.textContent = recording && recording.call
       ? `${callText(recording.call)}, ${duration(recording.duration_seconds)}. `
         + (script ? `The agent's script on this call: ${scriptName(script)}`
-          + `${script.description ? ` (${script.description})` : ""}.` : "")
+          + `${script.description ? ` (${script.description.replace(/\.$/, "")})` : ""}.` : "")
       : "";
     const player = $("qa-player");
     player.src = url(settings.mediaUrl, id);
