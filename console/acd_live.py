@@ -236,7 +236,7 @@ def end_call(call_sid: str):
     in_acd = d.router.entry(sid) is not None
     with d.read_session_factory() as session:
         call = session.scalars(select(Call).where(Call.call_sid == sid)).one_or_none()
-        live = call is not None and call.ended_at is None
+        live = call is not None and call.ended_at is None and call.ended_by is None
     if not in_acd and call is None:
         raise NotFound("There is no call with that reference.", field="call_sid")
     if not in_acd and not live:

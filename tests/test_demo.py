@@ -317,3 +317,47 @@ def test_shutdown_hangs_up_and_signs_the_simulated_agents_out(app, sim, deps, ap
     with deps.session_factory() as s:
         ids = s.scalars(select(User.id).where(User.username.like("sim-%"))).all()
     assert ids and all(deps.router.agent(i)["state"] == "offline" for i in ids)
+
+
+def test_stopping_the_demo_is_no_caller_abandoning(app, sim, deps, api):
+    """Ending the demo ends the live calls as the system: the waits it cuts short are
+    recorded as ended by the system, not abandoned, on the wallboard's tiles and chart; the
+    Call rows say the system ended them. (Before, every waiting caller counted as an
+    abandon.)"""
+    from console.demo import shutdown
+    from crm_core.acd_records import WaitRecord
+    from routing.ticker import drain
+
+    api.post(
+        "/demo/api/traffic",
+        as_="supervisor",
+        json={"running": True, "callers_per_minute": 40, "agents": 1},
+    )
+    run(sim, deps, 90)
+    entries = [deps.router.entry(k.decode()) for k in deps.redis.hkeys(deps.router.keys.entries)]
+    waiting = [e["call_sid"] for e in entries if e and e["state"] in ("waiting", "offered")]
+    assert waiting, "callers wait when the demo stops"
+    drain(deps, "test")
+
+    def abandons():
+        with deps.session_factory() as s:
+            kept = s.scalars(select(WaitRecord).where(WaitRecord.outcome == "abandoned")).all()
+        tiles = api.get("/api/acd/queues", as_="supervisor").json["queues"]
+        chart = api.get("/api/acd/service-level", as_="supervisor").json["queues"]
+        return (
+            len(kept),
+            sum(q["today"]["abandoned"] for q in tiles),
+            sum(q["total"]["abandoned"] for q in chart),
+        )
+
+    before = abandons()
+    live = [c.sid for c in sim.calls.values() if not c.ended]
+    shutdown(app)
+    drain(deps, "test")
+    assert abandons() == before
+    with deps.session_factory() as s:
+        ended = s.scalars(select(WaitRecord).where(WaitRecord.call_sid.in_(waiting))).all()
+        assert {w.call_sid for w in ended} == set(waiting)
+        assert {w.outcome.value for w in ended} == {"system"}
+        rows = s.scalars(select(Call).where(Call.call_sid.in_(live))).all()
+        assert rows and {c.ended_by for c in rows} == {"system"}
