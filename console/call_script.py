@@ -457,6 +457,12 @@ def record_answer():
     return body
 
 
+def position_target(call_sid: str) -> str:
+    """The audit target of a call's script position: its own, so the call's log
+    (``call:<sid>``: holds, transfers, recording) reads only what was done to the call."""
+    return f"script:{call_sid}"
+
+
 def record_position(
     session: Session, clock, agent_id: int, call_sid: str | None, script: str, step: str | None
 ) -> None:
@@ -468,7 +474,7 @@ def record_position(
             clock,
             actor_id=agent_id,
             action=POSITION_ACTION,
-            target=f"call:{call_sid}",
+            target=position_target(call_sid),
             script=script,
             step=step or "",
         )
@@ -478,7 +484,7 @@ def script_position(session: Session, call_sid: str | None) -> dict[str, Any] | 
     """The script and step the desk last showed on this call, or None (never moved)."""
     if not call_sid:
         return None
-    for e in recent(session, target=f"call:{call_sid}", limit=200):
+    for e in recent(session, target=position_target(call_sid), limit=1):
         if e.action == POSITION_ACTION:
             return {"script": e.detail.get("script"), "step": e.detail.get("step") or None}
     return None
