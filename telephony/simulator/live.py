@@ -29,6 +29,7 @@ from telephony.simulator.transport import HttpTransport
 
 STEPS = {"expect_say", "press", "speak", "wait", "talk", "hangup"}
 TICK = 0.02  # seconds between runs of the event heap
+STOP_WAIT = 1.0  # seconds a stopping ticker waits for the event it is running
 
 
 def from_config(config: dict[str, Any]) -> Simulator:
@@ -71,9 +72,13 @@ class Ticker:
         self.thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """Stop running events; wait a moment for the one running now. A webhook in flight
+        can take Twilio's whole 15 s timeout (an app that does not answer): the thread is a
+        daemon, so a process that is shutting down (SIGTERM with calls in progress) does not
+        wait for it, and its socket closes with the process."""
         self.stopped.set()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=wait)
 
 
 def make_app(sim: Simulator) -> Flask:
