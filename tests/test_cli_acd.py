@@ -147,3 +147,18 @@ def test_queue_hours_time_zone_and_holidays(runner):
     assert "Christmas Eve" in listed and "bdc" in listed and "every queue" in listed
     nowhere = runner.invoke(args=["holidays", "add", "2026-12-31", "Eve", "--queue", "nope"])
     assert nowhere.exit_code == 1
+
+
+def test_queues_disposition_required_on_and_off(runner, deps):
+    added = runner.invoke(args=["queues", "add", "sales", "--disposition-required"])
+    assert added.exit_code == 0, added.output
+    assert "wrap 30s (disposition required)" in added.output
+    with deps.session_factory() as s:
+        assert acd.queue_config(acd.get_queue(s, "sales")).disposition_required is True
+    assert "(disposition required)" in runner.invoke(args=["queues", "list"]).output
+    off = runner.invoke(args=["queues", "set", "sales", "--no-disposition-required"])
+    assert off.exit_code == 0 and "disposition required" not in off.output, off.output
+    kept = runner.invoke(args=["queues", "set", "sales", "--wrap-up", "45"])
+    assert "wrap 45s " in kept.output and "disposition required" not in kept.output
+    with deps.session_factory() as s:
+        assert acd.queue_config(acd.get_queue(s, "sales")).disposition_required is False

@@ -56,6 +56,18 @@ def test_defaults(session, clock):
     assert (config.max_agents_ring_all, config.callback_attempts) == (20, 2)
     assert config.callback_retry_minutes == 10 and config.hold_script is None
     assert config.active and config.created_at == config.updated_at == clock.now()
+    assert config.disposition_required is False
+
+
+def test_disposition_required_is_set_kept_and_round_trips(session, clock):
+    q = make(session, clock, required_skills="sales:1", disposition_required=True)
+    assert acd.queue_config(q).disposition_required is True
+    config = acd.queue_config(q)
+    assert acd.QueueConfig.from_dict(config.to_dict()) == config
+    off = acd.update_queue(
+        session, "sales", parse(QueueUpdate, {"disposition_required": False}), clock
+    )
+    assert acd.queue_config(off).disposition_required is False
 
 
 @pytest.mark.parametrize(
@@ -89,6 +101,8 @@ def test_defaults(session, clock):
         ({"callback_attempts": 11}, "callback_attempts"),
         ({"callback_retry_minutes": 0}, "callback_retry_minutes"),
         ({"active": "yes"}, "active"),
+        ({"disposition_required": "yes"}, "disposition_required"),
+        ({"disposition_required": 1}, "disposition_required"),
         ({"colour": "red"}, "colour"),
         # rules between fields
         ({"max_wait_seconds": 60}, "overflow_action"),

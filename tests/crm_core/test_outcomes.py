@@ -200,3 +200,29 @@ def test_outcome_input_rules():
         outcome(disposition="callback")
     with pytest.raises(ValueError):
         outcome(disposition="bogus")
+
+
+def test_an_incomplete_outcome_from_a_draft_gives_way_to_the_real_one(session, clock, agent, lead):
+    """Wrap-up ended before the outcome was saved: the draft's valid parts are stored, marked
+    incomplete, with a timeline line; the real outcome then replaces it, once."""
+    from crm_core import drafts
+    from crm_core.timeline import timeline
+
+    call = inbound(session, clock, agent_id=agent.id, customer_id=lead.customer_id)
+    drafts.save_draft(session, call, {"disposition": "interested", "notes": "Friday"}, clock)
+    settled = drafts.settle_draft(session, call.call_sid, clock)
+    assert settled.disposition.value == "interested" and settled.notes == "Friday"
+    assert settled.outcome_incomplete is True and not drafts.has_outcome(settled)
+    assert drafts.settle_draft(session, call.call_sid, clock) is None  # once
+    lines = [a.summary for a in timeline(session, lead.customer_id)]
+    assert lines[0] == drafts.INCOMPLETE_LINE + " (disposition chosen: interested)"
+    done = calls.record_call_outcome(
+        session, call.call_sid, outcome(disposition="qualified"), clock, actor=agent
+    )
+    assert done.outcome_incomplete is False and done.outcome_draft is None
+    assert drafts.has_outcome(done) and lead.stage is LeadStage.QUALIFIED
+    with pytest.raises(Conflict):
+        calls.record_call_outcome(
+            session, call.call_sid, outcome(disposition="sold"), clock, actor=agent
+        )
+    assert drafts.settle_draft(session, call.call_sid, clock) is None  # saved: never touched
