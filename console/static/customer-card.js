@@ -292,6 +292,7 @@
     }
 
     function fieldError(formNode, field, text) {
+      if (field.startsWith("phones")) field = "phone"; // a new customer's numbers: one box
       let slot = formNode.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
       if (!slot && field.includes(".")) {
         slot = formNode.querySelector(`[data-error-for="${CSS.escape(field.split(".")[0])}"]`);

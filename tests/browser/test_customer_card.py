@@ -68,12 +68,19 @@ def drained(app, server):
 
 
 @pytest.fixture
-def on_a_call(drained, page, deps, clock, api):
+def caller_name():
+    """The caller's first name on file before the call (None: the IVR's nameless record)."""
+    return None
+
+
+@pytest.fixture
+def on_a_call(drained, page, deps, clock, api, caller_name):
     """Agent Amy on /agent, connected with a caller the IVR knew only by number; Maria
     Gonzalez already on file with another number and the e-mail the caller will give."""
     with deps.session_factory.begin() as s:
         create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
         caller = customers.create_from_caller_id(s, CALLER, clock)
+        caller.first_name = caller_name
         maria = customers.create_customer(
             s,
             parse(
@@ -194,3 +201,33 @@ def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, pa
             a.kind for a in s.scalars(select(Activity).where(Activity.customer_id == caller_id))
         ]
         assert ActivityKind.MERGE in kinds
+
+
+@pytest.mark.parametrize("caller_name", ["Mary"])
+def test_a_number_another_customer_has_offers_the_merge_then_saves_the_rest(on_a_call, page, deps):
+    caller_id, maria_id = on_a_call
+    page.wait_for_function("() => window.Fmt && window.ConsoleApi")
+    page.evaluate(MOUNT)
+    card = page.locator("#ad-customer-card .cc")
+    expect(card.locator(".cc-name")).to_have_text("Mary", timeout=LIVE)
+    card.get_by_role("button", name="Edit").click()
+    form = card.locator("form.cc-form")
+    form.get_by_label("Last name").fill("Gonzalez")
+    form.get_by_label("Add a phone number").fill("313 555 0100")
+    form.get_by_role("button", name="Save").click()
+    expect(form.locator('[data-error-for="phone"]')).to_have_text(
+        f"(313) 555-0100 already belongs to Maria Gonzalez (customer {maria_id}).", timeout=LIVE
+    )
+    offer = card.locator(".cc-merge")
+    expect(offer).to_contain_text("Maria Gonzalez has the same phone number — Merge?")
+    offer.get_by_role("button", name="Merge…").click()
+    card.get_by_role("button", name="Yes, merge Maria Gonzalez").click()
+    expect(card.locator(".cc-message")).to_have_text(
+        "Merged Maria Gonzalez into this customer.", timeout=LIVE
+    )
+    # The last name typed with the refused number was saved once the merge was done.
+    expect(card.locator(".cc-name")).to_have_text("Mary Gonzalez")
+    expect(card.locator(".cc-facts")).to_contain_text("(313) 555-0100")
+    with deps.read_session_factory() as s:
+        assert s.get(Customer, maria_id) is None
+        assert s.get(Customer, caller_id).last_name == "Gonzalez"
