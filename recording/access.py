@@ -53,6 +53,13 @@ LEG_ACTIONS = ("call.transfer", "call.consult", "call.consult_complete")
 PLAY_WINDOW = 30 * 60  # seconds a playback lasts for the audit, without a new byte-0 request
 CACHE_CONTROL = "private, no-store"
 URL = re.compile(r"https?://\S+")  # a download error may quote the carrier's media URL
+# Why a recording has no file, in words (RecordingStatus values other than "stored").
+WHY_NO_FILE = {
+    "pending": "it is still being downloaded from the carrier",
+    "failed": "its download from the carrier failed",
+    "deleted": "it was deleted (retention or the customer's erasure)",
+    "absent": "the carrier had nothing to record",
+}
 
 
 def init_access(app: Flask) -> None:
@@ -90,14 +97,14 @@ def handled_by(agent_id: int):
 def visible(session: Session, recording_id: int, principal: Any) -> Recording:
     recording = session.get(Recording, recording_id)
     if recording is None:
-        raise NotFound(f"no recording {recording_id}", field="recording")
+        raise NotFound(f"There is no recording {recording_id}.", field="recording")
     if principal.role in SEES_ALL:
         return recording
     mine = session.scalar(
         select(Recording.id).where(Recording.id == recording_id, handled_by(principal.id))
     )
     if mine is None:
-        raise Forbidden("only the call's agent, supervisors and admins may hear a recording")
+        raise Forbidden("Only the call's agent, supervisors and admins may hear a recording.")
     return recording
 
 
@@ -158,7 +165,7 @@ def list_recordings():
             query = query.where(Recording.status == RecordingStatus(status))
         except ValueError:
             choices = ", ".join(s.value for s in RecordingStatus)
-            raise InvalidInput(f"status must be one of {choices}", field="status") from None
+            raise InvalidInput(f"The status must be one of {choices}.", field="status") from None
     if g.principal.role not in SEES_ALL:
         query = query.where(handled_by(g.principal.id))
     query = query.order_by(Recording.created_at.desc(), Recording.id.desc())
@@ -184,10 +191,13 @@ def get_recording(recording_id: int):
 def hold(recording_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("hold"), bool):
-        raise InvalidInput('send {"hold": true|false, "reason": "…"}', field="hold")
+        raise InvalidInput(
+            'Say whether to hold the recording: {"hold": true or false, "reason": "…"}.',
+            field="hold",
+        )
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        raise InvalidInput("reason must be text of at most 500 characters", field="reason")
+        raise InvalidInput("The reason must be text of at most 500 characters.", field="reason")
     d = _deps()
     with d.session_factory.begin() as session:
         recording = retention.set_hold(
@@ -203,16 +213,18 @@ def media(recording_id: int):
     with d.read_session_factory() as session:
         recording = visible(session, recording_id, g.principal)
         if recording.status != RecordingStatus.STORED or not recording.storage_key:
+            why = WHY_NO_FILE.get(recording.status.value, "it is not stored")
             raise NotFound(
-                f"recording {recording_id} has no file ({recording.status.value})",
-                field="recording",
+                f"Recording {recording_id} has no file to play: {why}.", field="recording"
             )
         key, sha256, mimetype = recording.storage_key, recording.sha256, content_type(recording)
         call_sid = recording.call_sid
     try:
         stream = retention.storage_of(current_app).open(key)
     except FileNotFoundError:
-        raise NotFound(f"recording {recording_id}'s file is missing", field="recording") from None
+        raise NotFound(
+            f"Recording {recording_id}'s file is missing from storage.", field="recording"
+        ) from None
     try:
         response = _ranged(stream, mimetype, sha256)
     except RequestedRangeNotSatisfiable as exc:
@@ -260,7 +272,7 @@ def _not_satisfiable(length: int | None):
     response = jsonify(
         error={
             "id": "range-not-satisfiable",
-            "message": f"the Range asked for is outside the file ({length} bytes)",
+            "message": f"The part of the file asked for is beyond its end ({length} bytes).",
             "field": "Range",
         }
     )
@@ -299,5 +311,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     if raw in (None, ""):
         return default
     if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)
+        raise InvalidInput(
+            f"{name.capitalize()} must be a whole number from {lo} to {hi}.", field=name
+        )
     return int(raw)

@@ -32,6 +32,7 @@ from crm_core.audit import audit
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call, User
+from recording.access import WHY_NO_FILE
 from recording.models import QaScore, Recording, RecordingStatus
 from scripts import Kind, Library, Script
 from scripts.choice import agent_script
@@ -159,14 +160,18 @@ def add_score(
     recording = _recording(session, recording_id)
     if recording.status != RecordingStatus.STORED:
         raise Conflict(
-            f"recording {recording_id} is {recording.status.value}: only a stored recording "
-            "(one a reviewer can listen to) can be scored",
+            f"Recording {recording_id} cannot be scored: "
+            f"{WHY_NO_FILE.get(recording.status.value, 'it is not stored')}. Only a recording "
+            "a reviewer can listen to can be scored.",
             field="recording",
             status=recording.status.value,
         )
     call = session.get(Call, recording.call_id) if recording.call_id else None
     if call is None or call.agent_id is None:
-        raise Conflict(f"recording {recording_id}'s call has no agent to score", field="recording")
+        raise Conflict(
+            f"Recording {recording_id}'s call had no agent on it, so there is nobody to score.",
+            field="recording",
+        )
     score = QaScore(
         recording_id=recording.id,
         agent_id=call.agent_id,
@@ -197,7 +202,7 @@ def add_score(
 def _recording(session: Session, recording_id: int) -> Recording:
     recording = session.get(Recording, recording_id)
     if recording is None:
-        raise NotFound(f"no recording {recording_id}", field="recording")
+        raise NotFound(f"There is no recording {recording_id}.", field="recording")
     return recording
 
 

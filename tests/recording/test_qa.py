@@ -301,7 +301,18 @@ def test_unknown_unplayable_and_agentless_recordings(api, deps, clock):
         rid = make_recording(deps, clock, agent_id, status=status, sid=f"RX{n}")
         response = api.post(f"/api/recordings/{rid}/scores", as_="supervisor", json=body)
         assert response.status_code == 409, status
-        assert status.value in response.json["error"]["message"]
+        error = response.json["error"]
+        # In words, why (never the status's enum value alone); the value is a field of it.
+        assert error["message"].startswith(f"Recording {rid} cannot be scored: ")
+        assert error["details"]["status"] == status.value
+    for status, words in (
+        (RecordingStatus.DELETED, "it was deleted"),
+        (RecordingStatus.PENDING, "still being downloaded"),
+        (RecordingStatus.FAILED, "download from the carrier failed"),
+    ):
+        rid = make_recording(deps, clock, agent_id, status=status, sid=f"RW{status.value}")
+        response = api.post(f"/api/recordings/{rid}/scores", as_="supervisor", json=body)
+        assert words in response.json["error"]["message"]
     rid = make_recording(deps, clock, None, sid="RNOAGENT")
     response = api.post(f"/api/recordings/{rid}/scores", as_="supervisor", json=body)
     assert response.status_code == 409 and "no agent" in response.json["error"]["message"]
