@@ -357,6 +357,7 @@ def _apply_vehicle(
     none; remove it when every fact is cleared). The change in words, or None."""
     vehicle = current_vehicle(session, customer.id, relation)
     old = vehicle_in_words(vehicle)
+    before = _facts(vehicle)
     sent = given.model_dump(exclude_unset=True)
     if vehicle is None:
         if all(v is None for v in sent.values()):
@@ -366,11 +367,19 @@ def _apply_vehicle(
     for name, value in sent.items():
         setattr(vehicle, name, value)
     if all(getattr(vehicle, name) is None for name in VEHICLE_FACTS):
-        session.delete(vehicle) if vehicle.id is not None else session.expunge(vehicle)
+        if vehicle.id is not None:
+            session.delete(vehicle)
+        else:  # created by this very edit: never written
+            session.expunge(vehicle)
         vehicle = None
     session.flush()
-    new = vehicle_in_words(vehicle)
-    return None if new == old else _change(relation.value, VEHICLE_LABELS[relation], old, new)
+    if _facts(vehicle) == before:
+        return None
+    return _change(relation.value, VEHICLE_LABELS[relation], old, vehicle_in_words(vehicle))
+
+
+def _facts(vehicle: Vehicle | None) -> tuple | None:
+    return tuple(getattr(vehicle, n) for n in VEHICLE_FACTS) if vehicle is not None else None
 
 
 def _call_to_link(session: Session, call_sid: str, customer: Customer | None, actor) -> Call:

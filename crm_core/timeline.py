@@ -107,11 +107,18 @@ def in_words(value: Any, *, field: str = "") -> str:
 
 
 def vehicle_in_words(vehicle: Any) -> str:
-    """ "2016 Honda Civic LX, 84,000 miles, VIN …, payoff $4,000, value $9,000" or "none"."""
+    """ "2016 Honda Civic LX, used, 84,000 miles, VIN …, payoff $4,000, value $9,000" (every
+    fact on file, so two different vehicles never read the same), or "none"."""
     if vehicle is None:
         return NONE
     name = " ".join(str(p) for p in (vehicle.year, vehicle.make, vehicle.model, vehicle.trim) if p)
     extra = []
+    if vehicle.condition is not None:
+        extra.append(in_words(vehicle.condition))
+    if vehicle.price is not None:
+        extra.append(f"price {in_words(vehicle.price, field='price')}")
+    if vehicle.stock_number:
+        extra.append(f"stock number {vehicle.stock_number}")
     if vehicle.odometer is not None:
         extra.append(f"{vehicle.odometer:,} miles")
     if vehicle.vin:
@@ -120,8 +127,7 @@ def vehicle_in_words(vehicle: Any) -> str:
         extra.append(f"payoff {in_words(vehicle.trade_payoff, field='trade_payoff')}")
     if vehicle.trade_value is not None:
         extra.append(f"value {in_words(vehicle.trade_value, field='trade_value')}")
-    text = ", ".join([name or "a vehicle", *extra])
-    return text
+    return ", ".join([name or "a vehicle", *extra])
 
 
 def describe_changes(changes: Iterable[dict[str, str]], *, actor_name: str | None) -> str:

@@ -518,3 +518,16 @@ def test_a_long_edit_still_fits_one_line_and_says_how_many_more(n, width):
     changes = [{"label": f"field {i}", "old": "x" * width, "new": "y"} for i in range(n)]
     text = describe_changes(changes, actor_name="Amy")
     assert len(text) <= SHORT_LEN * 4 and text.startswith("Amy changed")
+
+
+def test_a_vehicle_fact_the_card_does_not_show_is_still_a_change_in_words(session, clock):
+    maria = customers.create_customer(session, parse(CustomerCreate, CARD), clock)
+    session.commit()
+    edit(session, maria.id, {"vehicle_of_interest": {"stock_number": "T123"}}, clock)
+    assert entries(session, maria.id)[-1].summary == (
+        "Changed vehicle of interest from 2025 Toyota RAV4 XLE to 2025 Toyota RAV4 XLE, "
+        "stock number T123."
+    )
+    count = len(entries(session, maria.id))
+    edit(session, maria.id, {"vehicle_of_interest": {"stock_number": "T123"}}, clock)
+    assert len(entries(session, maria.id)) == count
