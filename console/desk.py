@@ -129,6 +129,7 @@ def state_document(router, agent_id: int) -> dict[str, Any]:
             "answered_at": _iso(router, entry.get("answered")),
         }
     wrapping = doc["state"] == "wrap_up"
+    found = router.wrap_up_call(agent_id) if wrapping else None
     return {
         "id": agent_id,
         "state": doc["state"],
@@ -140,6 +141,10 @@ def state_document(router, agent_id: int) -> dict[str, Any]:
         "connected": call,
         "wrap_until": _iso(router, doc.get("wrap_until")) if wrapping else None,
         "wrap_call_sid": (doc.get("last_call") or None) if wrapping else None,
+        # As GET /api/agents/me/state says them (console/acd_live.py): the wrap-up's queue
+        # needs the disposition saved first, and past wrap_until the agent is held for it.
+        "disposition_required": bool(found and found[1] and found[1].disposition_required),
+        "wrap_overdue": router.wrap_overdue(doc),
         "now": now.isoformat(),
     }
 

@@ -1022,14 +1022,15 @@
       el.countdown.textContent = left === null ? "–" : `${Math.max(0, Math.ceil(left))} s`;
     }
     if (s.connected) el.timer.textContent = duration(secondsSince(s.connected.answered_at));
-    if (s.offer && desk.pop) {
+    if (s.offer && desk.pop) { // the wait so far, counting, before Accept
       const waited = desk.pop.enqueued_at ? secondsSince(desk.pop.enqueued_at) : desk.pop.waited_seconds;
       $("ad-ring-wait").textContent = Fmt.duration(waited);
+      $("pop-waited").textContent = Fmt.duration(waited);
     }
     if (s.state === "wrap_up") {
       const left = s.wrap_until ? Math.ceil(secondsUntil(s.wrap_until)) : null;
       // Past its time and still wrapping up: the server waits for a disposition.
-      const overdue = !!s.wrap_overdue || (left !== null && left <= 0 && s.disposition_required !== false);
+      const overdue = !!s.wrap_overdue || (left !== null && left <= 0 && !!s.disposition_required);
       show(wrapEl.line, !overdue);
       show(wrapEl.overdue, overdue);
       el.wrapCountdown.textContent = left === null ? "–" : duration(Math.max(0, left));

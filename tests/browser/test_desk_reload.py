@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from crm_core.acd import RoutingQueue
 from crm_core.models import Call
 from tests.browser import test_softphone as softphone
 from tests.browser.test_softphone import CALLER, LIVE, NUMBER, until
@@ -127,3 +128,37 @@ def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, s
     page.set_viewport_size({"width": 1920, "height": 1080})
     box = page.locator("#ad-pop").bounding_box()
     assert box["y"] + 40 < 1080
+
+
+def test_past_its_time_a_required_disposition_holds_the_agent_and_says_so(
+    desk, page, sim, deps, clock
+):
+    with deps.session_factory.begin() as s:
+        s.execute(update(RoutingQueue).values(disposition_required=True))
+    deps.router._queues.invalidate()
+    _answer(page, sim)
+    page.click("#ad-call-hangup")
+    expect(page.locator("#ad-wrap-countdown")).to_have_text("0:30", timeout=LIVE)
+    expect(page.locator("#ad-wrap-overdue")).to_be_hidden()
+
+    clock.advance(45)  # 15 s past the queue's 30 s of wrap-up
+    deps.dispatcher.run(deps.router.tick())
+    # The page counts against the server's clock, which the test jumped without an event:
+    # a reload reads it again (and shows the half-done wrap-up as it stands).
+    page.reload()
+    overdue = page.locator("#ad-wrap-overdue")
+    expect(overdue).to_be_visible(timeout=LIVE)
+    expect(page.locator("#ad-wrap-line")).to_be_hidden()
+    expect(overdue).to_contain_text("Disposition required — save it to go available", timeout=LIVE)
+    expect(page.locator("#ad-wrap-over")).to_have_text("0:15")
+    expect(page.locator("#ad-state")).to_have_text("Wrapping up")
+    page.click("#ad-available")  # refused, in a sentence
+    error = page.locator("#ad-error")
+    expect(error).to_be_visible(timeout=LIVE)
+    assert "disposition" in error.inner_text().lower()
+    assert "_" not in error.inner_text()
+
+    page.select_option("#ad-disposition", "not_interested")
+    page.click("#ad-dispo-save")
+    expect(page.locator("#ad-dispo-done")).to_have_text("Saved: Not interested.", timeout=LIVE)
+    expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
