@@ -531,3 +531,38 @@ def test_a_vehicle_fact_the_card_does_not_show_is_still_a_change_in_words(sessio
     count = len(entries(session, maria.id))
     edit(session, maria.id, {"vehicle_of_interest": {"stock_number": "T123"}}, clock)
     assert len(entries(session, maria.id)) == count
+
+
+def test_two_merges_of_one_pair_at_once_leave_one_customer_and_a_clear_error(deps, clock):
+    """Two agents confirm the same merge from both sides at the same moment: one merge
+    happens; the other is told the customer was merged, never a database error."""
+    import threading
+
+    with deps.session_factory.begin() as s:
+        a = customers.create_customer(s, parse(CustomerCreate, {"first_name": "A"}), clock).id
+        b = customers.create_customer(
+            s, parse(CustomerCreate, {"first_name": "B", "phones": [CALLER]}), clock
+        ).id
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def merge(keep: int, other: int) -> None:
+        barrier.wait()
+        try:
+            with deps.session_factory.begin() as session:
+                customers.merge_customers(session, keep, other, clock)
+            outcomes.append("merged")
+        except NotFound as exc:
+            outcomes.append("not found" if "merged into" in exc.message else exc.message)
+        except Exception as exc:  # any other error fails the assertion below, by name
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=merge, args=pair) for pair in ((a, b), (b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(map(str, outcomes)) == ["merged", "not found"], outcomes
+    with deps.read_session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+        assert customers.find_by_phone(s, CALLER) is not None
