@@ -110,7 +110,8 @@
     target.hidden = false;
   }
 
-  const { post } = ConsoleApi.client(settings.me); // console/static/api.js
+  const consoleApi = ConsoleApi.client(settings.me); // console/static/api.js
+  const { post, put } = consoleApi;
 
   // ------------------------------------------------------------------ presence
   async function setPresence(state) {
@@ -354,23 +355,6 @@
     return s.state === "wrap_up" ? s.wrap_call_sid : null;
   }
 
-  async function put(url, body) {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    try {
-      const response = await fetch(url, {
-        method: "PUT", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": meta ? meta.content : "" },
-        body: JSON.stringify(body),
-      });
-      let data = null;
-      try { data = await response.json(); } catch (err) { data = null; }
-      return response.ok ? { ok: true, body: data }
-        : { ok: false, error: (data && data.error) || { message: "The draft could not be saved" } };
-    } catch (err) {
-      return { ok: false, error: { message: "The server cannot be reached; the draft is kept here" } };
-    }
-  }
-
   async function saveDraft() {
     clearTimeout(draft.timer);
     draft.timer = null;
@@ -605,7 +589,7 @@
     if (card.handle) { card.handle.update(target); return; }
     card.handle = window.CustomerCard.mount(container, {
       ...target,
-      api: ConsoleApi.client(settings.me),
+      api: consoleApi,
       onChange: () => { if (desk.popFor) fetchPop(desk.popFor); },
     });
   }
