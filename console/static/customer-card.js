@@ -137,8 +137,9 @@
         found = null; // a withheld number, or a customer no longer on file: unknown
       }
       if (mine !== generation || destroyed) return;
+      const editing = mode === "edit" && customer && found && customer.id === found.id;
       customer = found;
-      render();
+      if (!editing) render(); // never wipe what the agent is typing about this customer
     }
 
     function render() {
