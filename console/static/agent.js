@@ -229,7 +229,7 @@
       showError(el.error, null);
       renderPhone();
     } catch (err) {
-      showError(el.error, { message: `the call could not be placed: ${err.message}` });
+      showError(el.error, { message: `The call could not be placed: ${err.message}` });
     }
   }
 
@@ -276,7 +276,7 @@
     box: $("ad-wrapbox"), line: $("ad-wrap-line"), overdue: $("ad-wrap-overdue"), over: $("ad-wrap-over"),
     saved: $("ad-draft-saved"), later: $("ad-dispo-later"),
   };
-  const draft = { callSid: null, timer: null, dirty: false, seq: 0, loadedFor: null };
+  const draft = { callSid: null, timer: null, dirty: false, touched: false, seq: 0, loadedFor: null };
   const DRAFT_DEBOUNCE_MS = 700;
 
   function dispositionFields() {
@@ -374,6 +374,7 @@
 
   function draftChanged() {
     draft.dirty = true;
+    draft.touched = true;
     clearTimeout(draft.timer);
     draft.timer = setTimeout(saveDraft, DRAFT_DEBOUNCE_MS);
   }
@@ -404,6 +405,7 @@
     }
     if (saved.callback) el.cbAt.value = isoToZoned(saved.callback.due_at, zone);
     dispositionFields();
+    draft.touched = true; // a draft on file: kept on the call if wrap-up runs out
     if (data.saved_at) wrapEl.saved.textContent = `· Draft saved ${Fmt.time(data.saved_at)}`;
   }
 
@@ -413,6 +415,7 @@
     if (draft.dirty) saveDraft(); // the last call's last keys
     draft.callSid = callSid;
     draft.dirty = false;
+    draft.touched = false;
     resetForm();
     wrapEl.saved.textContent = "";
     if (callSid) loadDraft(callSid);
@@ -441,6 +444,7 @@
     }
     clearTimeout(draft.timer);
     draft.dirty = false;
+    draft.touched = false;
     el.save.disabled = true;
     const saved = await post(`${settings.outcome}${encodeURIComponent(callSid)}/outcome`, body);
     if (!saved.ok) {
@@ -637,14 +641,14 @@
     }
     rec.doc = doc;
     const state = doc ? doc.state : "no_call";
-    rec.state.textContent = REC_LABELS[state] || state;
+    rec.state.textContent = REC_LABELS[state] || Fmt.label(state).toLowerCase();
     if (state === "paused" && doc.paused_by) {
       const why = { script: `sensitive step${doc.step ? ": " + doc.step : ""}`,
-                    path: "payments call", manual: "by you" }[doc.paused_by] || doc.paused_by;
+                    path: "payments call", manual: "by you" }[doc.paused_by] || Fmt.label(doc.paused_by).toLowerCase();
       rec.state.textContent += ` (${why})`;
     }
     rec.state.dataset.state = state;
-    rec.consent.textContent = doc && doc.consent ? `· consent: ${doc.consent.replace("_", " ")}` : "";
+    rec.consent.textContent = doc && doc.consent ? `· consent: ${Fmt.label(doc.consent).toLowerCase()}` : "";
     rec.consent.title = (doc && doc.consent_rule) || "";
     show(rec.toggle, state === "recording" || state === "paused");
     rec.toggle.textContent = state === "paused" ? "Resume recording" : "Pause recording";
@@ -971,6 +975,12 @@
     show(el.save, wrapping);
     show(wrapEl.later, !wrapping);
     if (!formSid && draft.dirty) saveDraft();
+    if (previous && previous.state === "wrap_up" && !wrapping && el.dispoDone.hidden && draft.touched) {
+      // Wrap-up ended before Save: the server kept the draft on the call, marked incomplete.
+      el.dispoDone.textContent = "Wrap-up time ran out: what you filled in is kept on the call, marked incomplete.";
+      show(el.dispoDone, true);
+      draft.touched = false;
+    }
     if (state.connected && !phone.active) adoptLeg();
     const liveKey = state.connected ? (state.connected.call_sid || state.connected.entry) : null;
     if (liveKey !== call.key) resetControls(liveKey);

@@ -105,6 +105,11 @@ def test_a_wrap_up_that_runs_out_keeps_the_half_filled_form(desk, page, sim, dep
             row = s.scalars(select(Call).where(Call.call_sid == caller.call.sid)).one()
             return row if row.outcome_incomplete else None
 
+    expect(page.locator("#ad-dispo-done")).to_have_text(
+        "Wrap-up time ran out: what you filled in is kept on the call, marked incomplete.",
+        timeout=LIVE,
+    )
+    expect(page.locator("#ad-state")).to_have_text("Available")
     row = until(settled)
     assert row.disposition.value == "callback"
     assert row.notes == "Call back after payday"
