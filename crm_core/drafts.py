@@ -112,6 +112,8 @@ def settle_draft(session: Session, call_sid: str, clock: Clock) -> Call | None:
     ).one_or_none()
     if call is None or has_outcome(call) or call.outcome_incomplete:
         return None
+    if call.talk_seconds is None and call.ended_at is None:
+        return None  # still going (handed over to a colleague): its last agent settles it
     draft = call.outcome_draft or {}
     disposition = _disposition(draft.get("disposition"))
     if disposition is not None:

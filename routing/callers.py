@@ -252,6 +252,8 @@ class Callers:
             return Outcome("noop")
         config = self._queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
+        if wrap == 0 and config is not None and config.disposition_required:
+            wrap = 1  # held in wrap-up until the disposition is saved, even with no wrap time
         again, gave_up = 0, False
         if entry.get("kind") == "callback" and callback_status not in (None, "completed"):
             attempts = int(entry.get("attempts") or 0) + 1

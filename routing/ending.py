@@ -28,24 +28,23 @@ def call_ended(d: Any, entry_id: str, *, callback_status: str | None = None) -> 
     """The connected call is over: the router's side (the agent wraps up), then the Call
     row's figures, and a callback the router gave up on becomes a person's task."""
     outcome = d.router.call_ended(entry_id, callback_status=callback_status)
-    d.dispatcher.run(outcome.actions)
     detail = outcome.detail
-    if outcome.state != "ended":
-        return outcome
-    if detail.get("gave_up") and detail.get("phone"):
+    if outcome.state == "ended" and detail.get("call_sid"):
+        # The row's figures first: a wrap-up that ends at once (none, or the agent signed
+        # out) settles the outcome of a call that must read as over.
+        with d.session_factory.begin() as session:
+            record_routing(
+                session,
+                detail["call_sid"],
+                queue=detail["queue"],
+                agent_id=detail["agent_id"],
+                wait_seconds=round(detail["waited_ms"] / 1000),
+                talk_seconds=round(detail["talked_ms"] / 1000),
+            )
+    d.dispatcher.run(outcome.actions)
+    if outcome.state == "ended" and detail.get("gave_up") and detail.get("phone"):
         with d.session_factory.begin() as session:
             unanswered_callback_task(session, detail["phone"], queue=detail["queue"], clock=d.clock)
-    if not detail.get("call_sid"):
-        return outcome
-    with d.session_factory.begin() as session:
-        record_routing(
-            session,
-            detail["call_sid"],
-            queue=detail["queue"],
-            agent_id=detail["agent_id"],
-            wait_seconds=round(detail["waited_ms"] / 1000),
-            talk_seconds=round(detail["talked_ms"] / 1000),
-        )
     return outcome
 
 

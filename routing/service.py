@@ -257,6 +257,9 @@ class Router(Callers, Deadlines, Handover):
         if found is None or self.outcome_pending is None:
             return False
         call_sid, config = found
+        entry = self.entry(call_sid)
+        if entry is not None and str(entry.get("agent")) != str(agent_id):
+            return False  # handed over: the call goes on, its last agent disposes of it
         return bool(config is not None and config.disposition_required) and self.outcome_pending(
             call_sid
         )

@@ -121,7 +121,11 @@ local function end_part(k, entry, agent, mine, wrap, day, stats, handle_times, a
     agent.wrap_until = NOW + wrap
     redis.call('ZADD', k.deadlines, NOW + wrap, 'wrap|' .. agent.id)
   else
+    -- No wrap-up: it ends as it begins (the call's row hears so, crm_core/drafts.py).
     set_state(k.counts, agent, 'pending')
+    if agent.last_call then
+      table.insert(actions, cjson.encode({'wrapped', agent.last_call, tostring(agent.id), 0}))
+    end
     table.insert(actions, cjson.encode({'ready', tostring(agent.id)}))
   end
   put(k.agents, agent)

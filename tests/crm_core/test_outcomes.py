@@ -210,6 +210,8 @@ def test_an_incomplete_outcome_from_a_draft_gives_way_to_the_real_one(session, c
 
     call = inbound(session, clock, agent_id=agent.id, customer_id=lead.customer_id)
     drafts.save_draft(session, call, {"disposition": "interested", "notes": "Friday"}, clock)
+    assert drafts.settle_draft(session, call.call_sid, clock) is None  # still going
+    call.talk_seconds = 95  # the call is over (routing records its talk time)
     settled = drafts.settle_draft(session, call.call_sid, clock)
     assert settled.disposition.value == "interested" and settled.notes == "Friday"
     assert settled.outcome_incomplete is True and not drafts.has_outcome(settled)
