@@ -24,14 +24,15 @@
   const VEHICLES = {
     vehicle_of_interest: {
       legend: "Vehicle of interest",
-      fields: [["year", "Year", "number"], ["make", "Make"], ["model", "Model"], ["trim", "Trim"]],
+      fields: [["year", "Year", "number"], ["make", "Make"], ["model", "Model"], ["trim", "Trim"],
+               ["vin", "VIN", "wide"]],
     },
     trade_in: {
       legend: "Trade-in",
       fields: [
-        ["year", "Year", "number"], ["make", "Make"], ["model", "Model"],
-        ["odometer", "Miles", "number"], ["trade_payoff", "Payoff ($)", "number"],
-        ["trade_value", "Value ($)", "number"],
+        ["year", "Year", "number"], ["make", "Make"], ["model", "Model"], ["trim", "Trim"],
+        ["vin", "VIN", "wide"], ["odometer", "Miles", "number"],
+        ["trade_payoff", "Payoff ($)", "number"], ["trade_value", "Value ($)", "number"],
       ],
     },
   };
@@ -213,9 +214,9 @@
 
     // --------------------------------------------------------------------- the form
 
-    function input(name, label, attrs) {
+    function input(name, label, attrs, wide) {
       const id = `cc-${name.replace(/\./g, "-")}-${uid}`;
-      return el("div", { class: "cc-field" },
+      return el("div", { class: wide ? "cc-field cc-wide" : "cc-field" },
         el("label", { for: id, text: label }),
         el("input", { id, name, ...attrs }),
         el("p", { class: "cc-field-error", "data-error-for": name, role: "alert", hidden: true }));
@@ -274,7 +275,8 @@
             el("div", { class: "cc-row cc-three" }, spec.fields.map(([f, label, kind]) =>
               input(`${key}.${f}`, label, { value: value(current[f]),
                                             inputmode: kind === "number" ? "numeric" : null,
-                                            autocomplete: "off" }))),
+                                            maxlength: f === "vin" ? 17 : null,
+                                            autocomplete: "off" }, kind === "wide"))),
             el("p", { class: "cc-field-error", "data-error-for": key, role: "alert",
                       hidden: true }));
         }),
@@ -303,6 +305,14 @@
       slot.hidden = false;
       const box = slot.closest(".cc-field");
       if (box) box.classList.add("cc-invalid");
+    }
+
+    function focusFirstError(formNode) { // the column scrolls: bring the first one into view
+      const first = formNode.querySelector(".cc-invalid input, .cc-invalid select")
+        || formNode.querySelector(".cc-form-error:not([hidden])");
+      if (!first) return;
+      if (first.focus) first.focus();
+      first.scrollIntoView({ block: "nearest" });
     }
 
     function clearErrors(formNode) {
@@ -357,6 +367,7 @@
       const { body, problems } = collect(formNode);
       if (problems.length) {
         for (const [field, text] of problems) fieldError(formNode, field, text);
+        focusFirstError(formNode);
         return;
       }
       if (customer && !Object.keys(body).filter((k) => k !== "call_sid").length) {
@@ -373,6 +384,7 @@
       if (!result.ok) {
         formNode.querySelector(".cc-save").disabled = false;
         showErrors(formNode, result.error);
+        focusFirstError(formNode);
         if (customer && result.error.id === "duplicate-phone" && result.error.details) {
           await offerFromConflict(result.error.details.customer_id, body);
         }

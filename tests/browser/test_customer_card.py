@@ -148,12 +148,14 @@ def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, pa
     trade.get_by_label("Make").fill("Honda")
     trade.get_by_label("Model").fill("Civic")
     trade.get_by_label("Miles").fill("84,000")
+    trade.get_by_label("VIN").fill("2hgfc2f59gh123456")
     form.get_by_role("button", name="Save").click()
     # The API refuses the ZIP code; the words are next to the field, nothing was saved.
     zip_error = form.locator('[data-error-for="postal_code"]')
     expect(zip_error).to_have_text(
         "This is not a ZIP code (5 digits, or ZIP+4 such as 48201-1234).", timeout=LIVE
     )
+    expect(form.get_by_label("ZIP code")).to_be_focused()  # brought into view to fix
     form.get_by_label("ZIP code").fill("02134")
     form.get_by_role("button", name="Save").click()
 
@@ -168,7 +170,7 @@ def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, pa
     expect(facts).to_contain_text("02134")
     expect(facts).to_contain_text("5:30 PM to 7:00 PM")
     expect(facts).to_contain_text("2025 Toyota RAV4")
-    expect(facts).to_contain_text("Honda Civic, 84,000 miles")
+    expect(facts).to_contain_text("Honda Civic, 84,000 miles, VIN 2HGFC2F59GH123456")
     history = card.locator(".cc-history")
     expect(history).to_contain_text("Amy changed name from none to Maria Gonzalez")
     expect(history).to_contain_text("ZIP code from none to 02134")
