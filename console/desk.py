@@ -240,6 +240,7 @@ def build_pop(
         "answered_at": (state.get("connected") or {}).get("answered_at"),
         "now": state["now"],
         "time_zone": default_zone,
+        "dealer": None,  # the lead's dealership: {"name", "time_zone"}
         "customer": None,
         "lead": None,
         "vehicles": {"interest": [], "trade_in": []},
@@ -250,8 +251,10 @@ def build_pop(
     if customer is None:
         return pop
     lead = _lead(session, customer.id, call.lead_id if call is not None else None)
-    if lead is not None and lead.dealer is not None and lead.dealer.time_zone:
-        pop["time_zone"] = lead.dealer.time_zone
+    if lead is not None and lead.dealer is not None:
+        pop["dealer"] = {"name": lead.dealer.name, "time_zone": lead.dealer.time_zone}
+        if lead.dealer.time_zone:
+            pop["time_zone"] = lead.dealer.time_zone
     pop["customer"] = customer_summary(customer) | {
         "preferred_makes": customer.preferred_makes or [],
         "preferred_models": customer.preferred_models or [],

@@ -535,6 +535,7 @@
     setText("pop-ivr", ivrWords(pop));
     setText("pop-stage", lead ? Fmt.label(lead.stage) : null);
     setText("pop-temperature", lead && lead.temperature ? Fmt.label(lead.temperature) : null);
+    setText("pop-dealer", pop.dealer ? pop.dealer.name : null);
     setText("pop-source", lead ? [Fmt.label(lead.source_type), lead.source_name].filter(Boolean).join(" · ") : null);
     const interest = pop.vehicles.interest.map(vehicleText);
     if (!interest.length && c) {

@@ -505,6 +505,7 @@ def test_the_pop_names_the_queue_the_menu_and_the_dealerships_zone(api, deps, cl
         s.get(Lead, lead_id).dealer_id = dealer.id
     body = api.get("/api/agents/me/screen-pop").json
     assert body["time_zone"] == "America/Chicago"  # the lead's dealer first
+    assert body["dealer"] == {"name": "Lakeside Motors", "time_zone": "America/Chicago"}
 
 
 @given(
