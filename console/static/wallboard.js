@@ -736,7 +736,9 @@
     document.documentElement.classList.toggle("tv", on); // rem-sized type grows with it
     if (el.tv) {
       el.tv.setAttribute("aria-pressed", String(on));
-      el.tv.textContent = on ? "Leave TV mode" : "TV mode";
+      // ?tv=1 stays in TV mode: its button only goes full screen and back.
+      el.tv.textContent = document.fullscreenElement ? "Leave full screen"
+        : on && settings.tv ? "Full screen" : on ? "Leave TV mode" : "TV mode";
       el.tv.hidden = on && settings.tv && !document.fullscreenEnabled; // a TV nobody clicks
     }
   }

@@ -269,7 +269,7 @@ def test_the_monitoring_bar_switches_mode_and_leaves(page, board, ana):
 # ---------------------------------------------------------------- readable, at any width
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
-SIZES = [(1366, 768), (1920, 1080), (900, 700)]
+SIZES = [(1366, 768), (1920, 1080), (900, 700), (600, 800)]
 
 
 @pytest.fixture
@@ -417,8 +417,18 @@ def test_the_tv_button_goes_full_screen(page, busy):
     expect(page.locator("body")).not_to_have_class(re.compile(r"\btv\b"))
 
 
-def test_screenshot_of_a_busy_board(page, busy, ana, deps, clock):
+def test_screenshot_of_a_busy_board(page, busy, ana, api, deps, clock):
     from tests.console.test_service_level import answered
+
+    # Two more agents: Luis rings with the next sales caller, Maya is away at lunch.
+    for name, skills, state in (
+        ("Luis", {"sales": 2}, "available"),
+        ("Maya", {"service": 2}, "away"),
+    ):
+        api.user("agent", username=name.lower(), display_name=name, skills=skills)
+        body = {"state": state, **({"reason": "lunch"} if state == "away" else {})}
+        response = api.post("/api/agents/me/presence", json=body, as_=name.lower())
+        assert response.status_code == 200, response.json
 
     answered(deps, "sales", clock.now() - timedelta(minutes=40), 5)
     answered(deps, "sales", clock.now() - timedelta(minutes=20), 50)
@@ -426,6 +436,10 @@ def test_screenshot_of_a_busy_board(page, busy, ana, deps, clock):
     page.evaluate("window.wallboard.loadCharts()")
     expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.call')).to_contain_text("Maria")
     expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2)
+    busy.enqueue("CA5", "sales", call_sid="CA5", phone="+13135550188")  # Luis is offered a call
+    expect(page.locator("#wb-agents td.call").filter(has_text="Ringing")).to_have_text(
+        re.compile(r"^Ringing: (James Carter \(313\) 555-0111|\(313\) 555-0188)$")
+    )
     DOCS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS / "wallboard.png"), full_page=True)
     assert _overflows(page) == []
