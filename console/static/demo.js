@@ -4,7 +4,10 @@
  * chosen number; then GET /demo/api/calls/<sid>?after=N every half second returns what the
  * caller heard since entry N (the simulator party's transcript) and where the call is. Keys
  * and words go to POST …/digits and …/speech, the hang-up to …/hangup. With "Read aloud" on,
- * each prompt is spoken by window.speechSynthesis (off by default).
+ * each prompt is spoken by window.speechSynthesis (off by default). Leaving or reloading the
+ * page hangs the call up, as putting a phone down does (navigator.sendBeacon to …/hangup on
+ * pagehide or beforeunload, the CSRF token in the form): the carrier ends it as the caller's
+ * hang-up (completed), and the page comes back idle.
  * Traffic switch (templates/demo_traffic.html): GET/POST /demo/api/traffic, polled every
  * two seconds. Errors ({"error": {"message", "field"}}) show inline.
  */
@@ -156,6 +159,28 @@
       }
     });
     el.hangup.addEventListener("click", () => send("/hangup", {}));
+
+    // The page goes away (reload, another page, the tab closed): the phone is put down.
+    // sendBeacon is the one request a leaving page is sure to get out; it cannot set
+    // headers, so the CSRF token travels as a form field.
+    function putDown() {
+      if (!line.sid || !line.timer) return; // no call, or it has ended
+      const form = new FormData();
+      form.append("csrf_token", csrf);
+      navigator.sendBeacon(url("/hangup"), form);
+      stop();
+      line.sid = null;
+    }
+    window.addEventListener("pagehide", putDown);
+    window.addEventListener("beforeunload", putDown);
+    // Back to a page kept in the browser's memory (back/forward): idle, like a fresh load.
+    window.addEventListener("pageshow", (event) => {
+      if (!event.persisted) return;
+      line.sid = null;
+      stop();
+      el.state.textContent = "not in a call";
+      el.transcript.textContent = "";
+    });
     el.keys.forEach((key) => key.addEventListener("click", () => {
       if ("speechSynthesis" in window) window.speechSynthesis.cancel(); // barge-in
       send("/digits", { digits: key.dataset.key });

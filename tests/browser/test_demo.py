@@ -86,3 +86,29 @@ def test_a_bad_number_shows_the_error_in_the_page(page, sim):
     page.click("#dp-call")
     expect(page.locator("#dp-error")).to_contain_text("from is not a phone number")
     expect(page.locator("#dp-call")).to_be_enabled()
+
+
+def test_reloading_the_phone_page_hangs_its_call_up_and_comes_back_idle(page, sim, deps):
+    """A reload is the caller putting the phone down: the carrier ends the call as the
+    caller's hang-up (completed), and the page starts idle, not in a call it cannot see."""
+    import time
+
+    page.goto("/demo/phone")
+    page.click("#dp-call")
+    expect(page.locator("#dp-hangup")).to_be_enabled()
+    run(sim, deps, 3)
+    expect(page.locator("#dp-transcript")).to_contain_text("Hi Maria, thank you for calling")
+    (call,) = [c for c in sim.calls.values() if c.from_ == "+13135550101"]
+    assert not call.ended
+    page.reload()
+    expect(page.locator("#dp-state")).to_have_text("not in a call")
+    expect(page.locator("#dp-call")).to_be_enabled()
+    expect(page.locator("#dp-hangup")).to_be_disabled()
+    expect(page.locator("#dp-transcript")).to_be_empty()
+    deadline = time.monotonic() + 5  # the beacon is on its way; the ticker acts on it
+    while not call.ended and time.monotonic() < deadline:
+        run(sim, deps, 1)
+        time.sleep(0.05)
+    assert call.status == "completed"
+    assert ("hung up", "") in [(kind, text) for _, kind, text in call.party.transcript]
+    assert sim.errors == []
