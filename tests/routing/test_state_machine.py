@@ -303,9 +303,16 @@ class RouterMachine(RuleBasedStateMachine):
         before = self.router.agent(agent_id)
         old = before["state"] if before else "offline"
         if old in ("reserved", "busy"):  # ringing or on a call: the offer or call ends first
-            with pytest.raises(IllegalTransition):
+            with pytest.raises(IllegalTransition) as refused:
                 self.router.set_presence(AGENTS[agent_id], state, reason)
             assert self.router.agent(agent_id) == before
+            # Said as a sentence: no arrow, no state, no id (it once read "agent 1: busy ->
+            # available").
+            message = refused.value.message
+            words = {w.strip(".,;:").lower() for w in message.split()}
+            assert "->" not in message and not words & STATES, message
+            assert not any(ch.isdigit() for ch in message), message
+            assert refused.value.error_id in ("call_ringing", "on_a_call"), refused.value
             return
         waiting = [
             e
@@ -327,6 +334,22 @@ class RouterMachine(RuleBasedStateMachine):
             assert score(taken) == min(score(e) for e in waiting), (taken, waiting)
         else:
             assert after["state"] == "available", after
+
+    @rule(agent_id=st.sampled_from(sorted(AGENTS)))
+    def supervisor_signs_out(self, agent_id):
+        """Whatever the agent's state: out now, or (on a call) when it ends."""
+        before = self.router.agent(agent_id)
+        old = before["state"] if before else "offline"
+        outcome = self.router.force_offline(AGENTS[agent_id])
+        self.run(outcome.actions)
+        after = self.router.agent(agent_id)
+        if old == "busy":
+            assert outcome.state == "offline_after_call", outcome
+            assert after["state"] == "busy" and after["after_call"] == "offline", after
+        else:
+            assert after["state"] == "offline" and not after.get("after_call"), (old, after)
+            if old == "reserved":
+                assert after["misses"] == before["misses"], "a withdrawn offer is no miss"
 
     @precondition(lambda self: self.agents_in("wrap_up"))
     @rule(data=st.data())
@@ -374,11 +397,15 @@ class RouterMachine(RuleBasedStateMachine):
     def call_ends(self, data, status):
         entry_id = data.draw(st.sampled_from(self.in_state("connected")))
         entry = self.router.entry(entry_id)
+        signed_out = self.router.agent(entry["agent"]).get("after_call") == "offline"
         outcome = self.router.call_ended(entry_id, callback_status=status)
         assert outcome.state == "ended"
         wrap = QUEUES[entry["queue"]].wrap_up_seconds
         state = self.router.agent(entry["agent"])["state"]
-        assert state == "wrap_up" if wrap else state in ("available", "reserved")
+        if signed_out:  # a supervisor signed the agent out during the call
+            assert state == "offline"
+        else:
+            assert state == "wrap_up" if wrap else state in ("available", "reserved")
         if outcome.detail["retry"]:
             assert self.router.entry(entry_id)["state"] == "scheduled"
         else:
