@@ -13,8 +13,11 @@ from pathlib import Path
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
+from crm_core import customers
 from crm_core.acd import RoutingQueue
-from crm_core.models import Call
+from crm_core.leads import create_lead
+from crm_core.models import Call, Dealer
+from crm_core.schemas import CustomerIn, LeadIn, parse
 from tests.browser import test_softphone as softphone
 from tests.browser.test_softphone import CALLER, LIVE, NUMBER, until
 
@@ -115,10 +118,31 @@ def test_a_wrap_up_that_runs_out_keeps_the_half_filled_form(desk, page, sim, dep
     assert row.notes == "Call back after payday"
 
 
-def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, sim):
+def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, sim, deps, clock):
+    """A known caller with an open lead at a dealership, as an agent's day has them."""
+    with deps.session_factory.begin() as s:
+        dealer = Dealer(name="Motor City Motors", time_zone="America/Detroit")
+        s.add(dealer)
+        s.flush()
+        customer = customers.create_customer(
+            s,
+            parse(CustomerIn, {"first_name": "Dana", "last_name": "Reyes", "phones": [CALLER]}),
+            clock,
+        )
+        lead = {
+            "customer_id": customer.id,
+            "source_type": "website",
+            "source_name": "Spring sale form",
+            "temperature": 80,
+            "dealer_id": dealer.id,
+            "vehicles": [{"year": 2025, "make": "Ford", "model": "F-150", "trim": "XLT"}],
+        }
+        create_lead(s, parse(LeadIn, lead), clock)
     page.set_viewport_size({"width": 1366, "height": 768})
     _answer(page, sim)
-    expect(page.locator("#pop-name")).to_have_text("Unknown caller", timeout=LIVE)
+    expect(page.locator("#pop-name")).to_have_text("Dana Reyes", timeout=LIVE)
+    expect(page.locator("#pop-dealer")).to_have_text("Motor City Motors")
+    expect(page.locator("#pop-vehicle")).to_have_text("2025 Ford F-150 XLT")
     for selector in ("#ad-pop", "#ad-incall", "#ad-script", "#ad-call-hangup"):
         box = page.locator(selector).bounding_box()
         assert box is not None, selector
@@ -128,6 +152,8 @@ def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, s
     )
     assert call["x"] < pop["x"] < script["x"], "three columns: the call | the caller | the script"
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # nothing sideways
+    # The columns scroll on their own: the page itself fits the screen.
+    assert page.evaluate("document.documentElement.scrollHeight") <= 768
     DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOCS_IMAGE))
     page.set_viewport_size({"width": 1920, "height": 1080})
