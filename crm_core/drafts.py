@@ -178,7 +178,7 @@ def missing_view(session: Session, call: Call, queues: dict[str, str]) -> dict[s
         "agent": {"id": call.agent.id, "display_name": call.agent.display_name}
         if call.agent is not None
         else None,
-        "customer": {"id": customer.id, "name": _name(customer)} if customer else None,
+        "customer": {"id": customer.id, "name": _name(customer) or None} if customer else None,
         "from_number": call.from_number,
         "incomplete": call.outcome_incomplete,
         "draft": call.outcome_draft,
