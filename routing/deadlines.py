@@ -8,6 +8,7 @@ import logging
 from routing.model import Action, signature
 
 log = logging.getLogger("callcenter.routing")
+HELD_RECHECK_MS = 5000  # a wrap-up held for its disposition is looked at again this often
 
 
 class Deadlines:
@@ -38,6 +39,11 @@ class Deadlines:
             return [cancel, *outcome.actions]
         if kind == "wrap":
             if self.disposition_pending(rest):  # held, overdue, until the outcome is saved
+                # Looked at again shortly, so an outcome saved by any path frees the agent
+                # (the outcome API frees them at once). Left over if the agent leaves
+                # wrap-up meanwhile, it finds nobody in wrap-up and does nothing.
+                now, _ = self._now()
+                self.redis.zadd(self.keys.deadlines, {f"wrap|{rest}": now + HELD_RECHECK_MS})
                 log.info("agent %s stays in wrap-up: the disposition is not saved", rest)
                 return []
             return self.make_ready(rest, expect=("wrap_up",)).actions

@@ -308,3 +308,24 @@ def test_missing_disposition_days_out_of_range_is_a_400(api, days):
 
 def test_agents_may_not_list_other_peoples_calls(api):
     assert api.get("/api/calls/missing-disposition").status_code == 403
+
+
+def test_a_held_agent_is_freed_by_an_outcome_saved_any_other_way(api, deps, clock):
+    """The ticker looks at a held wrap-up again every few seconds: an outcome recorded by
+    another path (not the outcome API, which frees the agent at once) frees them too."""
+    from crm_core.calls import record_call_outcome
+    from crm_core.schemas import OutcomeIn
+    from crm_core.users import get_user
+
+    require_disposition(deps, clock)
+    agent_id, _ = api.user("agent")
+    on_a_call(api, deps, clock)
+    hang_up(deps, clock)
+    tick(deps, clock, 40)
+    assert api.get("/api/agents/me/state").json["wrap_overdue"] is True
+    with deps.session_factory.begin() as s:
+        record_call_outcome(
+            s, "CA1", OutcomeIn(disposition="interested"), clock, actor=get_user(s, agent_id)
+        )
+    tick(deps, clock, 6)
+    assert api.get("/api/agents/me/state").json["state"] == "available"
