@@ -35,6 +35,7 @@ from crm_core.audit import audit, recent
 from crm_core.errors import Conflict, NotFound
 from crm_core.models import Call
 from crm_core.schemas import parse
+from crm_core.users import get_user
 from routing.offers import DIGITS, PREFIX
 from telephony.carrier import CarrierError
 
@@ -60,6 +61,11 @@ class MuteIn(_In):
 
 class HoldIn(_In):
     hold: StrictBool
+
+
+class KeepIn(_In):
+    keep: StrictBool
+    resume: StrictBool = False  # keep=false: take the caller off the hold that keep began
 
 
 class DigitsIn(_In):
@@ -210,6 +216,85 @@ def digits():
     _carrier(d.carrier.announce, conference, caller, d.dispatcher.url(DIGITS, d=data.digits))
     _log("call.digits", entry, keys=len(data.digits))
     return {"call": entry["id"], "digits": len(data.digits)}
+
+
+# ------------------------------------------------------------- a reload mid-call (Twilio)
+#
+# With Twilio the agent's leg is the browser's WebRTC call: it ends with the page. The leg
+# joined the conference with endConferenceOnExit (routing/views.py), so a reload would end
+# the call for the caller. Before the page goes (beforeunload), the desk asks to keep the
+# call: the leg stops ending the conference and the caller waits on hold with music (the
+# time counts as hold time); the reloaded desk re-joins (a new participant call to the
+# agent's softphone, which answers it by itself), then re-arms the end-on-exit. A page
+# that stays after all ("Stay on page") takes the keep back and the caller off hold.
+KEPT = "page_left"  # the audit reason of a hold begun by keep
+
+
+def _my_leg(entry: dict) -> str:
+    leg = _deps().dispatcher.leg(entry["id"], g.principal.id)
+    if leg is None:
+        raise Conflict("your leg of this call is not known", field="call")
+    return leg
+
+
+def _held_by_keep(entry_id: str) -> bool:
+    with _deps().read_session_factory() as session:
+        for e in recent(session, target=f"call:{entry_id}", limit=500):
+            if e.action in HOLD_ACTIONS and "caller_hold" in e.detail:
+                return bool(e.detail["caller_hold"]) and e.detail.get("reason") == KEPT
+    return False
+
+
+@bp.post("/agents/me/call/keep")
+@require_role()
+def keep():
+    """``keep: true``: my page is going away; the call stays up without my leg, the caller
+    on hold. ``keep: false``: my leg ends the call again when it leaves (``resume: true``
+    also takes the caller off the hold ``keep`` began)."""
+    d = _deps()
+    data = parse(KeepIn, _body())
+    entry = _my_call(data.call)
+    caller = _caller_leg(entry)
+    leg = _my_leg(entry)
+    conference = _conference(entry)
+    _carrier(d.carrier.end_conference_on_exit, conference, leg, not data.keep)
+    held = _held_since(entry["id"]) is not None
+    if data.keep and not held:
+        _carrier(d.carrier.hold, conference, caller, True)
+        _log("call.hold", entry, caller_hold=True, reason=KEPT)
+        held = True
+    elif not data.keep and data.resume and _held_by_keep(entry["id"]):
+        seconds = _set_caller_hold(entry, conference, False)
+        _log("call.hold", entry, caller_hold=False, held_seconds=seconds or None, reason=KEPT)
+        held = False
+    _log("call.keep", entry, keep=data.keep, participant=leg)
+    return {"call": entry["id"], "keep": data.keep, "hold": held}
+
+
+@bp.post("/agents/me/call/rejoin")
+@require_role()
+def rejoin():
+    """My softphone is back but its leg of the call is gone (a reloaded page on Twilio): a
+    new leg to my softphone joins the call's conference; it becomes the leg my controls act
+    on. 409 when the call is over or is not a conference."""
+    d = _deps()
+    data = parse(_In, _body())
+    entry = _my_call(data.call)
+    _caller_leg(entry)
+    _conference(entry)
+    with d.read_session_factory() as session:
+        identity = get_user(session, g.principal.id).softphone_identity
+    leg = _carrier(
+        d.carrier.add_participant,
+        entry["id"],
+        f"client:{identity}",
+        d.dispatcher.caller_id,
+        label=f"agent-{g.principal.id}",
+    )
+    # The Dispatcher's record of the agent's leg (routing/offers.py), now this one.
+    d.router.redis.hset(d.router.keys.legs, f"{entry['id']}|{g.principal.id}", leg)
+    _log("call.rejoin", entry, participant=leg)
+    return {"call": entry["id"], "leg": leg}
 
 
 from console import transfer  # noqa: E402, F401  (its views join this blueprint)

@@ -135,7 +135,8 @@
     callText: $("ad-sp-call-text"), hangup: $("ad-sp-hangup"), heard: $("ad-sp-heard"),
     ringNote: $("ad-ring-note"),
   };
-  const phone = { handle: null, status: "starting", ringing: null, active: null, waiters: [] };
+  const phone = { handle: null, status: "starting", ringing: null, active: null, waiters: [],
+                  rejoining: false };
   const SP_LABELS = { starting: "starting…", registered: "ready", offline: "offline" };
   const RING_WAIT_MS = 3000; // an offer shows before its call reaches the phone: wait this long
 
@@ -181,6 +182,10 @@
   }
 
   function incoming(call) {
+    if (phone.rejoining && desk.state && desk.state.connected && !desk.state.offer) {
+      rejoined(call); // the call's own conference calling back after a reload: answer it
+      return;
+    }
     follow(call);
     phone.ringing = call;
     phone.waiters.splice(0).forEach((resolve) => resolve(call));
@@ -240,6 +245,55 @@
     return button;
   }
 
+  /* Twilio: the reloaded page's softphone re-joins the call's conference (console/incall.py:
+     the server calls it back as a conference participant, answered here by itself), then
+     its leg ends the call again when it leaves. The caller waits on hold meanwhile: the
+     agent sees it and resumes. */
+  async function rejoin() {
+    if (phone.rejoining || phone.active || !(desk.state && desk.state.connected)) return;
+    phone.rejoining = true;
+    const result = await post(API + "call/rejoin", { call: call.key });
+    if (!result.ok) {
+      phone.rejoining = false;
+      showError(calls.error, result.error);
+      return;
+    }
+    setTimeout(() => { phone.rejoining = false; }, 30000); // it rings within seconds, or not at all
+  }
+
+  function rejoined(incomingCall) {
+    phone.rejoining = false;
+    follow(incomingCall);
+    incomingCall.on("accept", async () => {
+      const result = await post(API + "call/keep", { keep: false, call: call.key });
+      if (!result.ok) showError(calls.error, result.error);
+    });
+    incomingCall.accept();
+  }
+
+  /* Before a Twilio page goes (reload, or leaving), the call is kept up without this leg and
+     the caller put on hold; if the page stays after all, that is taken back. keepalive: the
+     request outlives the page. */
+  function keepCall() {
+    if (!(desk.state && desk.state.connected && call.key && phone.active)) return false;
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    fetch(API + "call/keep", {
+      method: "POST", keepalive: true, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": meta ? meta.content : "" },
+      body: JSON.stringify({ keep: true, call: call.key }),
+    }).catch(() => {});
+    const key = call.key;
+    setTimeout(async () => { // still here: "Stay on page"
+      if (call.key !== key) return;
+      const back = await post(API + "call/keep", { keep: false, resume: true, call: key });
+      if (back.ok) { call.held = !!back.body.hold; renderControls(); }
+    }, 2000);
+    return true;
+  }
+  window.addEventListener("beforeunload", () => {
+    if (settings.softphone && settings.softphone.carrier === "twilio") keepCall();
+  });
+
   function startPhone() {
     const options = settings.softphone;
     if (!options || !window.Softphone) {
@@ -264,7 +318,7 @@
     if (!leg || phone.active || !phone.handle || !phone.handle.adopt) return;
     if (!(desk.state && desk.state.connected)) return;
     const call = phone.handle.adopt({ sid: leg, to: `client:${phone.handle.identity}` });
-    if (!call) return;
+    if (!call) { rejoin(); return; } // Twilio: the page's WebRTC leg ended with it
     follow(call);
     phone.active = call;
     if (doc.controls.muted) call._muted = true; // the conference has it muted already
@@ -1072,6 +1126,8 @@
   document.querySelectorAll("#ad-disposition option[value], #ad-appt-type option, #ad-reason option")
     .forEach((o) => { if (o.value) o.textContent = Fmt.label(o.value); });
 
+  desk.keepCall = keepCall; // the Twilio reload path, callable on the local carrier by tests
+  desk.rejoin = rejoin;
   window.agentDesk = desk; // for the browser tests and for a curious developer
   window.agentPhone = phone; // the softphone: its device and calls (keypad: active.sendDigits)
   restore().then(() => { open(); startPhone(); });

@@ -193,3 +193,60 @@ def test_past_its_time_a_required_disposition_holds_the_agent_and_says_so(
     page.click("#ad-dispo-save")
     expect(page.locator("#ad-dispo-done")).to_have_text("Saved: Not interested.", timeout=LIVE)
     expect(page.locator("#ad-state")).to_have_text("Available", timeout=LIVE)
+
+
+def _participants(sim, caller):
+    with sim.lock:
+        conference = sim.conference(caller.call.sid, create=False)
+        return dict(conference.participants) if conference else {}
+
+
+def test_on_twilio_a_lost_leg_keeps_the_caller_on_hold_and_the_desk_rejoins(desk, page, sim, deps):
+    """Twilio's WebRTC leg ends with the page (the local carrier's does not): what the desk
+    does before a Twilio page goes (keep) and after it comes back (rejoin), played here by
+    calling the page's own functions and ending Amy's leg at the carrier as a reload would."""
+    caller, leg, _ = _answer(page, sim)
+    assert page.evaluate("window.agentDesk.keepCall()") is True
+    until(lambda: _participants(sim, caller)[caller.call.sid].hold)  # on hold with music
+    assert not _participants(sim, caller)[leg.sid].end_on_exit
+    # The page stays after all ("Stay on page"): the keep is taken back.
+    until(lambda: not _participants(sim, caller)[caller.call.sid].hold)
+    assert _participants(sim, caller)[leg.sid].end_on_exit
+    expect(page.locator("#ad-hold")).to_have_text("Hold")
+
+    # Now the page goes for good: keep, then the carrier ends its leg.
+    token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
+    kept = page.request.post(
+        "/api/agents/me/call/keep", data={"keep": True}, headers={"X-CSRFToken": token}
+    )
+    assert kept.ok and kept.json()["hold"] is True, kept.text()
+    sim.hang_up_by_party(leg)
+    until(lambda: leg.sid not in _participants(sim, caller))
+    with sim.lock:
+        assert caller.call.status == "in-progress", "the caller is still there, on hold"
+    assert deps.router.entry(caller.call.sid)["state"] == "connected"
+    expect(page.locator("#ad-sp-call")).to_be_hidden(timeout=LIVE)
+
+    page.evaluate("window.agentDesk.rejoin()")  # what the reloaded Twilio page does
+
+    def back():
+        """a new leg of Amy's softphone is in the caller's conference, ending it on exit"""
+        legs = [p for sid, p in _participants(sim, caller).items() if sid != caller.call.sid]
+        return legs[0] if len(legs) == 1 and legs[0].end_on_exit else None
+
+    new = until(back)
+    assert new.call.sid != leg.sid and new.call.to == "client:agent_amy"
+    expect(page.locator("#ad-sp-call")).to_be_visible(timeout=LIVE)
+    # A reloaded desk would show "Resume" (the desk document says held); this page did not
+    # reload, so Hold finds the caller held already, and the next click takes them back.
+    page.click("#ad-hold")
+    expect(page.locator("#ad-hold")).to_have_text("Resume", timeout=LIVE)
+    page.click("#ad-hold")
+    expect(page.locator("#ad-hold")).to_have_text("Hold", timeout=LIVE)
+    until(lambda: not _participants(sim, caller)[caller.call.sid].hold)
+
+    page.click("#ad-call-hangup")  # the new leg ends the call as the first did
+    expect(page.locator("#ad-wrapbox")).to_be_visible(timeout=LIVE)
+    with sim.lock:
+        assert sim.conference(caller.call.sid, create=False) is None
+    assert sim.errors == [] and caller.failures == []

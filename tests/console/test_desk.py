@@ -556,3 +556,33 @@ def test_script_for_call_prefers_the_queues_own_inbound_script(deps, tmp_path):
     library = Library(tmp_path)
     assert script_for_call(_row(CallDirection.INBOUND), library)[0] == "inbound_sales"
     assert script_for_call(_row(CallDirection.INBOUND, "service"), library)[0] == "inbound"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/api/agents/me/call/keep", {"keep": True}, 409),  # no call
+        ("/api/agents/me/call/keep", {"keep": "yes"}, 400),
+        ("/api/agents/me/call/keep", {}, 400),
+        ("/api/agents/me/call/keep", {"keep": True, "extra": 1}, 400),
+        ("/api/agents/me/call/rejoin", {}, 409),  # no call
+        ("/api/agents/me/call/rejoin", {"call": 5}, 400),
+    ],
+)
+def test_keep_and_rejoin_refuse_in_words_without_a_call(api, desk, path, body, status):
+    answer = api.post(path, json=body)
+    assert answer.status_code == status, answer.json
+    assert answer.json["error"]["message"]
+
+
+def test_keep_and_rejoin_name_the_call_they_act_on(api, deps, clock, desk):
+    add_call(deps, clock, "CA1", CALLER)
+    api.post("/api/agents/me/presence", json={"state": "available"})
+    desk.enqueue("CA1", "sales", call_sid="CA1", phone=CALLER)
+    api.post("/api/agents/me/offers/CA1/accept")
+    for path, body in (
+        ("/api/agents/me/call/keep", {"keep": True, "call": "CA2"}),
+        ("/api/agents/me/call/rejoin", {"call": "CA2"}),
+    ):
+        other = api.post(path, json=body)
+        assert other.status_code == 404 and other.json["error"]["field"] == "call"
