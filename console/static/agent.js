@@ -1000,7 +1000,7 @@
     }
     if (leads) {
       list("ad-leads", leads.leads, (l) => node("li", { "data-lead": l.id },
-        node("span", { class: "when" }, `${Fmt.label(l.stage)} · ${Fmt.label(l.temperature)}`),
+        node("span", { class: "when" }, `${Fmt.label(l.stage)} · temperature ${l.temperature}`),
         [l.customer ? l.customer.name : "Unknown caller", l.phone && Fmt.phone(l.phone),
          l.last_touch_at ? `last touch ${when(l.last_touch_at)}` : null,
          l.next_appointment_at ? `next visit ${when(l.next_appointment_at)}` : null]
