@@ -233,7 +233,7 @@ KEPT = "page_left"  # the audit reason of a hold begun by keep
 def _my_leg(entry: dict) -> str:
     leg = _deps().dispatcher.leg(entry["id"], g.principal.id)
     if leg is None:
-        raise Conflict("your leg of this call is not known", field="call")
+        raise Conflict("Your softphone's part of this call is not known.", field="call")
     return leg
 
 
