@@ -105,6 +105,14 @@ def _ints(low: int, high: int) -> Any:
     return Annotated[int, Field(strict=True, ge=low, le=high)]
 
 
+def _time_zone(value: Any) -> str | None:
+    """An IANA zone name; anything else (a number, an object, a name too long to be one:
+    the zone database would take it for a file path) is refused naming the field."""
+    if isinstance(value, str) and len(value) > 64:
+        raise InvalidInput("that is not an IANA time zone (too long)", field="time_zone")
+    return parse_zone(value)
+
+
 def _skill_levels(value: Any) -> dict[str, int]:
     try:
         return parse_skills(value)
@@ -151,7 +159,7 @@ class QueueIn(Strict):
     @field_validator("time_zone", mode="before")
     @classmethod
     def _zone(cls, value: Any) -> str | None:
-        return parse_zone(value if isinstance(value, str) or value is None else str(value))
+        return _time_zone(value)
 
     @model_validator(mode="after")
     def _rules(self) -> Self:
@@ -223,7 +231,7 @@ class QueueUpdate(Strict):
     @field_validator("time_zone", mode="before")
     @classmethod
     def _zone(cls, value: Any) -> str | None:
-        return parse_zone(value if isinstance(value, str) or value is None else str(value))
+        return _time_zone(value)
 
 
 class SkillsIn(Strict):

@@ -94,7 +94,7 @@ class Router(Callers, Deadlines, Handover):
     def queue(self, name: str) -> QueueConfig:
         config = self._queues().get(name)
         if config is None or not config.active:
-            raise NotFound(f"no active queue {name!r}", field="queue")
+            raise NotFound("There is no queue by that name taking calls.", field="queue")
         return config
 
     def queues_of(self, skills: Mapping[str, int]) -> list[QueueConfig]:

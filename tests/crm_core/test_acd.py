@@ -102,6 +102,8 @@ def test_disposition_required_is_set_kept_and_round_trips(session, clock):
         ({"callback_retry_minutes": 0}, "callback_retry_minutes"),
         ({"active": "yes"}, "active"),
         ({"disposition_required": "yes"}, "disposition_required"),
+        ({"time_zone": "0" * 300}, "time_zone"),  # was an OSError from the zone database
+        ({"time_zone": {"0": None}}, "time_zone"),
         ({"disposition_required": 1}, "disposition_required"),
         ({"colour": "red"}, "colour"),
         # rules between fields
