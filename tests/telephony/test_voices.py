@@ -120,3 +120,40 @@ def test_every_say_gets_its_languages_voice_and_nothing_else_changes(says):
         assert {k: v for k, v in new.attrib.items() if k != "voice"} == {
             k: v for k, v in old.attrib.items() if k != "voice"
         }
+
+
+def _customer(deps, clock, phone: str, language: str) -> None:
+    from crm_core import customers
+    from crm_core.schemas import CustomerIn, parse
+
+    with deps.session_factory.begin() as s:
+        customers.create_customer(
+            s,
+            parse(CustomerIn, {"first_name": "Lupe", "phones": [phone], "language": language}),
+            clock,
+        )
+
+
+@pytest.mark.parametrize(
+    ("phone", "heard"),
+    [
+        ("+12135550142", ["Esta llamada puede ser grabada", "Para aceptar"]),  # CA: asked
+        ("+13135550142", ["Esta llamada puede ser grabada"]),  # MI: told
+    ],
+)
+def test_a_called_customer_hears_the_recording_notice_in_their_language(
+    twilio, deps, clock, phone, heard
+):
+    _customer(deps, clock, phone, "es-MX")
+    leg = {"CallSid": "CA" + "c" * 32, "ParentCallSid": "CA" + "d" * 32, "To": phone}
+    notice = twilio.post(f"/twilio/recording-consent/notice?call={'CA' + 'd' * 32}", leg)
+    said = _says(notice)
+    assert [s.text[: len(h)] for s, h in zip(said, heard, strict=True)] == heard
+    assert all((s.get("language"), s.get("voice")) == ("es-MX", "Polly.Mia-Neural") for s in said)
+    gathers = list(ET.fromstring(notice.data).iter("Gather"))
+    if gathers:  # the answer comes back in the same language
+        action = gathers[0].get("action")
+        assert "lang=es-MX" in action
+        path = action.split("://", 1)[1].split("/", 1)[1]
+        answered = _says(twilio.post("/" + path, leg | {"Digits": "2"}))
+        assert [s.text for s in answered] == ["Esta llamada no será grabada."]
