@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from console.supervise import reason_parts
 from crm_core import acd
 
 SPANISH = {
@@ -320,3 +321,23 @@ def test_why_sets_its_clock_times_apart_for_the_viewers_zone(api, deps, clock):
                 text += p["text"]
         assert text == reason
     assert idle_since in times  # "idle since …": an instant the page shows in its own zone
+
+
+CLOCKS = st.sampled_from(["09:30:05", "10:00:00", "23:59:59"])
+
+
+@settings(deadline=None)  # the machine is shared: timing is not what this tests
+@given(
+    pieces=st.lists(st.one_of(st.text(max_size=12), CLOCKS), max_size=8),
+    known=st.sets(CLOCKS, max_size=3),
+)
+def test_reason_parts_put_back_together_are_the_reason(pieces, known):
+    """Whatever the reason's text, its parts with each time put back as the clock text it
+    came from are the reason word for word, and only known clock texts become times."""
+    reason = "".join(pieces)
+    times = {clock: f"2026-01-05T{clock}+00:00" for clock in known}
+    back = {iso: clock for clock, iso in times.items()}
+    parts = reason_parts(reason, times)
+    assert "".join(back[p["time"]] if "time" in p else p["text"] for p in parts) == reason
+    assert all(p.get("text") != "" for p in parts)
+    assert {p["time"] for p in parts if "time" in p} <= set(back)
