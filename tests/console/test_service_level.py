@@ -241,6 +241,7 @@ def test_the_waiting_callers_in_the_order_served(api, queues, clock):
     assert sales[1] == {
         "entry": "CA1",
         "phone": "+15551230001",
+        "name": None,  # nobody's number: no customer name to show
         "kind": "call",
         "priority": 0,
         "waited_seconds": 10,
