@@ -290,7 +290,8 @@ class Router(Callers, Deadlines, Handover):
                 return self.set_presence(agent, AgentState.OFFLINE, force=True, supervisor=True)
             except IllegalTransition:  # it moved (e.g. an offer came): look again
                 continue
-        raise Stale(f"sign-out of agent {agent.id}: state kept changing")
+        log.warning("sign-out of agent %s: the state kept changing", agent.id)
+        raise refusal("", supervisor=True)  # "… cannot change at this moment; try again"
 
     # ------------------------------------------------------------------ reading
     def agent(self, agent_id: str | int) -> dict[str, Any] | None:
