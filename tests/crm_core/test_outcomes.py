@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from crm_core import calls, leads
@@ -9,6 +11,7 @@ from crm_core.models import (
     Appointment,
     CallDirection,
     Customer,
+    Disposition,
     LeadStage,
     Role,
     Task,
@@ -228,3 +231,48 @@ def test_an_incomplete_outcome_from_a_draft_gives_way_to_the_real_one(session, c
             session, call.call_sid, outcome(disposition="sold"), clock, actor=agent
         )
     assert drafts.settle_draft(session, call.call_sid, clock) is None  # saved: never touched
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    draft=st.fixed_dictionaries(
+        {},
+        optional={
+            "disposition": st.one_of(
+                st.sampled_from([d.value for d in Disposition]), st.text(max_size=8)
+            ),
+            "notes": st.text(max_size=30),
+            "temperature": st.integers(0, 100),
+        },
+    ),
+    saved=st.sampled_from([None, "qualified"]),
+    notes_before=st.sampled_from([None, "typed during the call"]),
+)
+def test_settling_a_draft_never_throws_anything_away(
+    session, clock, agent, draft, saved, notes_before
+):
+    """Whatever the draft holds and whatever the call had: a saved outcome is never touched,
+    notes already on the call are never replaced, and every part of the draft is kept."""
+    from crm_core import drafts
+
+    sid = "CA" + format(abs(hash((repr(draft), saved, notes_before))), "032d")[:32]
+    call = inbound(session, clock, sid=sid, agent_id=agent.id, talk_seconds=60)
+    call.notes = notes_before
+    if saved:
+        call.disposition = Disposition(saved)
+    drafts.save_draft(session, call, draft, clock)
+    drafts.settle_draft(session, sid, clock)
+    kept = drafts.OutcomeDraftIn.model_validate(draft).model_dump(exclude_unset=True)
+    assert call.outcome_draft == kept  # kept whole (as given, trimmed), for whoever finishes it
+    if saved:
+        assert call.disposition.value == saved and not call.outcome_incomplete
+        assert call.notes == notes_before
+        return
+    assert call.outcome_incomplete is True
+    chosen = kept.get("disposition")
+    valid = chosen in {d.value for d in Disposition}
+    assert (call.disposition.value if call.disposition else None) == (chosen if valid else None)
+    typed = kept.get("notes") or None
+    assert call.notes == (notes_before or typed)
