@@ -1049,12 +1049,17 @@ def run_command(host: str, port: int) -> None:
     _serve(host, port)
 
 
+WORKER_STOP_SECONDS = 20  # the worker's job in hand may finish; then it is stopped harder
+
+
 def _serve(host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     app, d = _app(), deps()
+    # Bound first, so --port 0 (any free port) works and the URLs below name the real port.
+    server = make_server(host, port, app, threaded=True)
     if "PUBLIC_BASE_URL" not in os.environ:  # the default names port 5000: use the real one
-        _set_public_url(app, d, f"http://{host}:{port}")
+        _set_public_url(app, d, f"http://{host}:{server.port}")
     wsgi, ticker = app, None
     if d.config["CARRIER"] == "simulator" and (
         d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
@@ -1077,22 +1082,70 @@ def _serve(host: str, port: int) -> None:
             f"{d.config['PUBLIC_BASE_URL']}/simulator/calls, basic auth "
             f"{d.config['TWILIO_ACCOUNT_SID']}:{d.config['TWILIO_AUTH_TOKEN']}"
         )
+    server.app = wsgi
     # The same installation, and the URL this server really has (the worker's ACD ticker
     # builds the agents' callback URLs and reaches the embedded simulator from it).
     env = dict(
         os.environ, INSTANCE_PATH=app.instance_path, PUBLIC_BASE_URL=d.config["PUBLIC_BASE_URL"]
     )
-    worker_process = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
-    # SIGTERM (systemd, docker, timeout) ends the server like Ctrl-C does, so the worker is
-    # stopped and exit hooks run (the embedded Redis stops with its last client).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop = _Stop(server)
+    # SIGTERM (systemd, docker, timeout) and Ctrl-C stop the worker first, while the server
+    # still answers it, then the server; exit hooks then run (the embedded Redis stops with
+    # its last client). A second signal stops the worker at once.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stop.worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
+    server.log_startup()
+    click.echo("Press CTRL+C to quit")
     try:
-        run_simple(host, port, wsgi, threaded=True)
+        server.serve_forever()
     finally:
+        _stop_worker(stop.worker)  # when the server ended otherwise (an error)
         if ticker is not None:
             ticker.stop()
-        worker_process.terminate()
-        worker_process.wait(timeout=30)
+        server.server_close()
+
+
+class _Stop:
+    """The signal handler of ``run``: starts the stop on a thread (a handler must not wait)
+    and lets the server serve until the worker has finished: a job in hand may still call
+    the app or the embedded simulator (a recording being downloaded)."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.worker: subprocess.Popen | None = None
+        self.started = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.started:  # asked again: no more waiting for the worker's job
+            if self.worker is not None and self.worker.poll() is None:
+                self.worker.kill()
+            return
+        self.started = True
+        import threading
+
+        threading.Thread(target=self._stop, name="stop", daemon=True).start()
+
+    def _stop(self) -> None:
+        _stop_worker(self.worker)
+        self.server.shutdown()  # serve_forever returns within its poll interval
+
+
+def _stop_worker(worker: subprocess.Popen | None) -> None:
+    """SIGTERM: rq's warm shutdown (the job in hand finishes); if it takes too long, a
+    second SIGTERM (rq's cold shutdown: the job is stopped), and at last SIGKILL."""
+    if worker is None:
+        return
+    for send, seconds in (
+        (worker.terminate, WORKER_STOP_SECONDS),
+        (worker.terminate, 5),
+        (worker.kill, 30),
+    ):
+        if worker.poll() is not None:
+            return
+        send()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=seconds)
 
 
 def _set_public_url(app: Flask, d: Deps, url: str) -> None:
