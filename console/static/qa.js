@@ -81,7 +81,10 @@
     const card = state.cards[score.scorecard];
     const criteria = card ? card.criteria : [];
     const byId = Object.fromEntries(criteria.map((c) => [c.id, c]));
-    const lines = Object.entries(score.answers).map(([id, points]) => {
+    // In the scorecard's order (the JSON object's is not), criteria it no longer has last.
+    const rank = (id) => (id in byId ? criteria.indexOf(byId[id]) : criteria.length);
+    const entries = Object.entries(score.answers).sort(([a], [b]) => rank(a) - rank(b));
+    const lines = entries.map(([id, points]) => {
       const c = byId[id];
       const max = c ? c.max_points : "?";
       return [node("dt", {}, c ? label(c) : Fmt.label(id)),
@@ -94,7 +97,7 @@
           `${when(score.created_at)} · reviewed by ${score.reviewer.name || "a supervisor"}`)),
       extra || null,
       node("dl", {}, ...lines.flat()),
-      score.comments ? node("p", { class: "comments" }, score.comments) : null);
+      score.comments ? node("p", { class: "comments" }, node("strong", {}, "Comments: "), score.comments) : null);
   }
 
   // ------------------------------------------------------------------ review (/qa)
