@@ -375,8 +375,17 @@ def _overflows(page) -> list[str]:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_no_button_leaves_its_tile_or_cell(page, busy, ana, size):
+def test_no_button_leaves_its_tile_or_cell(page, busy, ana, api, size):
+    long_name = "Service department and the parts counter, after hours"
+    changed = api.patch("/api/queues/service", json={"display_name": long_name}, as_="admin")
+    assert changed.status_code == 200, changed.json
     page.set_viewport_size({"width": size[0], "height": size[1]})
+    deadline = time.monotonic() + 10  # the router reads queue settings at most every 5 s
+    while tile(page, "service").locator("h3").inner_text() != long_name:
+        assert time.monotonic() < deadline, "the new display name never showed"
+        time.sleep(0.5)
+        page.reload()
+        expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2, timeout=LIVE)
     expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2, timeout=LIVE)
     expect(
         page.locator(f'#wb-agents tr[data-agent="{ana}"] button[data-action=end-call]')
