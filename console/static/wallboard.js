@@ -564,7 +564,7 @@
       const result = await act(key, button, url(settings.monitorUrl, entry), { mode: button.dataset.mode });
       if (result.ok) {
         const agent = state.agents.find((a) => String(a.id) === id);
-        state.monitor = { ...result.body, agent: agent ? agent.name || `#${agent.id}` : `#${id}` };
+        state.monitor = { ...result.body, agent: agent ? agent.name || `agent ${agent.id}` : `agent ${id}` };
         showMonitor();
       }
     } else if (action === "why") {
