@@ -446,6 +446,25 @@ def test_screenshot_of_a_busy_board(page, busy, ana, api, deps, clock):
     expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.call')).to_contain_text("Maria")
     expect(tile(page, "service").locator(".wb-callers li")).to_have_count(2)
     busy.enqueue("CA5", "sales", call_sid="CA5", phone="+13135550188")  # Luis is offered a call
+    from crm_core.models import Call, CallDirection
+
+    with deps.session_factory.begin() as s:  # an earlier call of Ana's, not wrapped up
+        s.add(
+            Call(
+                call_sid="CAearlier",
+                direction=CallDirection.INBOUND,
+                from_number="+13135550166",
+                to_number="+13135550199",
+                agent_id=ana,
+                queue="sales",
+                talk_seconds=240,
+                created_at=clock.now() - timedelta(minutes=50),
+                ended_at=clock.now() - timedelta(minutes=45),
+                outcome_draft={"disposition": "appointment_set", "notes": "Test drive Sat 10am"},
+            )
+        )
+    page.evaluate("window.wallboard.loadMissing()")
+    expect(page.locator("#wb-missing-count")).to_have_text("1")
     expect(page.locator("#wb-agents td.call").filter(has_text="Ringing")).to_have_text(
         re.compile(r"^Ringing: (James Carter \(313\) 555-0111|\(313\) 555-0188)$")
     )
