@@ -7,9 +7,11 @@ tables and an empty Redis database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, delete
@@ -161,3 +163,55 @@ class Api:
 @pytest.fixture
 def api(app, deps, clock) -> Api:
     return Api(app, deps, clock)
+
+
+# ------------------------------------------------------------------ nothing left behind
+
+
+def _left_behind(basetemp: Path | None) -> list:
+    """Processes this run started that are still alive: its descendants (servers, workers,
+    Chromium and its helpers) and the embedded Redis servers of its temporary folders,
+    which run detached (redis-server daemonises) but work in the folder they serve."""
+    import psutil
+
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    if basetemp is not None:
+        for p in psutil.process_iter(["name"]):
+            if "redis-server" not in (p.info["name"] or ""):
+                continue
+            with contextlib.suppress(psutil.Error):
+                if Path(p.cwd()).is_relative_to(basetemp):
+                    found[p.pid] = p
+    alive = []
+    for p in found.values():
+        with contextlib.suppress(psutil.Error):
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+    return alive
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a process it started outlives it (after the session's fixtures have
+    stopped theirs), name each one, and then stop them so they do not outlive it either."""
+    import psutil
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    basetemp = factory.getbasetemp() if factory is not None else None
+    left = _left_behind(basetemp)
+    if left:
+        _, left = psutil.wait_procs(left, timeout=5)  # let those exiting finish
+    if not left:
+        return
+    lines = []
+    for p in left:
+        with contextlib.suppress(psutil.Error):
+            lines.append(f"  pid {p.pid}: {' '.join(p.cmdline())[:200]}")
+            p.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes left running by the tests (now killed):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

