@@ -300,9 +300,25 @@ def _with_app(fn):
             if info is None:
                 info = ScriptInfo(create_app=create_app, set_debug_flag=False)
             ctx.with_resource(info.load_app().app_context())
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _no_schema(exc):
+                raise click.ClickException(
+                    "the database has no tables yet: run callcenter db upgrade first"
+                ) from None
+            raise
 
     return wrapper
+
+
+def _no_schema(exc: Exception) -> bool:
+    """A new installation's database, before ``db upgrade`` (SQLite or PostgreSQL)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    return "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", "") == "42P01"
 
 
 class CommandGroup(click.Group):

@@ -313,3 +313,25 @@ def test_help_starts_about_as_fast_as_importing_the_libraries():
 
     own, base = measure(runs=7)
     assert own / base <= 2.0, f"callcenter --help {own:.3f} s, the libraries {base:.3f} s"
+
+
+def test_a_new_database_gets_one_line_saying_what_to_run(tmp_path):
+    """Before ``db upgrade``: not a traceback, but what to do."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["INSTANCE_PATH"] = str(tmp_path / "instance")
+    done = subprocess.run(
+        [Path(sys.executable).parent / "callcenter", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        "Error: the database has no tables yet: run callcenter db upgrade first"
+    )
