@@ -585,7 +585,8 @@ def users_reactivate(username: str) -> None:
 def users_set(
     username: str, role: str | None, skills: str | None, display_name: str | None
 ) -> None:
-    """Change USERNAME's role, skills or display name; only the options given change."""
+    """Change USERNAME's role, skills or display name; only the options given change.
+    New skills reach the call queues when the agent next sets their status."""
     from crm_core.audit import CLI
     from crm_core.users import update_user
 
