@@ -59,13 +59,11 @@ from crm_core.models import (
 )
 from crm_core.schemas import Strict, parse
 from crm_core.timeline import add_activity
-from scripts import Kind, Script
+from scripts import Script
+from scripts.choice import AGENT_KINDS, agent_script, is_outbound
 
 bp = Blueprint("call_script", __name__)
 
-OUTBOUND_SCRIPT = "outbound_sales"
-PITCH_SCRIPT = "elevator_pitch"
-AGENT_KINDS = (Kind.OUTBOUND, Kind.PITCH)  # scripts an agent reads (steps or sections)
 LIVE = (CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
 OPEN_APPOINTMENTS = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -110,7 +108,10 @@ class Current:
 
     @property
     def outbound(self) -> bool:
-        return is_outbound(self.call, self.entry)
+        return is_outbound(
+            self.call.direction if self.call is not None else None,
+            callback=self.entry.get("kind") == "callback",
+        )
 
     @property
     def queue(self) -> str | None:
@@ -156,38 +157,22 @@ def _call(session: Session, sid: str | None) -> Call | None:
 # ----------------------------------------------------------------------------- the script
 
 
-def is_outbound(call: Call | None, entry: dict[str, Any] | None) -> bool:
-    """A call we placed: the row says so (compared by value: a row read back through a
-    plain select may hold the text), or the router's entry is a callback-in-queue."""
-    if (entry or {}).get("kind") == "callback":
-        return True
-    return call is not None and call.direction not in (CallDirection.INBOUND, "inbound")
-
-
 def script_for_call(
     call: Call | None, library, *, entry: dict[str, Any] | None = None
 ) -> tuple[str, str]:
     """(script name, why): the agent's script for ``call`` (a Call row, or None when the
-    router's ``entry`` is all there is), by the rule of the module docstring. The one
-    choice of the desk, the script's answers and the QA page.
+    router's ``entry`` is all there is), by :func:`scripts.choice.agent_script`, the one
+    rule of the desk, the script's answers and the QA page.
 
-    The direction is the call's own: a row says ``inbound`` for a caller who rang us
-    (whatever legs the ACD placed to reach the agent), ``outbound-dial`` / ``outbound-api``
-    for a call we placed; the router's callback-in-queue entry (``kind: callback``) is
-    outbound too. The queue is the entry's (where the caller is now, after a transfer),
-    else the row's."""
+    The direction is the call's own (a caller who rang us stays ``inbound`` whatever legs
+    the ACD placed to reach the agent); the router's callback-in-queue entry is outbound.
+    The queue is the entry's (where the caller is now, after a transfer), else the row's."""
     entry = entry or {}
-    if call is None and not entry:
-        return OUTBOUND_SCRIPT, "no current call: the outbound script, for practice"
-    if is_outbound(call, entry):
-        return OUTBOUND_SCRIPT, "an outbound call"
-    queue = entry.get("queue") or (call.queue if call is not None else None)
-    for name in ([f"inbound_{queue}"] if queue else []) + ["inbound"]:
-        if name in library and library.get(name).kind in AGENT_KINDS:
-            return name, f"an inbound call to queue {queue or '-'}: the library's {name}"
-    return PITCH_SCRIPT, (
-        f"an inbound call to queue {queue or '-'}: the library has no inbound_{queue or '<queue>'}"
-        " or inbound script, so the elevator pitch"
+    return agent_script(
+        library,
+        direction=call.direction if call is not None else ("inbound" if entry else None),
+        queue=entry.get("queue") or (call.queue if call is not None else None),
+        callback=entry.get("kind") == "callback",
     )
 
 
