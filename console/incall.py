@@ -89,10 +89,12 @@ def _my_call(named: str | None) -> dict:
     agent = router.agent(me) or {}
     current = agent.get("call") or None
     if named and named != current:
-        raise NotFound(f"you are not on call {named!r}", field="call")
+        raise NotFound(
+            "That call is no longer yours; reload the page to see your call.", field="call"
+        )
     entry = router.entry(str(current)) if current else None
     if entry is None or entry.get("state") != "connected" or str(entry.get("agent")) != str(me):
-        raise Conflict("you are not connected to a call now", field="call")
+        raise Conflict("You are not connected to a call now.", field="call")
     return entry
 
 

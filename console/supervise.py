@@ -54,9 +54,9 @@ def _connected(entry_id: str) -> dict:
     """The ACD entry of a call an agent is on now; 409 otherwise."""
     entry = _deps().router.entry(entry_id[:64])
     if entry is None:
-        raise NotFound(f"no call {entry_id[:64]!r} in the ACD", field="entry")
+        raise NotFound("That call is no longer going on.", field="entry")
     if entry.get("state") != "connected" or not entry.get("agent"):
-        raise Conflict("the call is not connected to an agent now", field="entry")
+        raise Conflict("That call is not connected to an agent now.", field="entry")
     return entry
 
 

@@ -55,6 +55,7 @@ from crm_core.audit import recent
 from crm_core.calls import record_routing
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.schemas import parse
+from routing.handover import BUSY_NOW
 from routing.model import AgentState, AwayReason, Priority
 from telephony.carrier import CarrierError
 
@@ -74,13 +75,13 @@ def _colleague(agent_id: int, *, states: tuple[str, ...], field: str):
     """The logged-in colleague's router profile and state; 404 / 409 naming ``field``."""
     d = _deps()
     if agent_id == g.principal.id:
-        raise Conflict("that is you", field=field)
+        raise Conflict("That is you; choose a colleague.", field=field)
     other = d.router._profile(agent_id)
     state = (d.router.agent(agent_id) or {}).get("state")
     if other is None or not other.identity or state == AgentState.OFFLINE:
-        raise NotFound(f"agent {agent_id} is not logged in", field=field)
+        raise NotFound(BUSY_NOW["offline"], field=field)
     if state not in states:
-        raise Conflict(f"agent {agent_id} is {state} now", field=field)
+        raise Conflict(BUSY_NOW.get(state, BUSY_NOW[""]), field=field)
     return other, state
 
 

@@ -231,6 +231,7 @@ def test_why_this_agent_for_supervisors(sim, deps, signed_in, connected, agents)
         "offered_at",
         "eligible",
         "reasons",
+        "reason_parts",  # the reasons with their clock times apart, for the viewer's zone
     }
     assert body["entry"] == connected and body["agent_id"] == agents["ana"].id
     assert body["queue"] == "sales" and body["strategy"] == "longest_idle"
