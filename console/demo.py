@@ -100,8 +100,10 @@ class SimDesk:
         agent, d = self.profiles[identity], self.deps
         with d.session_factory.begin() as session:
             call = session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
-            if call is None or call.agent_id != agent.id or call.disposition is not None:
+            if call is None or call.agent_id != agent.id:
                 return False  # the caller left as the phone answered: nothing to record
+            if call.disposition is not None and not call.outcome_incomplete:
+                return False  # recorded already (an incomplete one is replaced)
             outcome = OutcomeIn(
                 disposition=self.rng.choice(DISPOSITIONS), notes="Simulated call (demo traffic)"
             )
