@@ -45,6 +45,18 @@ def browser():
 
 
 @pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where a test saves the screenshots it takes: ``SCREENSHOTS_DIR`` when set (the docs'
+    pictures are made with ``SCREENSHOTS_DIR=docs/images``), else the test's own tmp_path,
+    so an ordinary run leaves the checkout as it was."""
+    import os
+
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
 def app(database_url, redis_url, clock, tmp_path):
     from tests.conftest import make_app
 

@@ -8,8 +8,6 @@ simulated caller enqueued to sales, the simulator's Ticker on the test's ManualC
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
@@ -23,8 +21,6 @@ from tests.browser.test_softphone import CALLER, LIVE, NUMBER, until
 
 # test_softphone's fixtures, used here by name: the app with the simulator mounted, Amy's desk.
 app, sim, server, desk = softphone.app, softphone.sim, softphone.server, softphone.desk
-
-DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "desk.png"
 
 
 def _answer(page, sim):
@@ -118,7 +114,9 @@ def test_a_wrap_up_that_runs_out_keeps_the_half_filled_form(desk, page, sim, dep
     assert row.notes == "Call back after payday"
 
 
-def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, sim, deps, clock):
+def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(
+    desk, page, sim, deps, clock, screenshots
+):
     """A known caller with an open lead at a dealership, as an agent's day has them."""
     with deps.session_factory.begin() as s:
         dealer = Dealer(name="Motor City Motors", time_zone="America/Detroit")
@@ -154,8 +152,7 @@ def test_at_1366_by_768_the_caller_card_is_in_view_beside_the_call(desk, page, s
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # nothing sideways
     # The columns scroll on their own: the page itself fits the screen.
     assert page.evaluate("document.documentElement.scrollHeight") <= 768
-    DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMAGE))
+    page.screenshot(path=str(screenshots / "desk.png"))
     page.set_viewport_size({"width": 1920, "height": 1080})
     box = page.locator("#ad-pop").bounding_box()
     assert box["y"] + 40 < 1080

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -268,7 +267,6 @@ def test_the_monitoring_bar_switches_mode_and_leaves(page, board, ana):
 
 # ---------------------------------------------------------------- readable, at any width
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 SIZES = [(1366, 768), (1920, 1080), (900, 700), (600, 800)]
 
 
@@ -393,7 +391,7 @@ def test_no_button_leaves_its_tile_or_cell(page, busy, ana, api, size):
     assert _overflows(page) == []
 
 
-def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana):
+def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana, screenshots):
     page.set_viewport_size({"width": 1920, "height": 1080})
     expect(tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')).to_be_visible(
         timeout=LIVE
@@ -413,8 +411,7 @@ def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana):
     expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.actions')).to_be_hidden()
     expect(tile(page, "sales").locator(".wb-callers .move").first).to_be_hidden()
     assert _overflows(page) == []
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / "wallboard-tv.png"))
+    page.screenshot(path=str(screenshots / "wallboard-tv.png"))
 
 
 def test_the_tv_button_goes_full_screen(page, busy):
@@ -426,7 +423,7 @@ def test_the_tv_button_goes_full_screen(page, busy):
     expect(page.locator("body")).not_to_have_class(re.compile(r"\btv\b"))
 
 
-def test_screenshot_of_a_busy_board(page, busy, ana, api, deps, clock):
+def test_screenshot_of_a_busy_board(page, busy, ana, api, deps, clock, screenshots):
     from tests.console.test_service_level import answered
 
     # Two more agents: Luis rings with the next sales caller, Maya is away at lunch.
@@ -468,8 +465,7 @@ def test_screenshot_of_a_busy_board(page, busy, ana, api, deps, clock):
     expect(page.locator("#wb-agents td.call").filter(has_text="Ringing")).to_have_text(
         re.compile(r"^Ringing: (James Carter \(313\) 555-0111|\(313\) 555-0188)$")
     )
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / "wallboard.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "wallboard.png"), full_page=True)
     assert _overflows(page) == []
 
 
