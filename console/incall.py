@@ -293,8 +293,7 @@ def rejoin():
         d.dispatcher.caller_id,
         label=f"agent-{g.principal.id}",
     )
-    # The Dispatcher's record of the agent's leg (routing/offers.py), now this one.
-    d.router.redis.hset(d.router.keys.legs, f"{entry['id']}|{g.principal.id}", leg)
+    d.dispatcher.note_leg(entry["id"], g.principal.id, leg)  # the leg my controls act on
     _log("call.rejoin", entry, participant=leg)
     return {"call": entry["id"], "leg": leg}
 

@@ -115,7 +115,7 @@ class Dispatcher:
         except CarrierError as exc:
             log.warning("offer of %s to agent %s failed: %s", action.entry_id, action.agent_id, exc)
             return self.router.release(action.agent_id, action.entry_id, "failed").actions
-        self.router.redis.hset(self.router.keys.legs, f"{action.entry_id}|{action.agent_id}", leg)
+        self.note_leg(action.entry_id, action.agent_id, leg)
         log.info(
             "offered %s (CallSid=%s) to agent %s, leg %s",
             action.entry_id,
@@ -124,6 +124,10 @@ class Dispatcher:
             leg,
         )
         return []
+
+    def note_leg(self, entry_id: str, agent_id: int, leg: str) -> None:
+        """``leg`` is the agent's part of the call now (the ring's, or a re-joined one)."""
+        self.router.redis.hset(self.router.keys.legs, f"{entry_id}|{agent_id}", leg)
 
     def leg(self, entry_id: str, agent_id: int) -> str | None:
         raw = self.router.redis.hget(self.router.keys.legs, f"{entry_id}|{agent_id}")
