@@ -12,6 +12,7 @@ from flask_wtf.csrf import generate_csrf
 
 from console.auth import require_role
 from crm_core import calls, customers, leads, privacy
+from crm_core.duplicates import find_duplicates, merge_customers
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call, LeadSource, LeadStage, Role
 from crm_core.phones import normalize_phone
@@ -204,7 +205,7 @@ def duplicates(customer_id: int):
     if email not in (None, ""):
         email = parse(CustomerUpdate, {"email": email}).email
     with _deps().read_session_factory() as session:
-        found = customers.find_duplicates(session, customer_id, phone=phone, email=email)
+        found = find_duplicates(session, customer_id, phone=phone, email=email)
         return {"duplicates": found}
 
 
@@ -215,9 +216,7 @@ def merge(customer_id: int):
     from their call: POST /api/calls/<CallSid>/customer/merge)."""
     other = _other_id(_body())
     with _deps().session_factory.begin() as session:
-        keep = customers.merge_customers(
-            session, customer_id, other, _deps().clock, actor=g.principal
-        )
+        keep = merge_customers(session, customer_id, other, _deps().clock, actor=g.principal)
         return customers.customer_card(session, keep)
 
 
@@ -360,9 +359,7 @@ def merge_into_call_customer(call_sid: str):
             )
         if shown is not None and shown != call.customer_id:
             raise Conflict("this call belongs to another customer", field="customer_id")
-        keep = customers.merge_customers(
-            session, call.customer_id, other, _deps().clock, actor=g.principal
-        )
+        keep = merge_customers(session, call.customer_id, other, _deps().clock, actor=g.principal)
         return customers.customer_card(session, keep)
 
 

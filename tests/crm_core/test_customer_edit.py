@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from crm_core import customers, leads, privacy
+from crm_core import customers, duplicates, leads, privacy
 from crm_core.audit import AuditEntry
 from crm_core.errors import Conflict, DuplicatePhone, Forbidden, InvalidInput, NotFound
 from crm_core.models import (
@@ -262,7 +262,7 @@ def test_adding_a_number_another_customer_has_names_them(session, clock, amy):
     assert "(313) 555-0100 already belongs to Maria" in err.value.message
     session.rollback()
     # The card asks for duplicates with the number before it is saved: Maria, on phone.
-    found = customers.find_duplicates(session, caller.id, phone="+13135550100")
+    found = duplicates.find_duplicates(session, caller.id, phone="+13135550100")
     assert [(d["id"], d["name"], d["matched_on"]) for d in found] == [
         (maria.id, "Maria", ["phone"])
     ]
@@ -290,7 +290,7 @@ def test_duplicates_by_email_ignore_case_and_tell_the_last_contact(session, cloc
     session.commit()
     privacy.erase_customer(session, erased.id, clock)
     session.commit()
-    found = customers.find_duplicates(session, new.id)
+    found = duplicates.find_duplicates(session, new.id)
     assert found == [
         {
             "id": maria.id,
@@ -301,7 +301,7 @@ def test_duplicates_by_email_ignore_case_and_tell_the_last_contact(session, cloc
             "last_contact": (clock.now() - timedelta(seconds=600)).isoformat(),
         }
     ]
-    assert customers.find_duplicates(session, new.id, email="nobody@x.com") == found
+    assert duplicates.find_duplicates(session, new.id, email="nobody@x.com") == found
 
 
 def populate(session, clock, customer: Customer, number: str) -> dict[str, int]:
@@ -369,7 +369,7 @@ def test_merge_moves_every_related_row_keeps_this_ones_fields_and_fills_blanks(s
     other_id, other_activities = other.id, {a.id for a in entries(session, other.id)}
     clock.advance(60)
 
-    merged = customers.merge_customers(session, keep.id, other_id, clock, actor=amy)
+    merged = duplicates.merge_customers(session, keep.id, other_id, clock, actor=amy)
     session.commit()
     session.expire_all()
 
@@ -422,7 +422,7 @@ def test_merge_takes_a_range_or_an_address_only_whole(session, clock):
         clock,
     )  # fmt: skip
     session.commit()
-    merged = customers.merge_customers(session, keep.id, other.id, clock)
+    merged = duplicates.merge_customers(session, keep.id, other.id, clock)
     session.commit()
     assert (merged.price_min, merged.price_max) == (None, 10000)
     assert (merged.city, merged.postal_code) == ("Troy", None)
@@ -433,17 +433,17 @@ def test_merge_refuses_the_same_customer_and_an_erased_one(session, clock):
     b = customers.create_customer(session, parse(CustomerCreate, {"first_name": "B"}), clock)
     session.commit()
     with pytest.raises(Conflict) as err:
-        customers.merge_customers(session, a.id, a.id, clock)
+        duplicates.merge_customers(session, a.id, a.id, clock)
     assert err.value.status == 409 and "itself" in err.value.message
     privacy.erase_customer(session, b.id, clock)
     session.commit()
     for keep, other, field in ((a.id, b.id, "other_id"), (b.id, a.id, "customer_id")):
         with pytest.raises(Conflict) as err:
-            customers.merge_customers(session, keep, other, clock)
+            duplicates.merge_customers(session, keep, other, clock)
         assert err.value.field == field and "erased" in err.value.message
         session.rollback()
     with pytest.raises(NotFound):
-        customers.merge_customers(session, a.id, 999999, clock)
+        duplicates.merge_customers(session, a.id, 999999, clock)
     assert session.get(Customer, a.id).first_name == "A"
 
 
@@ -550,7 +550,7 @@ def test_two_merges_of_one_pair_at_once_leave_one_customer_and_a_clear_error(dep
         barrier.wait()
         try:
             with deps.session_factory.begin() as session:
-                customers.merge_customers(session, keep, other, clock)
+                duplicates.merge_customers(session, keep, other, clock)
             outcomes.append("merged")
         except NotFound as exc:
             outcomes.append("not found" if "merged into" in exc.message else exc.message)

@@ -1,6 +1,6 @@
 import pytest
 
-from crm_core import customers
+from crm_core import customers, duplicates
 from crm_core.errors import Conflict, DuplicatePhone, InvalidInput, InvalidPhone
 from crm_core.models import Channel, ConsentStatus, Lead
 from crm_core.schemas import ConsentIn, CustomerIn, LeadIn, parse
@@ -115,9 +115,9 @@ def test_merge_moves_everything_and_fills_gaps(session, clock):
 
     lead = leads.create_lead(session, LeadIn(customer_id=dup.id, source_type="website"), clock)
     session.commit()
-    found = customers.find_duplicates(session, keep.id)
+    found = duplicates.find_duplicates(session, keep.id)
     assert [(d["id"], d["matched_on"]) for d in found] == [(dup.id, ["email"])]
-    merged = customers.merge_customers(session, keep.id, dup.id, clock)
+    merged = duplicates.merge_customers(session, keep.id, dup.id, clock)
     session.commit()
     assert {p.e164 for p in merged.phones} == {"+13135550100", "+12485550199"}
     assert [p.is_primary for p in merged.phones].count(True) == 1
@@ -125,7 +125,7 @@ def test_merge_moves_everything_and_fills_gaps(session, clock):
     assert session.get(Lead, lead.id).customer_id == keep.id
     assert customers.find_by_phone(session, "2485550199").id == keep.id
     with pytest.raises(Conflict):
-        customers.merge_customers(session, keep.id, keep.id, clock)
+        duplicates.merge_customers(session, keep.id, keep.id, clock)
 
 
 def test_update_keeps_price_range_consistent(session, clock):
