@@ -1,5 +1,5 @@
 """Recording playback benchmark: 20 listeners stream a 200 MiB recording with HTTP Range
-requests through the access-checked endpoint (issue 8).
+requests through the access-checked endpoint.
 
 Two figures, each against a baseline measured in the same run:
 

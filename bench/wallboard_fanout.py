@@ -1,4 +1,4 @@
-"""Wallboard fan-out benchmark: 200 live wallboards while the webhook load runs (issue 7).
+"""Wallboard fan-out benchmark: 200 live wallboards while the webhook load runs.
 
 One app, one run, two phases that differ only in the wallboards:
 

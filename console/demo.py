@@ -1,5 +1,5 @@
 """The demo's own screens: a browser phone that calls the main number through the embedded
-simulator, and a traffic switch for simulated callers and agents (issue 7).
+simulator, and a traffic switch for simulated callers and agents.
 
 They exist only in demo mode: ``DEMO_MODE`` (set by ``callcenter demo``) and a simulator the
 server embeds (``app.extensions["simulator"]``, put there by app.py). Anywhere else these

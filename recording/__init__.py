@@ -1,5 +1,5 @@
 """Call recording: consent, start/pause/resume, the download job, storage, serving with
-access checks, retention and QA scores (issue 8). ``init_recording(app)`` registers the
+access checks, retention and QA scores. ``init_recording(app)`` registers the
 package's blueprints; its tables are in ``recording.models``."""
 
 from __future__ import annotations

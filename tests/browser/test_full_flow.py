@@ -1,4 +1,4 @@
-"""One inbound call from end to end, in two headless Chromium windows (issue 7's test).
+"""One inbound call from end to end, in two headless Chromium windows.
 
 Everything is real: the app served over HTTP with the local carrier mounted on the same
 port (as ``callcenter run`` embeds it), the caller played by the simulator through the real

@@ -1,5 +1,5 @@
 """Four processes race one router: enqueues, presence changes, accepts, rejects, hang-ups,
-call ends and tickers, all at once on the same Redis and keys (issue 5, "Tests").
+call ends and tickers, all at once on the same Redis and keys.
 
 Each process builds its own Router (as each gunicorn worker and the ticker do) and logs what
 it did with monotonic timestamps (system-wide on Linux, so comparable across processes).

@@ -1,5 +1,5 @@
 """The router as a state machine: random presence, callers, offers, calls and time, with the
-ACD's promises checked from Redis after every step (issue 5, "Behaviour").
+ACD's promises checked from Redis after every step.
 
 Hypothesis drives the Router on the real test Redis and a ManualClock, over four queues (one
 of each kind that matters: longest-idle with max wait and overflow, ring-all, skills-weighted
