@@ -186,9 +186,20 @@ def _left_behind(basetemp: Path | None) -> list:
     alive = []
     for p in found.values():
         with contextlib.suppress(psutil.Error):
-            if p.status() != psutil.STATUS_ZOMBIE:
+            if p.status() != psutil.STATUS_ZOMBIE and not _interpreters_own(p):
                 alive.append(p)
     return alive
+
+
+# Helpers Python's multiprocessing starts once for the whole interpreter (the first test
+# that uses a process pool or a lock across processes starts them): they end with pytest
+# itself when their pipe closes, so they are not something a test left behind.
+_MULTIPROCESSING_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _interpreters_own(process) -> bool:
+    command = " ".join(process.cmdline())
+    return any(helper in command for helper in _MULTIPROCESSING_HELPERS)
 
 
 def pytest_sessionfinish(session, exitstatus):
