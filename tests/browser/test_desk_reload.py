@@ -203,6 +203,12 @@ def test_on_twilio_a_lost_leg_keeps_the_caller_on_hold_and_the_desk_rejoins(desk
     does before a Twilio page goes (keep) and after it comes back (rejoin), played here by
     calling the page's own functions and ending Amy's leg at the carrier as a reload would."""
     caller, leg, _ = _answer(page, sim)
+    # The page knows it is connected (its stream) and holds the answered leg (its phone).
+    page.wait_for_function(
+        "() => !!(window.agentDesk.state && window.agentDesk.state.connected"
+        " && window.agentPhone.active)",
+        timeout=LIVE,
+    )
     assert page.evaluate("window.agentDesk.keepCall()") is True
     until(lambda: _participants(sim, caller)[caller.call.sid].hold)  # on hold with music
     assert not _participants(sim, caller)[leg.sid].end_on_exit
