@@ -476,6 +476,8 @@ def test_end_call_asks_first_then_ends_it(page, busy, ana):
     row = page.locator(f'#wb-agents tr[data-agent="{ana}"]')
     end = row.locator("button[data-action=end-call]")
     expect(end).to_be_visible(timeout=LIVE)
+    # The caller's name comes with the waiting list, a request of its own after the row.
+    expect(row.locator("td.call")).to_contain_text("Maria Lopez", timeout=LIVE)
     asked = []
 
     def answer(dialog):
