@@ -186,10 +186,13 @@ def inbound_call(
 
 
 def refuse_if_ended(session: Session, call_sid: str | None) -> None:
-    """Raise CallAlreadyEnded when ``call_sid`` names a finished call (one indexed read)."""
+    """Raise CallAlreadyEnded when ``call_sid`` names a finished call (one indexed read).
+    The raw form value: NUL characters are dropped as CallEvent drops them (PostgreSQL
+    cannot compare them, and a forged one must not become a database error)."""
+    call_sid = (call_sid or "").replace("\x00", "")[:64]
     if not call_sid:
         return
-    row = session.execute(_ENDED_STATE, {"call_sid": call_sid[:64]}).first()
+    row = session.execute(_ENDED_STATE, {"call_sid": call_sid}).first()
     if row is not None and has_ended(row._asdict()):
         raise CallAlreadyEnded(call_sid)
 

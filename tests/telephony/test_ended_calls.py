@@ -102,3 +102,16 @@ def test_the_softphone_url_never_dials_again_for_an_ended_call(twilio, deps, clo
     assert twilio.post("/twilio/voice/status", done).status_code == 204
     assert _verbs(twilio.post("/twilio/client", dial)) == [("Say", ENDED), ("Hangup", "")]
     assert _row(deps).status is CallStatus.COMPLETED
+
+
+def test_a_nul_in_the_call_sid_is_no_database_error_on_the_ended_check(twilio, deps, clock):
+    """The check reads the raw form; NUL is dropped there as CallEvent drops it (PostgreSQL
+    refuses NUL in text, which failed the request before the view ran)."""
+    from telephony.models import TelephonyError
+
+    with deps.session_factory.begin() as s:
+        create_user(s, parse(UserIn, {"username": "ana", "password": "x" * 12}), clock)
+    forged = {"CallSid": "\x00", "From": "client:agent_ana", "To": "+13135550142"}
+    assert twilio.post("/twilio/client", forged).status_code == 200
+    with deps.session_factory() as s:
+        assert s.scalars(select(TelephonyError)).all() == []
