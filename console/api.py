@@ -13,7 +13,7 @@ from flask_wtf.csrf import generate_csrf
 from console.auth import require_role
 from crm_core import calls, customers, leads, privacy
 from crm_core.duplicates import find_duplicates, merge_customers
-from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_core.models import Call, LeadSource, LeadStage, Role
 from crm_core.phones import normalize_phone
 from crm_core.schemas import (
@@ -375,13 +375,29 @@ def _my_live_calls() -> set[str]:
     return {s for s in sids if s}
 
 
+class NotYourCall(Forbidden):
+    error_id = "not-your-call"
+
+
 @bp.post("/calls/<call_sid>/outcome")
 @require_role(*ANY)
 def record_outcome(call_sid: str):
+    """An agent writes the outcome of their own call only: the Call row names them, or the
+    router has them on it or wrapping it up (the row may not have caught up yet). A call
+    nobody took is not theirs to claim, nor is its recording; supervisors and admins write
+    any call's outcome."""
     outcome = parse(OutcomeIn, _body(), region=_region())
     d = _deps()
     with d.session_factory.begin() as session:
         actor = get_user(session, g.principal.id)
+        if actor.role is Role.AGENT:
+            owner = calls.get_call(session, call_sid[:64]).agent_id
+            if owner != actor.id and (owner is not None or call_sid not in _my_live_calls()):
+                raise NotYourCall(
+                    "Only the agent who took this call, a supervisor or an admin may record "
+                    "its outcome.",
+                    field="call_sid",
+                )
         call = calls.record_call_outcome(
             session, call_sid[:64], outcome, d.clock, actor=actor, region=_region()
         )
