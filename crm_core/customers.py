@@ -130,7 +130,7 @@ def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
         raise InvalidInput("search text is longer than 80 characters", field="q")
     if "\x00" in text:  # PostgreSQL cannot compare a string holding NUL
         raise InvalidInput("search text contains a NUL character", field="q")
-    pattern = text.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+    pattern = _starts_with(text)
     clauses = [
         func.lower(Customer.first_name).like(pattern, escape="\\"),
         func.lower(Customer.last_name).like(pattern, escape="\\"),
@@ -140,7 +140,7 @@ def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
     if last:
         clauses.append(
             (func.lower(Customer.first_name) == first.lower())
-            & func.lower(Customer.last_name).like(last.lower() + "%")
+            & func.lower(Customer.last_name).like(_starts_with(last), escape="\\")
         )
     query = (
         select(Customer)
@@ -149,6 +149,13 @@ def search(session: Session, text: str, *, limit: int = 25) -> list[Customer]:
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def _starts_with(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) for values starting with ``text``, lowercased, taken
+    literally: ``%``, ``_`` and the escape character itself match only themselves."""
+    literal = text.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return literal + "%"
 
 
 def _check_phones_free(
