@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -42,6 +43,7 @@ class Principal:
     display_name: str
     role: Role
     via_token: bool = False
+    generation: int = 0  # the user's session generation when this login was made
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
@@ -51,11 +53,23 @@ class Principal:
 
     @classmethod
     def of(cls, user: User, via_token: bool = False) -> Principal:
-        return cls(user.id, user.username, user.display_name, user.role, via_token)
+        return cls(
+            user.id,
+            user.username,
+            user.display_name,
+            user.role,
+            via_token,
+            user.session_generation,
+        )
 
 
 def _deps():
     return current_app.extensions["callcenter"]
+
+
+# The key of the session generation in the signed session cookie. A session whose number
+# is not the user's current one (logged out, new password, deactivated since) is no login.
+GENERATION_KEY = "_gen"
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
@@ -83,9 +97,13 @@ def init_auth(app: Flask) -> None:
     def load_user(user_id: str) -> Principal | None:
         if not user_id.isascii() or not user_id.isdigit():
             return None
-        with _deps().read_session_factory() as session:
-            user = session.get(User, int(user_id))
-            return Principal.of(user) if user is not None and user.active else None
+        with _deps().read_session_factory() as db:
+            user = db.get(User, int(user_id))  # the row read anyway: the check is free
+            if user is None or not user.active:
+                return None
+            if session.get(GENERATION_KEY) != user.session_generation:
+                return None  # ended by a logout, a new password or a deactivation
+            return Principal.of(user)
 
     @login_manager.request_loader
     def load_from_token(req) -> Principal | None:
@@ -93,9 +111,11 @@ def init_auth(app: Flask) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        with _deps().session_factory.begin() as session:
-            user = user_service.user_for_token(session, token.strip(), _deps().clock)
-            return Principal.of(user, via_token=True) if user is not None else None
+        with _deps().session_factory() as db:
+            user = user_service.user_for_token(db, token.strip(), _deps().clock)
+            principal = Principal.of(user, via_token=True) if user is not None else None
+            db.commit()  # the token's last use, when it was due (user_for_token)
+            return principal
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -199,11 +219,12 @@ def login():
             flash(f"Too many failed logins. Try again in {max(1, wait // 60)} minutes.")
             page = render_template("login.html", username=username)
             return page, 429, {"Retry-After": str(wait)}
-        with _deps().read_session_factory() as session:
-            user = user_service.authenticate(session, username, password)
+        with _deps().read_session_factory() as db:
+            user = user_service.authenticate(db, username, password)
             principal = Principal.of(user) if user is not None else None
         if principal is not None:
             login_user(principal)
+            session[GENERATION_KEY] = principal.generation
             return redirect(_safe_next(request.args.get("next")))
         throttle.failed(username, address)
         flash("Wrong username or password.")
@@ -213,5 +234,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends this user's sessions on the server, not only this cookie: a copy of it, and the
+    user's sessions in other browsers, stop working too."""
+    if current_user.is_authenticated and not current_user.via_token:
+        with _deps().session_factory.begin() as db:
+            user_service.end_sessions(db, current_user.id)
     logout_user()
+    session.pop(GENERATION_KEY, None)
     return redirect(url_for("auth.login"))

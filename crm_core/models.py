@@ -191,6 +191,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Stored in each login's session and compared on every request: logging out, a new
+    # password or a deactivation adds one, which ends every session opened before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -206,7 +209,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # to the minute
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")

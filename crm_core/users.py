@@ -10,19 +10,24 @@ import functools
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm_core.audit import audit
 from crm_core.clock import Clock
-from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from crm_core.models import NAME_LEN, ApiToken, Role, User
 from crm_core.schemas import UserIn, parse_skills
 
 TOKEN_PREFIX = "cct_"
+# A token's last use is written at most this often (seconds), so that an integration's
+# every request does not also write to the database.
+LAST_USED_EVERY = 60
 
 
 # A fixed hash to check against when the user does not exist, so a login for an unknown
@@ -82,9 +87,25 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def set_password(session: Session, user_id: int, password: str) -> None:
+    """A new password, which also ends every session opened with the old one."""
     if not 8 <= len(password) <= 256:
         raise InvalidInput("a password has 8 to 256 characters", field="password")
-    get_user(session, user_id).password_hash = generate_password_hash(password)
+    user = get_user(session, user_id)
+    user.password_hash = generate_password_hash(password)
+    end_sessions(session, user.id)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Every console session of ``user_id`` stops working at its next request, wherever
+    its cookie is (another browser, a copy): the sessions carry the generation they were
+    opened in (console/auth.py), and this moves it on. One UPDATE, safe against another
+    process doing the same at once."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def change_password(
@@ -100,7 +121,7 @@ def change_password(
 def set_active(
     session: Session, clock: Clock, username: str, active: bool, *, actor: str
 ) -> tuple[User, bool]:
-    """Deactivate (no login, no API token works) or reactivate ``username``.
+    """Deactivate (no login, no session, no API token works) or reactivate ``username``.
 
     Returns the user and whether anything changed; doing it twice is harmless and audited
     once. Tokens are kept, not revoked: they work again when the user is reactivated.
@@ -109,6 +130,8 @@ def set_active(
     if user.active == active:
         return user, False
     user.active = active
+    if not active:  # a session opened before must not come back with a reactivation
+        end_sessions(session, user.id)
     _audit(session, clock, actor, "user.reactivate" if active else "user.deactivate", user)
     return user, True
 
@@ -191,37 +214,195 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user_id: int, name: str, clock: Clock) -> tuple[ApiToken, str]:
-    """A new API token for ``user_id``. Returns the row and the token, which is shown once."""
+def create_token(
+    session: Session,
+    user_id: int,
+    name: str,
+    clock: Clock,
+    *,
+    expires_at: datetime | None = None,
+    actor: str | None = None,
+    actor_id: int | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token for ``user_id``, working until ``expires_at`` (None: until revoked).
+    Returns the row and the token, which is shown once. With ``actor`` or ``actor_id`` the
+    creation is audited."""
     user = get_user(session, user_id)
-    name = name.strip()
+    name = " ".join(name.split())
     if not name or len(name) > 120:
         raise InvalidInput("a token needs a name of 1 to 120 characters", field="name")
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("a token's expiry must be in the future", field="expires")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
         name=name,
         token_hash=_digest(token),
         prefix=token[:10],
-        created_at=clock.now(),
+        created_at=now,
+        expires_at=expires_at,
     )
     session.add(row)
     session.flush()
+    if actor is not None or actor_id is not None:
+        _audit_token(session, clock, "token.create", row, actor, actor_id, user=user)
     return row, token
 
 
+EXPIRY = re.compile(r"([0-9]{1,5})\s*([dhw])")
+EXPIRY_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+MAX_EXPIRY = timedelta(days=5 * 366)
+
+
+def parse_expiry(text: str | None, now: datetime) -> datetime | None:
+    """``90d``, ``12h``, ``2w``, a date (the token stops at the start of that day, UTC) or
+    an ISO 8601 time with its offset; empty or ``never``: no expiry."""
+    text = (text or "").strip().lower()
+    if text in ("", "never"):
+        return None
+    found = EXPIRY.fullmatch(text)
+    try:
+        if found:
+            at = now + timedelta(**{EXPIRY_UNITS[found[2]]: int(found[1])})
+        elif len(text) == 10:
+            day = date.fromisoformat(text)
+            at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            at = datetime.fromisoformat(text)
+            if at.tzinfo is None:
+                raise InvalidInput(
+                    "an expiry time needs a UTC offset, e.g. 2027-01-05T09:00:00Z",
+                    field="expires",
+                )
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"{text!r} is no expiry: use e.g. 90d, 12h, 2w, a date (2027-01-31) or never",
+            field="expires",
+        ) from None
+    if at <= now:
+        raise InvalidInput("a token's expiry must be in the future", field="expires")
+    if at - now > MAX_EXPIRY:
+        raise InvalidInput("a token's expiry is at most five years away", field="expires")
+    return at
+
+
+class TokenRefused(Unauthorized):
+    """A token we issued that no longer works; its ``error_id`` says why."""
+
+
+class TokenExpired(TokenRefused):
+    error_id = "token-expired"
+
+
+class TokenRevoked(TokenRefused):
+    error_id = "token-revoked"
+
+
+class TokenUserInactive(TokenRefused):
+    error_id = "token-user-deactivated"
+
+
+_TOKEN_LOOKUP = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+
+
 def user_for_token(session: Session, token: str, clock: Clock) -> User | None:
+    """The user a bearer token acts as; None when it is none of ours. A token of ours that
+    no longer works raises TokenRefused (401 with a sentence saying why).
+
+    One SELECT per request; the last use is written only when the stored one is older
+    than LAST_USED_EVERY (a conditional UPDATE, so concurrent requests write it once),
+    in the caller's transaction."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    if row is None or row.revoked_at is not None or not row.user.active:
+    found = session.execute(_TOKEN_LOOKUP.where(ApiToken.token_hash == _digest(token))).first()
+    if found is None:
         return None
-    row.last_used_at = clock.now()
-    return row.user
+    row, user = found
+    now = clock.now()
+    if row.revoked_at is not None:
+        raise TokenRevoked(f"The API token {row.name!r} ({row.prefix}…) was revoked.")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise TokenExpired(
+            f"The API token {row.name!r} ({row.prefix}…) expired at "
+            f"{row.expires_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if not user.active:
+        raise TokenUserInactive(
+            f"The API token {row.name!r} acts as {user.username}, who is deactivated."
+        )
+    stale = now - timedelta(seconds=LAST_USED_EVERY)
+    if row.last_used_at is None or row.last_used_at < stale:
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == row.id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return user
 
 
-def revoke_token(session: Session, token_id: int, clock: Clock) -> None:
+@dataclass(frozen=True)
+class TokenView:
+    """A token as people see it: whose, what for, and whether it still works."""
+
+    row: ApiToken
+    user: User
+
+    def state(self, now: datetime) -> str:
+        if self.row.revoked_at is not None:
+            return "revoked"
+        if self.row.expires_at is not None and self.row.expires_at <= now:
+            return "expired"
+        return "active" if self.user.active else "user deactivated"
+
+
+def list_tokens(
+    session: Session, *, user_id: int | None = None, include_revoked: bool = False
+) -> list[TokenView]:
+    """Tokens, newest first; only ``user_id``'s when given, revoked ones when asked."""
+    query = _TOKEN_LOOKUP.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    if not include_revoked:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return [TokenView(row, user) for row, user in session.execute(query)]
+
+
+def revoke_token(
+    session: Session,
+    token_id: int,
+    clock: Clock,
+    *,
+    actor: str | None = None,
+    actor_id: int | None = None,
+) -> tuple[ApiToken, bool]:
+    """The token stops working at once; revoking it again changes nothing. Returns the row
+    and whether it changed (audited when it did, with ``actor`` or ``actor_id``)."""
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound(f"no token {token_id}", field="token_id")
-    row.revoked_at = row.revoked_at or clock.now()
+        raise NotFound(f"There is no API token {token_id}.", field="token_id")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = clock.now()
+    if actor is not None or actor_id is not None:
+        _audit_token(session, clock, "token.revoke", row, actor, actor_id, user=row.user)
+    return row, True
+
+
+def _audit_token(session, clock, action, row, actor, actor_id, *, user: User) -> None:
+    audit(
+        session,
+        clock,
+        actor_id=actor_id,
+        actor=actor,
+        action=action,
+        target=f"api_token:{row.id}",
+        name=row.name,
+        prefix=row.prefix,
+        username=user.username,
+        expires_at=row.expires_at.isoformat() if row.expires_at else None,
+    )
