@@ -484,7 +484,11 @@ def create_from_caller_id(
     session: Session, caller_id: str, clock: Clock, *, region: str = "US", name: str | None = None
 ) -> Customer:
     """The new customer for a caller ID nobody owns yet (``match_or_create_from_caller_id``
-    once the lookup found nobody); a race with another writer is DuplicatePhone."""
+    once the lookup found nobody). Two first calls from one number at once (two lines of
+    one household, a caller trying again) both find nobody; the one that loses the race
+    for the number's unique index gets the winner's customer, read again once the winner
+    has committed, never an error: a caller is not turned away for it. The attempt runs in
+    a savepoint, so the caller's transaction (its Call row) goes on."""
     first = last = None
     if name and name.strip() and name.strip().upper() not in {"WIRELESS CALLER", "UNKNOWN"}:
         parts = name.strip().title().split(" ", 1)
@@ -493,7 +497,14 @@ def create_from_caller_id(
         {"first_name": first, "last_name": last, "phones": [caller_id]},
         context={"region": region},
     )
-    return create_customer(session, data, clock)
+    try:
+        with session.begin_nested():
+            return create_customer(session, data, clock)
+    except DuplicatePhone:
+        winner = find_by_phone(session, caller_id, region=region)
+        if winner is None:  # the number is not the caller ID's after all: not a race
+            raise
+        return winner
 
 
 def record_consent(
