@@ -211,7 +211,9 @@ def status_changes(state: dict[str, Any], event: CallEvent, clock: Clock) -> dic
 
     Every field is set by a rule that gives the same result whatever order the callbacks
     arrive in: the status of the furthest (rank, SequenceNumber); the earliest answer time;
-    the end time and duration from the terminal callback.
+    the end time and duration from the terminal callback. A call ends once: its end time,
+    duration and final status, once set, stay (a repeated terminal callback, which may
+    lack its ``Timestamp`` and so carry the time of its late delivery, changes nothing).
     """
     status = event.status
     if status is None:
@@ -221,14 +223,17 @@ def status_changes(state: dict[str, Any], event: CallEvent, clock: Clock) -> dic
     seq = event.sequence_number if event.sequence_number is not None else -1
     sequence = state["status_sequence"]
     current = (RANK[state["status"]], sequence if sequence is not None else -1)
-    if (RANK[status], seq) > current:
+    ended = state["status"] in TERMINAL or state["ended_at"] is not None
+    if (RANK[status], seq) > current and not ended:
         new["status"] = status
         new["status_sequence"] = event.sequence_number
     answered_at = state["answered_at"]
     if status is CallStatus.IN_PROGRESS:
         new["answered_at"] = answered_at = min(filter(None, (answered_at, at)))
-    if status in TERMINAL:
-        new["ended_at"] = max(filter(None, (state["ended_at"], at)))
+    if status in TERMINAL and (state["ended_at"] is None or state["duration_seconds"] is None):
+        if state["ended_at"] is None:
+            new["ended_at"] = at
+        at = state["ended_at"] or at
         if event.call_duration is not None and event.call_duration >= 0:
             new["duration_seconds"] = event.call_duration
             if status is CallStatus.COMPLETED and answered_at is None:
