@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import threading
 from collections.abc import Callable
 from email.utils import format_datetime
 from typing import Any
@@ -41,7 +40,7 @@ from telephony.simulator.parties import Party, Phone
 from telephony.simulator.queues import Queues
 from telephony.simulator.recordings import Recordings
 from telephony.simulator.softphones import Softphones
-from telephony.simulator.transport import Transport
+from telephony.simulator.transport import SimulatorLock, Transport
 from telephony.simulator.verbs import Verbs
 
 log = logging.getLogger("callcenter.simulator")
@@ -63,7 +62,7 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.auth_token = auth_token
         self.api_base_url = api_base_url.rstrip("/")
         self.started = clock.now()
-        self.lock = threading.RLock()
+        self.lock = SimulatorLock()  # let go while a webhook is out (transport.py)
         self.calls: dict[str, SimCall] = {}
         self.recordings: dict[str, Recording] = {}
         self.transcriptions: dict[str, Transcription] = {}

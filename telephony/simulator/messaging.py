@@ -118,7 +118,7 @@ class Messaging:
 
     def _deliver(self, url: str, params: dict[str, str]) -> None:
         for _ in range(MAX_REDIRECTS):
-            reply = self.transport.post(url, params, self.auth_token)
+            reply = self._post(url, params)  # the lock let go meanwhile
             if reply.status != 200:
                 self.errors.append(f"11200: messaging webhook {url} answered {reply.status}")
                 return

@@ -7,6 +7,9 @@ and the form) and add the documented headers, so the app's own verification runs
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -34,6 +37,48 @@ class Transport(Protocol):
 def _headers(url: str, params: dict[str, str], auth_token: str) -> dict[str, str]:
     signature = RequestValidator(auth_token).compute_signature(url, params)
     return {"X-Twilio-Signature": signature, "User-Agent": USER_AGENT}
+
+
+class SimulatorLock:
+    """The simulator's lock: re-entrant, and let go entirely while a webhook is out.
+
+    Twilio does not stop while it waits for an app's answer: the app, inside a webhook, may
+    call the REST API (offer a call to an agent, redirect a caller), and that call must not
+    wait for the webhook it is part of. Over HTTP (``callcenter simulator``, its own process)
+    the REST call arrives on another thread; ``released`` lets it in. In one process
+    (``WsgiTransport``) it arrives on this thread, where the lock is re-entrant anyway.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Let go of every level this thread holds, then take them all back."""
+        depth = 0
+        while True:
+            try:
+                self._lock.release()
+            except RuntimeError:  # not (or no longer) held by this thread
+                break
+            depth += 1
+        try:
+            yield
+        finally:
+            for _ in range(depth):
+                self._lock.acquire()
 
 
 class WsgiTransport:

@@ -48,7 +48,11 @@ class Verbs:
         return params
 
     def _post(self, url: str, params: dict[str, str]):
-        return self.transport.post(url, params, self.auth_token)
+        """Every webhook goes through here, with the simulator's lock let go: the app may call
+        the REST API before it answers (transport.SimulatorLock). What the REST calls change
+        meanwhile is what they would change at Twilio while a webhook is out."""
+        with self.lock.released():
+            return self.transport.post(url, params, self.auth_token)
 
     def _parse(
         self, body: bytes | str, call: SimCall | None = None, url: str | None = None

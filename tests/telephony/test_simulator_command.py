@@ -124,3 +124,158 @@ def test_sigterm_with_a_call_in_progress_exits_promptly_and_cleanly(env, tmp_pat
             process.kill()
             process.wait()
         app.close()
+
+
+# ------------------------------------------------------------------------------------------
+# The simulator's process and the app's: a webhook inside which the app calls the REST API.
+
+ACCOUNT = "AC" + "0" * 32
+TOKEN = "12345"
+NUMBER = "+13135550100"
+CALLER = "+13135550101"
+RING_SECONDS = 5.0  # from the caller's place in the queue to the agent's softphone ringing
+SLOWEST_WEBHOOK = 5.0  # Twilio gives up at 15 s (error 11200)
+
+
+class Timed:
+    """The app's WSGI callable, noting how long each webhook took to answer."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.took: list[tuple[float, str]] = []
+
+    def __call__(self, environ, start_response):
+        started = time.monotonic()
+        try:
+            return [b"".join(self.app(environ, start_response))]
+        finally:
+            self.took.append((time.monotonic() - started, environ.get("PATH_INFO", "")))
+
+
+@pytest.fixture
+def served_app(database_url, redis_url, clock, tmp_path):
+    """The app (this process, the test database and Redis) behind a real threaded HTTP
+    server, talking to the simulator's REST API over HTTP, as it would to Twilio."""
+    from werkzeug.serving import make_server
+
+    from tests.conftest import make_app
+
+    api_port = free_port()
+    server = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
+    public = f"http://127.0.0.1:{server.port}"
+    made = make_app(
+        database_url,
+        redis_url,
+        clock,
+        tmp_path,
+        PUBLIC_BASE_URL=public,
+        TWILIO_ACCOUNT_SID=ACCOUNT,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        TWILIO_API_BASE_URL=f"http://127.0.0.1:{api_port}",
+        TWILIO_CALLER_ID=NUMBER,
+    )
+    app = next(made)
+    server.app = timed = Timed(app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, timed, public, api_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        next(made, None)
+
+
+def test_a_caller_in_the_queue_rings_the_agent_at_once_over_http(
+    served_app,
+    env,  # noqa: F811
+    tmp_path,
+    clock,
+    redis_url,
+):
+    """The app answers the caller's webhooks by calling the simulator's REST API (the
+    agent's leg): neither waits for the other, as with the simulator embedded."""
+    import importlib
+
+    from sqlalchemy import select
+
+    from crm_core.acd import create_queue
+    from crm_core.acd_schemas import QueueIn
+    from crm_core.models import User
+    from crm_core.schemas import UserIn, parse
+    from crm_core.users import create_user
+    from routing.config import profile
+
+    app, timed, public, api_port = served_app
+    deps = app.extensions["callcenter"]
+    default_queues = importlib.import_module(
+        "migrations.versions.0005_business_hours_holidays_default_queues"
+    ).DEFAULT_QUEUES
+    with deps.session_factory.begin() as s:
+        for name, display, skills, hours, empty in default_queues:
+            data = {"name": name, "display_name": display, "required_skills": skills}
+            create_queue(s, parse(QueueIn, data | {"hours": hours, "empty_action": empty}), clock)
+        create_user(
+            s,
+            parse(UserIn, {"username": "ana", "password": "x" * 12, "skills": {"sales": 5}}),
+            clock,
+        )
+    deps.router._queues.invalidate()
+    with deps.session_factory() as s:
+        ana = profile(s.scalars(select(User)).one())
+    deps.router.set_presence(ana, "available")
+
+    process = subprocess.Popen(
+        [BIN / "callcenter", "simulator", "--port", str(api_port)],
+        env=env
+        | {
+            "PUBLIC_BASE_URL": public,
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_CALLER_ID": NUMBER,
+            "CARRIER": "simulator",
+            "REDIS_URL": redis_url,  # not used by the simulator; no embedded server to start
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'simulator.db'}",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    auth = f"{ACCOUNT}:{TOKEN}"
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_listening(api_port, process)
+        steps = [
+            ["expect_say", "for sales, press 1"],
+            ["press", "1"],
+            ["expect_say", "for new vehicles, press 1"],
+            ["press", "1"],
+            ["wait", 60],
+            ["hangup"],
+        ]
+        caller = request(
+            f"{base}/simulator/calls", auth, {"from": CALLER, "to": NUMBER, "steps": steps}
+        )["sid"]
+        queued = rang = None
+        deadline = time.monotonic() + 90
+        while rang is None and time.monotonic() < deadline:
+            if queued is None and deps.router.entry(caller) is not None:
+                queued = time.monotonic()
+            calls = request(f"{base}/2010-04-01/Accounts/{ACCOUNT}/Calls.json", auth)["calls"]
+            if any(c["to"] == "client:agent_ana" for c in calls):
+                rang = time.monotonic()
+            time.sleep(0.1)
+        state = request(f"{base}/simulator/calls/{caller}", auth)
+        heard = " ".join(f"{kind}: {text}" for _, kind, text in state["transcript"]).lower()
+        assert queued is not None, heard
+        assert rang is not None and rang - queued < RING_SECONDS, (rang, queued, heard)
+        slowest = max(timed.took)
+        assert slowest[0] < SLOWEST_WEBHOOK, slowest
+        assert state["errors"] == [] and "sorry" not in heard, (state["errors"], heard)
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
