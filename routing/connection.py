@@ -25,7 +25,9 @@ from pathlib import Path
 
 import psutil
 import redis
-from redis.backoff import NoBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 EMBEDDED_DB = "redis.rdb"
@@ -34,10 +36,34 @@ CLIENT_PREFIX = "callcenter-pid-"
 # stops the server when this process is the last client. Process state, like a socket.
 _servers: dict[Path, object] = {}
 
+# Tries after the first, and the backoff between them: 0.1, 0.2, 0.4, 0.5, 0.5 s.
+RETRIES = 5
+BACKOFF_BASE, BACKOFF_CAP = 0.05, 0.5
+CONNECT_TIMEOUT = 2.0  # s: a host that drops packets, rather than refusing, is down
+# s: longer than any blocking read the app makes on a pooled connection's settings (the
+# wallboard's XREAD blocks 10 s, console/fanout.py); rq's worker raises it for its own
+# blocking dequeue. A server that accepts and never answers is the rare case it bounds.
+SOCKET_TIMEOUT = 15.0
+
+
+def options() -> dict:
+    """The keyword arguments of every client the app makes (and rq copies)."""
+    return {
+        "retry": Retry(
+            ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
+            RETRIES,
+            supported_errors=(RedisConnectionError, RedisTimeoutError),
+        ),
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+    }
+
 
 def connect(url: str | None, instance_path: str) -> redis.Redis:
+    """A client on ``url`` (options in its query string, such as ``socket_timeout``, win
+    over ``options()``), else on the installation's embedded server."""
     if url:
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **options())
     return embedded(instance_path)
 
 
@@ -50,7 +76,9 @@ def embedded(instance_path: str) -> redis.Redis:
         # lingering connections of a process that just left. rq copies the name into the
         # connections it rebuilds.
         client = redis.Redis(
-            unix_socket_path=socket_file, client_name=f"{CLIENT_PREFIX}{os.getpid()}"
+            unix_socket_path=socket_file,
+            client_name=f"{CLIENT_PREFIX}{os.getpid()}",
+            **options(),
         )
         # Connected before the lock is let go: a process counts as a client only while its
         # named connection is open. Connected after, a process leaving in between saw no
