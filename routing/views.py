@@ -2,7 +2,11 @@
 
 1. ``POST /twilio/acd/enqueue?queue=sales[&priority=vip][&needs=spanish:5]`` (where the IVR
    sends a caller): the router takes the call; the caller holds in ``<Enqueue waitUrl>``.
-   With nobody who could answer logged in, the queue's empty behaviour runs instead.
+   With nobody who could answer logged in, the queue's empty behaviour runs instead, but
+   not in the first moments after Redis lost the router's state: agents who were there are
+   still re-announcing, so the caller waits in line for them (``EMPTY_AFTER_REBUILD``).
+   While Redis cannot be reached at all, every step here is a hold loop that asks again
+   (telephony/webhooks.py), and ``/hold`` holds without the caller's position.
 2. ``/hold`` (the waitUrl): position and estimated wait, then "press 1 to hang up and keep
    your place" (callback-in-queue, ``/hold/key``), then a pause; Twilio asks again.
 3. The router offers the caller to an agent: the Dispatcher rings ``client:<identity>``.
@@ -27,12 +31,14 @@ from __future__ import annotations
 import logging
 import math
 import re
+from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, request
+from sqlalchemy import bindparam, exists, select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.calls import insert_call_if_new, record_routing
-from crm_core.models import CallDirection, CallStatus
+from crm_core.models import Call, CallDirection, CallStatus
 from recording import consent as recording_consent
 from recording import control as recording
 from routing import ending
@@ -54,7 +60,7 @@ from routing.offers import (
 from routing.service import Priority
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, public, voicemail_document
-from telephony.webhooks import callback_webhook, voice_webhook
+from telephony.webhooks import UNREACHABLE, callback_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.routing")
 bp = Blueprint("routing", __name__)
@@ -67,6 +73,10 @@ DEFAULT_LANGUAGE = "en-US"
 LANGUAGE_TAG = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
 ENTRY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a CallSid, or a callback's id
 KEYPAD = re.compile(r"[0-9*#w]{1,32}")
+# s after the router's state was (re)built (routing/recovery.py sets a new epoch) during
+# which "nobody is logged in" is not believed: the agents' pages re-announce within seconds.
+EMPTY_AFTER_REBUILD = 20
+HOUR = timedelta(hours=1)
 
 
 def _acd():
@@ -153,18 +163,25 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
         )
         if created is None:  # the IVR's row: the queue it chose, even if the caller hangs up
             record_routing(session, call_sid, queue=queue.name)
-    outcome = d.router.enqueue(
-        call_sid,
-        queue.name,
-        call_sid=call_sid,
-        priority=_priority(request.args.get("priority")),
-        needs=_needs(request.args.get("needs")),
-        phone=event.from_e164,
-        language=lang,
-        empty_check=None if check_empty else False,
-    )
+
+    def join(empty_check: bool | None):
+        return d.router.enqueue(
+            call_sid,
+            queue.name,
+            call_sid=call_sid,
+            priority=_priority(request.args.get("priority")),
+            needs=_needs(request.args.get("needs")),
+            phone=event.from_e164,
+            language=lang,
+            empty_check=empty_check,
+        )
+
+    outcome = join(None if check_empty else False)
     if outcome.state == "empty":
-        return _empty_behaviour(queue, call_sid)
+        if not _agents_may_be_returning(d, queue.name):
+            return _empty_behaviour(queue, call_sid)
+        log.warning("queue %s looks empty just after a rebuild: %s waits", queue.name, call_sid)
+        outcome = join(False)
     d.dispatcher.run(outcome.actions)
     response = VoiceResponse()
     response.enqueue(
@@ -175,6 +192,35 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
         method="POST",
     )
     return str(response)
+
+
+def _agents_may_be_returning(d, queue_name: str) -> bool:
+    """Whether an empty queue may only mean agents not re-announced yet: Redis lost the
+    router's state moments ago (its epoch, whose value starts with the time it was set by
+    routing/recovery.py, is younger than ``EMPTY_AFTER_REBUILD``), and agents took this
+    queue's calls within the hour before (SQL, which the loss did not touch). A first start
+    of the installation, with nobody at work yet, is not such a moment."""
+    raw = d.router.redis.get(d.router.keys.epoch)
+    if not raw:
+        return False  # not set (no ticker ran yet): nothing was lost that we know of
+    try:
+        since = datetime.fromisoformat(raw.decode(errors="replace").split(" ", 1)[0])
+        age = (d.clock.now() - since).total_seconds()
+    except (ValueError, TypeError):
+        return False
+    if not 0 <= age < EMPTY_AFTER_REBUILD:
+        return False
+    with d.read_session_factory() as session:
+        return session.scalar(_RECENTLY_ANSWERED, {"queue": queue_name, "after": since - HOUR})
+
+
+_RECENTLY_ANSWERED = select(
+    exists().where(
+        Call.queue == bindparam("queue"),
+        Call.agent_id.is_not(None),
+        Call.created_at >= bindparam("after"),
+    )
+)
 
 
 @bp.post(f"{PREFIX}/enqueue")
@@ -189,13 +235,19 @@ def enqueue() -> str:
 @bp.post(HOLD)
 @voice_webhook
 def hold() -> str:
-    """The hold loop: where the caller is, about how long, and the callback choice."""
+    """The hold loop: where the caller is, about how long, and the callback choice. With
+    Redis unreachable, the same without the position: the caller keeps holding (a wait
+    URL's answer cannot be the apology's voicemail anyway)."""
     d = _acd()
     event, lang = _event(), _lang()
     response = VoiceResponse()
-    entry = d.router.entry(event.call_sid or "")
+    try:
+        entry = d.router.entry(event.call_sid or "")
+        estimate = d.router.estimate(event.call_sid or "", entry) if entry else None
+    except UNREACHABLE as exc:
+        log.warning("hold without position: Redis unreachable (%s) CallSid=%s", exc, event.call_sid)
+        entry = estimate = None
     queue = entry.get("queue") if entry else None
-    estimate = d.router.estimate(event.call_sid or "", entry) if entry else None
     if estimate is not None:
         position, seconds = estimate
         minutes = max(1, math.ceil(seconds / 60))

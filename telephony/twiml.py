@@ -6,9 +6,9 @@ voice otherwise reads Spanish with an English voice's accent, or not at all). Vi
 ``<Say language=…>`` with twilio-python as usual and never name a voice.
 
 The sentences of the safe answers (the apology, "we did not receive a message", the
-thanks, the answer to a call that is already over) are the ``voicemail`` script's
-(``scripts/library/voicemail.yaml``), in the caller's language (the ``lang`` the flow's
-URLs carry).
+thanks, the answer to a call that is already over, "please stay on the line") are the
+``voicemail`` script's (``scripts/library/voicemail.yaml``), in the caller's language (the
+``lang`` the flow's URLs carry).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -27,6 +28,11 @@ log = logging.getLogger("callcenter.telephony")
 TWIML_TYPE = "text/xml"
 VOICEMAIL_SECONDS = 120
 ENGLISH = "en-US"
+# The hold loop while the live state is unreachable: this many rounds of a short prompt and
+# a pause (about 30 s in all, many times a Redis restart), then the apology.
+HOLD_ROUNDS = 5
+HOLD_PAUSE_SECONDS = 3
+HELD = "held"  # the query parameter that counts the rounds
 VOICEMAIL_SCRIPT = "voicemail"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
@@ -187,4 +193,25 @@ def call_already_ended(language: str | None = None) -> str:
     response = VoiceResponse()
     response.say(sentence("call_ended", language), language=language)
     response.hangup()
+    return str(response)
+
+
+def hold_then_retry(url: str, language: str | None = None) -> str:
+    """The answer while something the step needs is briefly unreachable (Redis restarting):
+    "please stay on the line", a pause, then ``<Redirect>`` to ``url`` (the step's own URL)
+    to try again, counting the rounds in its ``held`` parameter; after ``HOLD_ROUNDS`` of
+    them, the apology and voicemail. Only Say, Pause and Redirect until then, the verbs a
+    queue's wait URL may answer with too."""
+    language = language or caller_language()
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != HELD]
+    held = dict(parse_qsl(parts.query)).get(HELD, "")
+    rounds = int(held) if held.isascii() and held.isdigit() and len(held) < 4 else 0
+    if rounds >= HOLD_ROUNDS:
+        return apology_then_voicemail(language)
+    again = urlunsplit(parts._replace(query=urlencode([*query, (HELD, str(rounds + 1))])))
+    response = VoiceResponse()
+    response.say(sentence("hold_on", language), language=language)
+    response.pause(length=HOLD_PAUSE_SECONDS)
+    response.redirect(again, method="POST")
     return str(response)

@@ -13,6 +13,12 @@ with the CallSid and kept as a TelephonyError a supervisor can see.
 circumstances: Twilio does not retry a callback, so the error record is what is kept.
 ``message_webhook`` (incoming texts) answers an empty messaging ``<Response/>`` then.
 
+Redis unreachable (redis-py's ConnectionError or TimeoutError once its own retries are spent:
+a restart, a failover) is not such a failure for a voice webhook: the caller hears "please
+stay on the line" and Twilio asks the same step again a few seconds later (a hold loop,
+``twiml.hold_then_retry``); the apology only if Redis stays away for good. Never an answer
+that sends a caller to "everyone is away" while agents may be waiting for them.
+
 A voice request for a call that is already over (``service.CallAlreadyEnded``: its CallSid's
 Call row has a terminal status or an end time) is never merged into that row: it is logged
 with the CallSid and answered with a short apology and a hang-up. ``/twilio/voice`` finds out
@@ -27,6 +33,8 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 from flask import Response, current_app, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -40,9 +48,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import service
-from telephony.twiml import apology_then_voicemail, call_already_ended, twiml
+from telephony.twiml import apology_then_voicemail, call_already_ended, hold_then_retry, twiml
 
 log = logging.getLogger("callcenter.telephony")
+# The live state (Redis) cannot be reached for now: a moment's outage, not a bug.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 def public_url() -> str:
@@ -70,7 +80,8 @@ def signature_ok() -> bool:
         # What RequestValidator.validate does for a form (the signature of the URL with or
         # without its port, since Twilio signs either), but one HMAC instead of two for the
         # usual request: the URL as configured, the one Twilio requested, is tried first.
-        params = _Params(request.form.lists())
+        # A GET (a URL set to HTTP GET in Twilio's console) is signed on its URL alone.
+        params = _Params(request.form.lists() if request.method == "POST" else ())
         return any(
             compare(validator.compute_signature(variant, params, algorithm), signature)
             for variant in _url_variants(url)
@@ -115,9 +126,14 @@ def _deps():
     return current_app.extensions["callcenter"]
 
 
-def _record_failure(exc: BaseException) -> None:
+def _record_failure(exc: BaseException, *, outage: bool = False) -> None:
     call_sid = request.form.get("CallSid") or request.form.get("MessageSid")
-    log.exception("webhook %s failed CallSid=%s", request.path, call_sid or "-")
+    if outage:  # expected while Redis restarts: one line, no traceback
+        log.warning(
+            "webhook %s: Redis unreachable (%s) CallSid=%s", request.path, exc, call_sid or "-"
+        )
+    else:
+        log.exception("webhook %s failed CallSid=%s", request.path, call_sid or "-")
     try:
         with _deps().session_factory.begin() as session:
             service.record_error(
@@ -145,11 +161,17 @@ def _safely(build: Callable[[], str]) -> str:
         return str(response)
 
 
-def _webhook(safe_answer: Callable[[object], Response], *, check_ended: bool = False):
+def _webhook(
+    safe_answer: Callable[[object], Response],
+    *,
+    check_ended: bool = False,
+    unreachable: Callable[[], str] | None = None,
+):
     """The decorator every Twilio URL uses: the signature checked (403 otherwise), then the
     view's answer through ``safe_answer``, which on any exception gets None after the
     failure is recorded, and must still answer something Twilio can use. ``check_ended``:
-    the request starts a call, refused (hung up) when its CallSid's call is over."""
+    the request starts a call, refused (hung up) when its CallSid's call is over.
+    ``unreachable``: the answer while Redis cannot be reached (recorded all the same)."""
 
     def decorator(view: Callable[..., object]) -> Callable[..., Response]:
         @functools.wraps(view)
@@ -168,6 +190,9 @@ def _webhook(safe_answer: Callable[[object], Response], *, check_ended: bool = F
                     exc.call_sid,
                 )
                 body = _safely(call_already_ended)
+            except UNREACHABLE as exc:
+                _record_failure(exc, outage=True)
+                body = _safely(unreachable) if unreachable is not None else None
             except Exception as exc:
                 _record_failure(exc)
                 body = None
@@ -181,14 +206,17 @@ def _webhook(safe_answer: Callable[[object], Response], *, check_ended: bool = F
 
 # A webhook that answers TwiML (the view returns the document as a string); on failure the
 # caller hears an apology and can leave a message.
+# While Redis is unreachable, the caller holds and the step is asked again.
 voice_webhook = _webhook(
-    lambda body: twiml(_safely(apology_then_voicemail) if body is None else body)
+    lambda body: twiml(_safely(apology_then_voicemail) if body is None else body),
+    unreachable=lambda: hold_then_retry(public_url()),
 )
 # A voice URL that starts a call and does not read its row first (the TwiML App's): the
 # same, after one read that refuses a CallSid whose call is over.
 call_start_webhook = _webhook(
     lambda body: twiml(_safely(apology_then_voicemail) if body is None else body),
     check_ended=True,
+    unreachable=lambda: hold_then_retry(public_url()),
 )
 # A webhook Twilio only notifies (status, recording, conference): 204 whatever happens.
 callback_webhook = _webhook(lambda body: Response(status=204))
