@@ -76,7 +76,9 @@ class Keys:
 
     @property
     def legs(self) -> str:
-        """Hash: ``<entry>|<agent>`` → the CallSid of the call ringing that agent's softphone."""
+        """Hash: ``<entry>|<agent>`` → the CallSid of the agent's leg of the call (ringing,
+        then connected). Forgotten when the ringing stops; the ticker sweeps the legs of
+        calls the router no longer has (sweep_legs.lua)."""
         return f"{self.tag}:legs"
 
     # What happened
@@ -97,7 +99,9 @@ class Keys:
 
     def stats(self, day: str) -> str:
         """Hash of the day's counters (local day, YYYY-MM-DD), ``<queue>|<counter>``:
-        entered, answered, answered_in_sl, abandoned, wait_ms, talk_ms."""
+        entered, answered, answered_in_sl, abandoned, wait_ms, talk_ms. Kept two days
+        (EXPIRE); SQL keeps every day, and the rebuild after a loss recounts today's from it
+        (routing/recovery.py)."""
         return f"{self.tag}:stats:{day}"
 
     def why(self, day: str) -> str:

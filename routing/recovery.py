@@ -1,16 +1,29 @@
-"""When Redis lost its data: rebuild the ACD from the carrier and SQL.
+"""When Redis lost its data: notice it at once, rebuild the ACD from SQL and the carrier.
 
 The router keeps an epoch key. A Redis restarted without its data (or flushed) no longer
-has it; the first process to notice sets a new one (SET NX: exactly one wins) and rebuilds:
+has it. Every ticker looks for it on a timer of its own, every ``CHECK_SECONDS`` whatever
+its sweep or drain is doing (routing/ticker.py); the first process to find it missing sets
+a new one (SET NX: exactly one wins) and rebuilds, in this order:
 
+* what the router wrote since the loss is drained into SQL (routing/ticker.py ``drain``),
+  so that the recount below holds every wait that has ended;
 * the callers still holding in the carrier's queues go back in line, each at the time it
   joined the queue (the carrier's ``date_enqueued``), in the queue named like the carrier's;
   a priority or skills the IVR gave it are not kept anywhere else and start over as normal;
-* every agent is offline (the agents' hash is gone), and a ``reannounce`` event asks every
-  softphone page to post its presence again, so nobody is double-booked: an agent on a
-  call comes back when the page says so, not before;
-* calls already bridged carry on in their conference; their end finds no entry (a no-op),
-  so their talk time is not added to the Call row.
+* the calls bridged to an agent go back as connected, their agent busy on them: a Call row
+  that has not ended, whose agent is the one who accepted its last offer (routing_offers;
+  else the row's agent), and whose conference the carrier has in progress. Their end then
+  counts as any call's (the Call row's talk time, the agent's wrap-up). The agent's leg is
+  not known again (the carrier is not asked for the conference's participants): the agent's
+  in-call controls need the page to rejoin;
+* today's counters the wallboard shows are recounted from SQL (routing_waits, calls): the
+  durable truth, never the few seconds of counting Redis did since the loss;
+* every other agent is offline (the agents' hash is gone), and a ``reannounce`` event asks
+  every agent's page to post its presence again (console/static/agent.js), so nobody is
+  double-booked: an agent comes back when the page says so, not before.
+
+A web process that meets a missing epoch (``ensure``) rebuilds the same way, so a caller
+arriving first after the loss is not routed against an empty router.
 """
 
 from __future__ import annotations
@@ -18,49 +31,254 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
+from crm_core.acd_records import OfferRecord, WaitRecord, epoch_ms
+from crm_core.acd_schemas import OfferOutcome, WaitOutcome
+from crm_core.models import Call, CallStatus, User
+from routing.config import profile
+from routing.scripts import ms
 from telephony.carrier import CarrierError
 
 log = logging.getLogger("callcenter.routing.recovery")
+CHECK_SECONDS = 0.5  # how often a ticker looks for the epoch
+LIVE = (CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
+CALL_HOURS = 12  # a call not ended that began longer ago than this is not looked at
 
 
-def epoch_lost(deps: Any) -> bool:
+def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
     """True once, in one process, when the epoch key is missing; that process rebuilds."""
     router = deps.router
     token = f"{router.clock.now().isoformat()} {uuid.uuid4().hex}"
     if not router.redis.set(router.keys.epoch, token, nx=True):
         return False
     log.info("no routing epoch in Redis (a first start, or Redis lost its data): %s", token)
-    rebuild(deps)
+    rebuild(deps, consumer=consumer)
     return True
 
 
-def rebuild(deps: Any) -> int:
-    """Put the carrier's holding callers back in line; returns how many."""
+def ensure(deps: Any) -> bool:
+    """The epoch is there (one GET), else rebuilt now; for a web process about to route."""
+    if deps.router.redis.exists(deps.router.keys.epoch):
+        return False
+    return epoch_lost(deps, consumer="web")
+
+
+def rebuild(deps: Any, *, consumer: str = "recovery") -> dict[str, int]:
+    """Put the holding callers back in line and the bridged calls back with their agents,
+    recount today's figures; returns how many of each."""
+    from routing.ticker import drain  # the ticker imports this module
+
+    try:
+        drain(deps, consumer)
+    except Exception:  # the recount below still comes from SQL
+        log.exception("the router's records since the loss could not be drained")
+    restored = {"callers": _callers(deps), "calls": _calls(deps)}
+    restored["counters"] = recount(deps)
+    router = deps.router
+    event = json.dumps(
+        {
+            "type": "reannounce",
+            "restored": restored["callers"],
+            "calls": restored["calls"],
+            "at": ms(router.clock.now()),
+        }
+    )
+    router.redis.xadd(router.keys.events, {"e": event}, maxlen=10_000, approximate=True)
+    router.redis.publish(router.keys.events, event)
+    log.warning(
+        "Redis had lost the ACD's state: %d holding callers back in line, %d calls back with "
+        "their agents; agents' pages asked to re-announce",
+        restored["callers"],
+        restored["calls"],
+    )
+    return restored
+
+
+def _callers(deps: Any) -> int:
     router = deps.router
     try:
         holding = deps.carrier.holding_callers()
     except CarrierError:
         log.exception("could not list the callers holding at the carrier; none restored")
-        holding = []
-    queues = router._queues()
+        return 0
+    queues = router.queues()
     restored = 0
-    for caller in holding:
+    for caller in sorted(holding, key=lambda c: c.enqueued_at):
         if caller.queue not in queues or router.entry(caller.call_sid) is not None:
             continue
-        outcome = router.enqueue(
-            caller.call_sid,
-            caller.queue,
-            call_sid=caller.call_sid,
-            enqueued_at=caller.enqueued_at,
-            empty_check=False,
-        )
+        try:
+            outcome = router.enqueue(
+                caller.call_sid,
+                caller.queue,
+                call_sid=caller.call_sid,
+                enqueued_at=caller.enqueued_at,
+                empty_check=False,
+            )
+        except Exception:  # one caller that cannot go back must not keep the others out
+            log.exception("holding caller CallSid=%s not restored", caller.call_sid)
+            continue
         deps.dispatcher.run(outcome.actions)
         restored += 1
-    event = json.dumps({"type": "reannounce", "restored": restored})
-    router.redis.xadd(router.keys.events, {"e": event}, maxlen=10_000, approximate=True)
-    router.redis.publish(router.keys.events, event)
-    if restored:
-        log.warning("Redis had lost the ACD's state: %d holding callers back in line", restored)
     return restored
+
+
+def _calls(deps: Any) -> int:
+    """The calls SQL says an agent took and that have not ended, which the carrier still has
+    in conference: connected again, their agent busy."""
+    router = deps.router
+    now = router.clock.now()
+    now_ms, day = router._now()
+    start, _ = _day(router)
+    restored = 0
+    with deps.session_factory() as session:
+        calls = session.scalars(
+            select(Call).where(
+                Call.ended_at.is_(None),
+                Call.queue.is_not(None),
+                Call.status.in_(LIVE),
+                Call.created_at >= now - timedelta(hours=CALL_HOURS),
+            )
+        ).all()
+        for call in calls:
+            if router.entry(call.call_sid) is not None:
+                continue
+            accepted = session.scalars(
+                select(OfferRecord)
+                .where(
+                    OfferRecord.call_sid == call.call_sid,
+                    OfferRecord.outcome == OfferOutcome.ACCEPTED,
+                )
+                .order_by(OfferRecord.outcome_at.desc(), OfferRecord.id.desc())
+                .limit(1)
+            ).first()
+            agent_id = call.agent_id or (accepted.agent_id if accepted else None)
+            if agent_id is None:
+                continue
+            try:
+                conference = deps.carrier.find_conference(call.call_sid)
+            except CarrierError:
+                log.exception("conference of CallSid=%s not found; not restored", call.call_sid)
+                continue
+            if conference is None:
+                continue  # not bridged (or over): its caller, if holding, came back above
+            user = session.get(User, agent_id)
+            if user is None or not user.active:
+                continue
+            wait = session.scalars(
+                select(WaitRecord)
+                .where(
+                    WaitRecord.call_sid == call.call_sid,
+                    WaitRecord.outcome == WaitOutcome.ANSWERED,
+                )
+                .order_by(WaitRecord.id.desc())
+                .limit(1)
+            ).first()
+            answered = _ms(
+                (wait.ended_at if wait else None)
+                or (accepted.outcome_at if accepted else None)
+                or call.answered_at
+                or now
+            )
+            queued = _ms(wait.entered_at) if wait else answered
+            agent = profile(user)
+            calls_today, talk_today = session.execute(  # the calls over (talk counted)
+                select(func.count(Call.id), func.coalesce(func.sum(Call.talk_seconds), 0)).where(
+                    Call.agent_id == agent_id,
+                    Call.talk_seconds.is_not(None),
+                    Call.created_at >= start,
+                )
+            ).one()
+            entry = {
+                "id": call.call_sid,
+                "call_sid": call.call_sid,
+                "queue": call.queue,
+                "t0": queued,
+                "qt": queued,
+                "answered": min(answered, now_ms),
+                "kind": "call",
+                "phone": call.from_number or False,
+                "lang": call.language or "en-US",
+                "conference": conference,
+            }
+            doc = {
+                "id": agent.id,
+                "identity": agent.identity,
+                "name": agent.name,
+                "skills": dict(agent.skills),
+                "queues": [q.name for q in router.queues_of(agent.skills)],
+                "calls": int(calls_today or 0),
+                "talk": int(talk_today or 0),
+            }
+            reply = router.scripts("restore_call", router.keys.core, [now_ms, entry, doc, day])
+            if reply[0] == "ok":
+                restored += 1
+                log.info("call CallSid=%s back with agent %s", call.call_sid, agent.id)
+            else:
+                log.info("call CallSid=%s not restored: %s", call.call_sid, reply[1])
+    return restored
+
+
+def recount(deps: Any) -> int:
+    """Today's counters (``stats``, what the wallboard's "today" shows) from SQL: the ended
+    waits of today (routing_waits), the talk of today's calls, and the callers in the
+    router now who have not been answered yet (entered, not ended). Returns how many."""
+    router = deps.router
+    _, day = router._now()
+    start, end = _day(router)
+    queues = router.queues()
+    values: dict[str, int] = {}
+
+    def add(field: str, value: Any) -> None:
+        if value:
+            values[field] = values.get(field, 0) + int(value)
+
+    with deps.session_factory() as session:
+        rows = session.execute(
+            select(
+                WaitRecord.queue_name,
+                WaitRecord.outcome,
+                WaitRecord.waited_ms,
+            ).where(WaitRecord.ended_ms >= epoch_ms(start), WaitRecord.ended_ms < epoch_ms(end))
+        ).all()
+        for queue, outcome, waited in rows:
+            add(f"{queue}|entered", 1)
+            if outcome == WaitOutcome.ANSWERED:
+                config = queues.get(queue)
+                threshold = (config.service_level_seconds if config else 20) * 1000
+                add(f"{queue}|answered", 1)
+                add(f"{queue}|wait_ms", waited)
+                add(f"{queue}|answered_in_sl", 1 if waited <= threshold else 0)
+            elif outcome == WaitOutcome.ABANDONED:
+                add(f"{queue}|abandoned", 1)
+        talk = session.execute(
+            select(Call.queue, func.sum(Call.talk_seconds))
+            .where(Call.queue.is_not(None), Call.created_at >= start, Call.created_at < end)
+            .group_by(Call.queue)
+        ).all()
+        for queue, seconds in talk:
+            add(f"{queue}|talk_ms", (seconds or 0) * 1000)
+    for raw in router.redis.hvals(router.keys.entries):
+        entry = json.loads(raw)
+        if entry.get("state") in ("waiting", "offered", "scheduled") and not entry.get("transfer"):
+            add(f"{entry['queue']}|entered", 1)
+    now_ms, _ = router._now()
+    router.scripts("restore_stats", [router.keys.stats(day)], [now_ms, values])
+    return len(values)
+
+
+def _day(router: Any) -> tuple[datetime, datetime]:
+    """Today in the router's zone, as UTC instants (half-open)."""
+    local = router.clock.now().astimezone(router.zone)
+    midnight = datetime.combine(local.date(), datetime.min.time(), router.zone)
+    following = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), router.zone)
+    return midnight.astimezone(UTC), following.astimezone(UTC)
+
+
+def _ms(at: datetime) -> int:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return ms(at)

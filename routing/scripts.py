@@ -30,6 +30,9 @@ NAMES = (
     "keep_place",
     "holdtime",
     "handover",
+    "restore_call",
+    "restore_stats",
+    "sweep_legs",
 )
 # Times in the scripts are whole milliseconds since this instant: small enough that a
 # priority times 1e12 plus a time stays an exact integer in a double (see _lib.lua).

@@ -8,7 +8,13 @@ estimates from the router's Redis stream into SQL (routing_offers, routing_wait_
 Any number of tickers may run (one per host, or inside each ``callcenter run``): a deadline
 is claimed by exactly one (claim_due.lua), and the stream is read through one consumer
 group, so each record is written once. A record whose write failed stays pending and is
-claimed again after ``RECLAIM_MS``.
+claimed again after ``RECLAIM_MS``. With each drain it also forgets the agents' legs of
+calls the router no longer has (sweep_legs.lua), so no key of the router grows without end.
+
+Beside the sweep, a thread of its own looks for the router's epoch every
+``recovery.CHECK_SECONDS``: a Redis flushed or restarted without its data is noticed within
+a second, whatever the sweep is doing (a long drain, a Redis that is still away), and
+rebuilt from SQL and the carrier (routing/recovery.py).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from crm_core.acd import record_estimates, record_offers, set_actual_wait, set_o
 from crm_core.acd_records import record_waits
 from crm_core.acd_schemas import EstimateRow, OfferOutcome, OfferRow, WaitOutcome, valid_rows
 from crm_core.errors import InvalidInput
-from routing.recovery import epoch_lost
+from routing.recovery import CHECK_SECONDS, epoch_lost
 from routing.scripts import from_ms
 
 log = logging.getLogger("callcenter.routing.ticker")
@@ -43,13 +49,23 @@ WAIT_OUTCOMES = {
 
 
 class Ticker:
-    def __init__(self, deps: Any, *, interval: float = 0.25, drain_every: float = 2.0) -> None:
+    def __init__(
+        self,
+        deps: Any,
+        *,
+        interval: float = 0.25,
+        drain_every: float = 2.0,
+        check_every: float = CHECK_SECONDS,
+    ) -> None:
         self.deps = deps
         self.interval = interval
         self.drain_every = drain_every
+        self.check_every = check_every
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
+        self._legs_cursor = 0
 
     def once(self) -> int:
         """One sweep of the due deadlines; returns how many actions it carried out."""
@@ -58,16 +74,36 @@ class Ticker:
         return len(actions)
 
     def drain(self, count: int = 500) -> int:
-        return drain(self.deps, self.consumer, count=count)
+        handled = drain(self.deps, self.consumer, count=count)
+        self.sweep_legs()
+        return handled
+
+    def sweep_legs(self, count: int = 500) -> int:
+        """Forget up to about ``count`` legs of calls the router no longer has; the next
+        call carries on where this one stopped (HSCAN's cursor)."""
+        router = self.deps.router
+        now, _ = router._now()
+        cursor, removed = router.scripts(
+            "sweep_legs",
+            [router.keys.legs, router.keys.entries],
+            [now, self._legs_cursor, count],
+        )
+        self._legs_cursor = int(cursor)
+        return int(removed)
+
+    def check(self) -> bool:
+        """Is the epoch gone? Then this process (if first) rebuilds; True if it did."""
+        return epoch_lost(self.deps, consumer=self.consumer)
 
     def run(self) -> None:
-        """Until ``stop()``: sweep every interval; check the epoch and drain every
-        drain_every seconds."""
+        """Until ``stop()``: sweep every interval, drain every drain_every seconds; the
+        epoch is looked for beside it (``watch``, on its own thread)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self.watch, name="acd-epoch", daemon=True)
+            self._watcher.start()
         since_drain = self.drain_every
         while not self.stopped.is_set():
             try:
-                if since_drain >= self.drain_every:
-                    epoch_lost(self.deps)
                 self.once()
                 since_drain += self.interval
                 if since_drain >= self.drain_every:
@@ -79,6 +115,24 @@ class Ticker:
                 log.exception("ticker: sweep failed; trying again")
             self.stopped.wait(self.interval)
 
+    def watch(self) -> None:
+        """Until ``stop()``: look for the epoch every check_every seconds, on this thread
+        alone, so that nothing the sweep does delays noticing a Redis that lost its data."""
+        down = False
+        while not self.stopped.is_set():
+            try:
+                self.check()
+                if down:
+                    log.info("ticker: Redis is back")
+                down = False
+            except redis.RedisError as exc:
+                if not down:  # once per outage, not twice a second
+                    log.warning("ticker: Redis unavailable (%s); looking again", exc)
+                down = True
+            except Exception:
+                log.exception("ticker: the rebuild after a Redis loss failed; trying again")
+            self.stopped.wait(self.check_every)
+
     def start(self) -> Ticker:
         self._thread = threading.Thread(target=self.run, name="acd-ticker", daemon=True)
         self._thread.start()
@@ -86,8 +140,9 @@ class Ticker:
 
     def stop(self) -> None:
         self.stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._watcher, self._thread):
+            if thread is not None:
+                thread.join(timeout=5)
 
 
 def drain(deps: Any, consumer: str, *, count: int = 500) -> int:

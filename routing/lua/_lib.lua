@@ -59,6 +59,14 @@ local function agent_score(agent, strategy, queue, levels)
   return agent.idle_since -- longest_idle and ring_all
 end
 
+-- The day's counters (``stats``): kept two days, as the day's why hash is (SQL keeps every
+-- day; routing/recovery.py recounts today's from it when Redis lost its data).
+local DAY_KEPT = 172800
+local function stat(stats, field, by)
+  redis.call('HINCRBY', stats, field, by)
+  redis.call('EXPIRE', stats, DAY_KEPT)
+end
+
 local function emit(stream, kind, fields)
   fields.type = kind
   fields.at = NOW
@@ -96,7 +104,7 @@ end
 -- ('ready' in ``actions``). ``agent`` may be gone or on another call already: then only the
 -- queue's figures count. Returns the agent's state afterwards, or 'gone'.
 local function end_part(k, entry, agent, mine, wrap, day, stats, handle_times, actions)
-  redis.call('HINCRBY', stats, entry.queue .. '|talk_ms', mine)
+  stat(stats, entry.queue .. '|talk_ms', mine)
   redis.call('LPUSH', handle_times, string.format('%.3f', (mine + wrap) / 1000))
   redis.call('LTRIM', handle_times, 0, 49)
   if not (agent and tostring(agent.call) == tostring(entry.id)) then return 'gone' end
@@ -145,7 +153,7 @@ local function note_why(k, entry, agent, explanation)
     last_offered = (agent.rr or {})[entry.queue] or false,
     need = entry.need or {}, skills = agent.skills or {}}))
   redis.call('HSET', k.why, entry.id, tostring(agent.id))
-  redis.call('EXPIRE', k.why, 172800)
+  redis.call('EXPIRE', k.why, DAY_KEPT)
 end
 
 -- Offer an entry to an agent: both reserved, a deadline, an explanation, an event.

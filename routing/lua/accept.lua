@@ -49,10 +49,10 @@ if entry.transfer then -- handed over by an agent (handover.lua): answered once 
 else
   entry.answered = NOW
   waited = NOW - entry.qt
-  redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered', 1)
-  redis.call('HINCRBY', KEYS[7], entry.queue .. '|wait_ms', waited)
+  stat(KEYS[7], entry.queue .. '|answered', 1)
+  stat(KEYS[7], entry.queue .. '|wait_ms', waited)
   if waited <= tonumber(ARGV[4]) then
-    redis.call('HINCRBY', KEYS[7], entry.queue .. '|answered_in_sl', 1)
+    stat(KEYS[7], entry.queue .. '|answered_in_sl', 1)
   end
 end
 put(k.entries, entry)

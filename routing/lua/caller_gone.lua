@@ -41,7 +41,7 @@ redis.call('XADD', k.offers, 'MAXLEN', '~', 100000, '*', 'e', cjson.encode(
   {kind = 'wait_end', entry = entry.id, call_sid = entry.call_sid or false, queue = entry.queue,
    waited_ms = waited, outcome = ARGV[4], at = NOW, transfer = entry.transfer or false}))
 if ARGV[4] == 'abandoned' and not entry.transfer then -- a handed-over call was answered
-  redis.call('HINCRBY', KEYS[8], entry.queue .. '|abandoned', 1)
+  stat(KEYS[8], entry.queue .. '|abandoned', 1)
 end
 emit(k.events, ARGV[4], {entry = entry.id, queue = entry.queue, waited_ms = waited,
                           call_sid = entry.call_sid or false})

@@ -36,7 +36,7 @@ else
   entry.qt = NOW
   entry.offered = {}
   entry.declined = {}
-  redis.call('HINCRBY', KEYS[11], entry.queue .. '|entered', 1)
+  stat(KEYS[11], entry.queue .. '|entered', 1)
   redis.call('HINCRBY', k.counts, entry.queue .. '|waiting', 1)
   if tonumber(ARGV[6]) > 0 then
     redis.call('ZADD', k.deadlines, NOW + tonumber(ARGV[6]), 'maxwait|' .. entry.id)
