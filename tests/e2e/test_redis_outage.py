@@ -210,8 +210,10 @@ def test_every_step_of_the_flow_answers_without_redis_and_again_after_it_returns
     twilio = Twilio(app.test_client())
     form = {"CallSid": "CA" + "1" * 32, "From": CALLER, "To": NUMBER, "CallStatus": "ringing"}
     server.stop()
+    started = time.monotonic()
     answer = twilio.post("/twilio/acd/enqueue?queue=sales&lang=en-US", form)
-    assert answer.status_code == 200
+    # Redis retried briefly, well within Twilio's 15 s for a webhook.
+    assert answer.status_code == 200 and time.monotonic() - started < 5
     root = ET.fromstring(answer.get_data())
     assert [child.tag for child in root] == ["Say", "Pause", "Redirect"]
     assert (
