@@ -8,7 +8,9 @@ for at most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between e
 ``Last-Event-ID`` resume. It differs in what it sends: only ``event: state``, the agent's
 whole state document, at the start and whenever a stream entry concerns this agent (names
 it, or the call it is offered or connected with). A state document is complete, so a page
-never applies deltas and can never drift from the router.
+never applies deltas and can never drift from the router. And ``event: reannounce`` when
+Redis lost its data and the router was rebuilt (routing/recovery.py): the page posts its
+presence again.
 
 Times in the documents are the server's clock (the injected one): each carries ``now`` so
 a page counts down against the server's time, not its own.
@@ -471,6 +473,9 @@ def _feed(router, feeds, agent_id: int, last_id: str, *, block: float, limit: fl
             yield KEEP_ALIVE
         else:
             watched = {x["entry"] for x in (state.get("offer"), state.get("connected")) if x}
+            for event_id, raw in tick.entries:  # Redis lost its data: post your presence
+                if b'"reannounce"' in raw:
+                    yield sse("reannounce", event_id, raw.decode())
             if any(_concerns(raw, agent_id, watched) for _, raw in tick.entries):
                 state = state_document(router, agent_id)
                 yield _state(tick.last_id, state)

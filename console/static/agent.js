@@ -25,6 +25,13 @@
  * Times count against the server's clock (each document carries `now`), not this browser's.
  * Errors from the API ({"error": {"message", "field"}}) show inline: their sentence only.
  *
+ * Redis losing its data strands no one either: the router is rebuilt (routing/recovery.py)
+ * knowing only the calls still bridged, and asks every page to post its presence again
+ * (`event: reannounce`). The desk does so then, and whenever a state document says the
+ * router does not know the agent (offline without `since`: after the stream or the
+ * softphone came back from a break, the event may have gone by): what the agent last chose
+ * here, available or away with its reason (see reannounce below).
+ *
  * A reload mid-call strands no one: the page asks GET /api/agents/me/desk (console/desk.py)
  * once it loads, and rebuilds from it the call's controls (muted, on hold, consulting), the
  * script at the step it was on, and takes the agent's softphone leg back (Softphone's
@@ -64,7 +71,11 @@
     source: null,
     events: 0,
     restored: null, // GET /api/agents/me/desk at load: the call's controls, script step, leg
+    wanted: null, // the presence to post again if the router forgets the agent (Redis lost)
+    reannouncing: false,
+    reannounced: 0, // how many times this page posted its presence again
   };
+  const STATE_URL = "/api/agents/me/state"; // console/acd_live.py
   let closedSince = null;
 
   // ------------------------------------------------------------------ helpers
@@ -119,6 +130,55 @@
     if (state === "away") body.reason = el.reason.value;
     const result = await post(settings.presence, body);
     showError(el.error, result.ok ? null : result.error);
+  }
+
+  // ------------------------------------------------------------------ re-announcing
+  /* What the agent last was, as this page saw it: kept while the router does not know the
+   * agent (offline without `since`), forgotten on a real sign-out (offline with `since`). */
+  function remember(state) {
+    if (state.state !== "offline") desk.wanted = { state: state.state, reason: state.reason || null };
+    else if (state.since) desk.wanted = null;
+  }
+
+  function unknownToRouter(state) { return !!state && state.state === "offline" && !state.since; }
+
+  /* The presence to post again: available for an agent who was available, ringing, freed
+   * or on a call the rebuild did not find (it is over), unless the softphone still carries
+   * a call; away with its reason; nothing for wrap-up whose disposition must be saved first
+   * (the agent goes available after saving it, as usual). */
+  function presenceToAnnounce(wanted) {
+    if (!wanted) return null;
+    if (wanted.state === "away") return { state: "away", reason: wanted.reason || "break" };
+    if (phone.active) return null;
+    if (wanted.state === "wrap_up" && desk.state && desk.state.disposition_required) return null;
+    return { state: "available" };
+  }
+
+  /* Post the agent's presence again if the router does not know the agent. Tried a few
+   * times: right after a Redis restart the server may still answer 503. */
+  async function reannounce(why) {
+    if (desk.reannouncing) return;
+    desk.reannouncing = true;
+    try {
+      for (let attempt = 0; attempt < 6; attempt += 1) {
+        let state = null;
+        try { state = await consoleApi.getJson(STATE_URL); } catch (err) { state = null; }
+        if (state && !unknownToRouter(state)) return; // it knows the agent: nothing to say
+        const body = state ? presenceToAnnounce(desk.wanted) : null;
+        if (state && !body) return;
+        if (body) {
+          const result = await post(settings.presence, body);
+          if (result.ok) {
+            desk.reannounced += 1;
+            console.info(`presence posted again (${why}): ${body.state}`);
+            return;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    } finally {
+      desk.reannouncing = false;
+    }
   }
 
   document.querySelectorAll("[data-presence]").forEach((button) => {
@@ -306,6 +366,7 @@
       tokenUrl: options.token,
       simulatorUrl: options.simulator,
       onState: (state) => { phone.status = state.status; phone.reason = state.reason; renderPhone(); },
+      onReconnect: () => reannounce("the softphone is back"),
       onIncoming: incoming,
     }).then((handle) => { phone.handle = handle; renderPhone(); adoptLeg(); });
   }
@@ -1014,6 +1075,8 @@
   function render(state) {
     const previous = desk.state;
     desk.state = state;
+    remember(state);
+    if (unknownToRouter(state) && desk.wanted) reannounce("the router does not know this agent");
     desk.offsetMs = Date.parse(state.now) - Date.now();
     el.state.textContent = Fmt.label(state.state); // the wallboard's words for the same states
     if (state.state === "away" && state.reason) el.state.textContent += ` (${Fmt.label(state.reason).toLowerCase()})`;
@@ -1103,6 +1166,7 @@
       connected(true);
       render(JSON.parse(event.data));
     });
+    source.addEventListener("reannounce", () => { desk.events += 1; reannounce("Redis was rebuilt"); });
     source.addEventListener("error", () => {
       connected(false);
       if (source.readyState === EventSource.CLOSED) { // gave up (an HTTP error): start again

@@ -19,6 +19,9 @@
  *     disconnect, cancel, reject, mute(bool), error(error). SimDevice's calls also emit
  *     heard(text): what the simulated line says to the agent (there is no audio).
  * onState({status: "starting" | "registered" | "offline", reason}) says how the phone is.
+ * onReconnect() is called when the phone is registered again after a break (the carrier or
+ * the network was away): the desk then posts the agent's presence again if the router has
+ * forgotten the agent meanwhile (a Redis that lost its data, routing/recovery.py).
  */
 (function () {
   "use strict";
@@ -320,8 +323,19 @@
        (the simulator's device survives the page), so the reloaded page takes it back.
        Twilio's WebRTC leg ends with the page: there is nothing to adopt (null). */
     phone.adopt = (info) => (typeof device.adopt === "function" ? device.adopt(info) : null);
-    device.on("registered", () => say("registered"));
-    device.on("unregistered", () => say("offline", "not registered with the carrier"));
+    let registeredOnce = false;
+    let broken = false;
+    device.on("registered", () => {
+      const back = registeredOnce && broken;
+      registeredOnce = true;
+      broken = false;
+      say("registered");
+      if (back && options.onReconnect) options.onReconnect();
+    });
+    device.on("unregistered", () => {
+      broken = true;
+      say("offline", "not registered with the carrier");
+    });
     device.on("error", (err) => {
       if (device.state !== "registered") say("offline", err.message || String(err));
     });

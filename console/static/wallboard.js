@@ -9,6 +9,11 @@
  * Timers (longest wait, time in state) tick locally every second between updates.
  * While the stream is not open a "reconnecting" banner shows; the browser reconnects by
  * itself (with Last-Event-ID), and when it gives up (an HTTP error) we open a new one.
+ * The banner says why when it can: the API answering 503 means the server cannot reach
+ * Redis (the live routing store); the figures shown are then the last known. When Redis
+ * comes back without its data the router is rebuilt (routing/recovery.py) and says so on
+ * the stream (`reannounce`): a notice tells how many callers were put back in line and
+ * calls back with their agents, for a minute, and the figures are read again.
  *
  * Each tile lists its waiting callers (GET /api/acd/waiting, re-read with the snapshots:
  * the customer's name by caller ID and the number in national format) with a "Move to…"
@@ -69,6 +74,8 @@
     serverOffsetMs: 0, // server clock minus this browser's, from the last snapshot
     events: 0,
     snapshots: 0,
+    redisDown: false, // the API answered 503: the server cannot reach Redis
+    recoveries: 0, // rebuilds after a Redis loss this page was told of
     waiting: {}, // queue → [{entry, phone, name, kind, priority, waited_seconds}]
     calls: {}, // an agent's call or offer (entry) → {phone, name, kind, queue}
     notes: {}, // "agent:<id>" → what an action did that is not an error ("offline after the call")
@@ -404,10 +411,14 @@
     try {
       const [q, a, w] = await Promise.all([
         getJson(settings.queuesUrl), getJson(settings.agentsUrl), getJson(settings.waitingUrl)]);
+      state.redisDown = false;
       if (mine === generation) apply(q.queues, a.agents, w);
+      showConnection();
     } catch (err) {
       console.warn("wallboard refresh failed", err);
-      el.status.textContent = "refresh failed; retrying";
+      state.redisDown = /HTTP 503/.test(String(err && err.message));
+      showConnection();
+      if (!state.redisDown) el.status.textContent = "refresh failed; retrying";
       scheduleRefresh(1000);
     }
   }
@@ -458,9 +469,40 @@
   // ------------------------------------------------------------------ the stream
   function showConnection() {
     const open = source !== null && source.readyState === EventSource.OPEN;
-    el.banner.classList.toggle("shown", !open);
-    el.status.textContent = open ? "live" : "reconnecting…";
+    const down = !open || state.redisDown;
+    el.banner.classList.toggle("shown", down);
+    el.banner.textContent = state.redisDown
+      ? "Redis is unreachable: the server cannot read the live queues. Callers are kept on hold; "
+        + "the figures shown are the last known and come back by themselves."
+      : "Reconnecting… the live feed is down; the figures shown may be out of date.";
+    el.status.textContent = state.redisDown ? "Redis unreachable" : open ? "live" : "reconnecting…";
     if (open) closedSince = null;
+  }
+
+  /* The notice after a rebuild: what came back, in words, for RECOVERY_NOTICE_MS. */
+  const RECOVERY_NOTICE_MS = 60000;
+  const OUTAGE_POLL_MS = 3000; // the API read this often while the feed is down
+  let recoveryTimer = null;
+  function showRecovery(event) {
+    let notice = document.getElementById("wb-recovery");
+    if (!notice) {
+      notice = document.createElement("p");
+      notice.id = "wb-recovery";
+      notice.className = "wb-banner wb-recovery";
+      notice.setAttribute("role", "status");
+      el.banner.after(notice);
+    }
+    const callers = Number(event.restored) || 0;
+    const calls = Number(event.calls) || 0;
+    const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    notice.textContent = "Redis restarted without its data: "
+      + `${plural(callers, "caller", "callers")} put back in line, `
+      + `${plural(calls, "call", "calls")} back with their agents; today's figures were `
+      + "recounted from the database. Agents' pages are signing them back in.";
+    notice.classList.add("shown");
+    state.recoveries++;
+    clearTimeout(recoveryTimer);
+    recoveryTimer = setTimeout(() => notice.classList.remove("shown"), RECOVERY_NOTICE_MS);
   }
 
   function connect() {
@@ -484,7 +526,9 @@
       state.events++;
       scheduleRefresh();
       let type = null;
-      try { type = JSON.parse(event.data).type; } catch (err) { type = null; }
+      let data = null;
+      try { data = JSON.parse(event.data); type = data.type; } catch (err) { type = null; }
+      if (type === "reannounce") { showRecovery(data); scheduleCharts(CHART_DEBOUNCE_MS); }
       if (CHART_EVENTS.has(type)) scheduleCharts(CHART_DEBOUNCE_MS);
       if (type === "ended") scheduleMissing(CHART_DEBOUNCE_MS);
     });
@@ -500,6 +544,9 @@
       if (closedSince === null) closedSince = Date.now();
       else if (Date.now() - closedSince >= REOPEN_AFTER_MS) connect();
     }
+    // The feed is down, or Redis was: the API says which (503), and when it is back.
+    const open = source !== null && source.readyState === EventSource.OPEN;
+    if (!open || state.redisDown) scheduleRefresh(OUTAGE_POLL_MS);
   }
 
   // ------------------------------------------------------------------ actions
