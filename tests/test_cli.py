@@ -166,7 +166,7 @@ def test_deactivated_user_cannot_log_in_nor_use_tokens_until_reactivated(runner,
     assert client.get("/api/me", headers=bearer).status_code == 200
     assert _login(app.test_client(), "ana", "ana-password").status_code == 302
     actions = [a for a, _, actor in _audit_actions(deps) if actor == "cli"]
-    assert actions == ["user.create", "user.deactivate", "user.reactivate"]
+    assert actions == ["user.create", "token.create", "user.deactivate", "user.reactivate"]
 
 
 def test_deactivating_an_agent_takes_them_out_of_the_queues(runner, deps):

@@ -2,7 +2,7 @@
  *
  * ConsoleApi.client(meUrl) gives
  *  - getJson(url): the parsed answer; signed out (401) goes to the login page and back;
- *  - post(url, body), patch(url, body), put(url, body): JSON with the CSRF header (the
+ *  - post(url, body), patch(url, body), put(url, body), del(url): JSON with the CSRF header (the
  *    page's token, or GET /api/me's once the server refused it), resolving to {ok: true, body} or
  *    {ok: false, error} with the API's error object ({id, message, field}) or one saying
  *    what went wrong, never a rejected promise.
@@ -52,8 +52,9 @@
     const post = (url, body) => send("POST", url, body);
     const patch = (url, body) => send("PATCH", url, body);
     const put = (url, body) => send("PUT", url, body);
+    const del = (url) => send("DELETE", url);
 
-    return { getJson, post, patch, put };
+    return { getJson, post, patch, put, del };
   }
 
   window.ConsoleApi = { client };
