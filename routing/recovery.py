@@ -56,7 +56,13 @@ def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
     if not router.redis.set(router.keys.epoch, token, nx=True):
         return False
     log.info("no routing epoch in Redis (a first start, or Redis lost its data): %s", token)
-    rebuild(deps, consumer=consumer)
+    try:
+        rebuild(deps, consumer=consumer)
+    except Exception:
+        # Half rebuilt (SQL or Redis failed under it): the next look, here or in another
+        # process, does it again; what was put back already is skipped then.
+        router.redis.delete(router.keys.epoch)
+        raise
     return True
 
 

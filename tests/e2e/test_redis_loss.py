@@ -122,10 +122,10 @@ def wallboard_today(deps) -> dict:
 
 
 def test_callers_waiting_at_the_fault_are_answered_and_the_figures_equal_sql(
-    sim,
+    sim,  # noqa: F811
     deps,
-    agents,
-    fault,  # noqa: F811
+    agents,  # noqa: F811
+    fault,
 ):
     kind, own = fault
     assert epoch_lost(deps)  # the first start
@@ -195,3 +195,34 @@ def test_callers_waiting_at_the_fault_are_answered_and_the_figures_equal_sql(
     assert today["answered"] == counted[WaitOutcome.ANSWERED]
     assert today["abandoned"] == counted[WaitOutcome.ABANDONED]
     assert today["offered"] == 5
+
+
+def test_a_caller_arriving_first_after_the_loss_finds_the_router_rebuilt(
+    sim,  # noqa: F811
+    deps,
+    agents,  # noqa: F811
+    fault,
+):
+    """No ticker has looked yet (none runs, or it is between looks): the web process that
+    takes the next caller finds the epoch gone and rebuilds before routing anyone."""
+    kind, own = fault
+    assert epoch_lost(deps)
+    luis = sim.phone("client:agent_luis", answer_after=2)
+    deps.router.set_presence(agents["luis"], "away", "break")
+    waiting = sim.call(CALLERS[0], NUMBER).wait(300).hangup()
+    run(sim, deps, 5)
+    t0 = deps.router.entry(waiting.call.sid)["t0"]
+    if kind == "flush":
+        deps.redis.flushall()
+    else:
+        own.stop()
+        own.start()
+    sim.call(CALLERS[1], NUMBER).wait(300).hangup()
+    run(sim, deps, 2)
+    assert deps.redis.exists(deps.router.keys.epoch)
+    assert deps.router.entry(waiting.call.sid)["t0"] == t0  # back in line, in its place
+    assert any(b"reannounce" in f[b"e"] for _, f in deps.redis.xrange(deps.router.keys.events))
+    deps.dispatcher.run(deps.router.set_presence(agents["luis"], "available").actions)
+    run(sim, deps, 5)
+    assert len(luis.answered) == 1
+    assert deps.router.entry(waiting.call.sid)["state"] == "connected"  # the first first
