@@ -17,7 +17,9 @@ a new one (SET NX: exactly one wins) and rebuilds, in this order:
   not known again (the carrier is not asked for the conference's participants): the agent's
   in-call controls need the page to rejoin;
 * today's counters the wallboard shows are recounted from SQL (routing_waits, calls): the
-  durable truth, never the few seconds of counting Redis did since the loss;
+  durable truth, never the few seconds of counting Redis did since the loss; so are the
+  agents' calls and talk of the day (their state stays offline, not heard from since:
+  ``since`` is unset until their page posts);
 * every other agent is offline (the agents' hash is gone), and a ``reannounce`` event asks
   every agent's page to post its presence again (console/static/agent.js), so nobody is
   double-booked: an agent comes back when the page says so, not before.
@@ -82,7 +84,9 @@ def rebuild(deps: Any, *, consumer: str = "recovery") -> dict[str, int]:
         drain(deps, consumer)
     except Exception:  # the recount below still comes from SQL
         log.exception("the router's records since the loss could not be drained")
+    deps.router.queues()  # read now, not inside the reads below (their cache reads SQL)
     restored = {"callers": _callers(deps), "calls": _calls(deps)}
+    restored["agents"] = _agents(deps)
     restored["counters"] = recount(deps)
     router = deps.router
     event = json.dumps(
@@ -136,22 +140,47 @@ def _calls(deps: Any) -> int:
     """The calls SQL says an agent took and that have not ended, which the carrier still has
     in conference: connected again, their agent busy."""
     router = deps.router
-    now = router.clock.now()
     now_ms, day = router._now()
-    start, _ = _day(router)
     restored = 0
-    with deps.session_factory() as session:
+    for entry, doc in _taken_calls(deps):  # read first: no session held over the carrier
+        if router.entry(entry["id"]) is not None:
+            continue
+        try:
+            conference = deps.carrier.find_conference(entry["call_sid"])
+        except CarrierError:
+            log.exception("conference of CallSid=%s not found; not restored", entry["call_sid"])
+            continue
+        if conference is None:
+            continue  # not bridged (or over): its caller, if holding, came back above
+        entry["conference"] = conference
+        entry["answered"] = min(entry["answered"], now_ms)
+        reply = router.scripts("restore_call", router.keys.core, [now_ms, entry, doc, day])
+        if reply[0] == "ok":
+            restored += 1
+            log.info("call CallSid=%s back with agent %s", entry["call_sid"], doc["id"])
+        else:
+            log.info("call CallSid=%s not restored: %s", entry["call_sid"], reply[1])
+    return restored
+
+
+def _taken_calls(deps: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(entry, agent profile) of each call an agent took that SQL has not seen end: no end
+    time, no talk counted, begun within ``CALL_HOURS``."""
+    router = deps.router
+    now = router.clock.now()
+    start, _ = _day(router)
+    found = []
+    with deps.read_session_factory() as session:
         calls = session.scalars(
             select(Call).where(
                 Call.ended_at.is_(None),
+                Call.talk_seconds.is_(None),
                 Call.queue.is_not(None),
                 Call.status.in_(LIVE),
                 Call.created_at >= now - timedelta(hours=CALL_HOURS),
             )
         ).all()
         for call in calls:
-            if router.entry(call.call_sid) is not None:
-                continue
             accepted = session.scalars(
                 select(OfferRecord)
                 .where(
@@ -162,16 +191,7 @@ def _calls(deps: Any) -> int:
                 .limit(1)
             ).first()
             agent_id = call.agent_id or (accepted.agent_id if accepted else None)
-            if agent_id is None:
-                continue
-            try:
-                conference = deps.carrier.find_conference(call.call_sid)
-            except CarrierError:
-                log.exception("conference of CallSid=%s not found; not restored", call.call_sid)
-                continue
-            if conference is None:
-                continue  # not bridged (or over): its caller, if holding, came back above
-            user = session.get(User, agent_id)
+            user = session.get(User, agent_id) if agent_id is not None else None
             if user is None or not user.active:
                 continue
             wait = session.scalars(
@@ -189,11 +209,9 @@ def _calls(deps: Any) -> int:
                 or call.answered_at
                 or now
             )
-            queued = _ms(wait.entered_at) if wait else answered
-            agent = profile(user)
             calls_today, talk_today = session.execute(  # the calls over (talk counted)
                 select(func.count(Call.id), func.coalesce(func.sum(Call.talk_seconds), 0)).where(
-                    Call.agent_id == agent_id,
+                    Call.agent_id == user.id,
                     Call.talk_seconds.is_not(None),
                     Call.created_at >= start,
                 )
@@ -202,30 +220,58 @@ def _calls(deps: Any) -> int:
                 "id": call.call_sid,
                 "call_sid": call.call_sid,
                 "queue": call.queue,
-                "t0": queued,
-                "qt": queued,
-                "answered": min(answered, now_ms),
+                "t0": _ms(wait.entered_at) if wait else answered,
+                "qt": _ms(wait.entered_at) if wait else answered,
+                "answered": answered,
                 "kind": "call",
                 "phone": call.from_number or False,
                 "lang": call.language or "en-US",
-                "conference": conference,
             }
             doc = {
-                "id": agent.id,
-                "identity": agent.identity,
-                "name": agent.name,
-                "skills": dict(agent.skills),
-                "queues": [q.name for q in router.queues_of(agent.skills)],
+                **_profile(router, user),
                 "calls": int(calls_today or 0),
                 "talk": int(talk_today or 0),
             }
-            reply = router.scripts("restore_call", router.keys.core, [now_ms, entry, doc, day])
-            if reply[0] == "ok":
-                restored += 1
-                log.info("call CallSid=%s back with agent %s", call.call_sid, agent.id)
-            else:
-                log.info("call CallSid=%s not restored: %s", call.call_sid, reply[1])
-    return restored
+            found.append((entry, doc))
+    return found
+
+
+def _agents(deps: Any) -> int:
+    """Every agent who took calls today gets the day's calls and talk back (from SQL)."""
+    router = deps.router
+    now_ms, day = router._now()
+    start, end = _day(router)
+    with deps.read_session_factory() as session:
+        rows = session.execute(
+            select(User, func.count(Call.id), func.coalesce(func.sum(Call.talk_seconds), 0))
+            .join(Call, Call.agent_id == User.id)
+            .where(
+                Call.talk_seconds.is_not(None),
+                Call.created_at >= start,
+                Call.created_at < end,
+                User.active.is_(True),
+            )
+            .group_by(User.id)
+        ).all()
+        docs = [(_profile(router, user), int(n or 0), int(talk or 0)) for user, n, talk in rows]
+    for doc, calls, talk in docs:
+        router.scripts(
+            "restore_agent",
+            [router.keys.agents, router.keys.counts, router.keys.events],
+            [now_ms, {**doc, "calls": calls, "talk": talk}, day],
+        )
+    return len(docs)
+
+
+def _profile(router: Any, user: User) -> dict[str, Any]:
+    agent = profile(user)
+    return {
+        "id": agent.id,
+        "identity": agent.identity,
+        "name": agent.name,
+        "skills": dict(agent.skills),
+        "queues": [q.name for q in router.queues_of(agent.skills)],
+    }
 
 
 def recount(deps: Any) -> int:
@@ -242,7 +288,7 @@ def recount(deps: Any) -> int:
         if value:
             values[field] = values.get(field, 0) + int(value)
 
-    with deps.session_factory() as session:
+    with deps.read_session_factory() as session:
         rows = session.execute(
             select(
                 WaitRecord.queue_name,

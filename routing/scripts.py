@@ -31,6 +31,7 @@ NAMES = (
     "holdtime",
     "handover",
     "restore_call",
+    "restore_agent",
     "restore_stats",
     "sweep_legs",
 )

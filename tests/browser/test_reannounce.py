@@ -19,6 +19,7 @@ from crm_core.acd_schemas import QueueIn
 from crm_core.schemas import parse
 from routing.recovery import epoch_lost
 from tests.browser.conftest import login
+from tests.console.test_desk import add_call
 
 BACK_WITHIN = 5000  # ms: agents are offered calls again within 5 s, untouched
 
@@ -38,7 +39,8 @@ def desk(drained, page, deps, clock, api):
     """A sales queue and agent Amy on /agent, live, the epoch set (a running installation)."""
     with deps.session_factory.begin() as s:
         create_queue(s, parse(QueueIn, {"name": "sales", "required_skills": {"sales": 1}}), clock)
-    api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
+    amy_id, _ = api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
+    add_call(deps, clock, "CA0", "+13135550100", agent_id=amy_id, talk_seconds=60)  # her day
     assert epoch_lost(deps)  # the first start
     login(page, "amy", next_path="/agent")
     expect(page.locator("#ad-status")).to_have_text("live")
@@ -66,7 +68,7 @@ def test_the_desk_reannounces_an_available_agent_who_is_offered_the_next_caller(
     expect(page.locator("#ad-state")).to_have_text("Available")
     deps.redis.flushall()
     assert epoch_lost(deps)  # the ticker's watch: rebuilt, `reannounce` on the stream
-    amy_becomes(desk, "available")
+    assert amy_becomes(desk, "available")["calls"] == 1  # her day kept (from SQL)
     expect(page.locator("#ad-state")).to_have_text("Available")
     desk.enqueue("CA1", "sales", call_sid="CA1")
     expect(page.locator("#ad-ringing")).to_be_visible(timeout=BACK_WITHIN)
@@ -110,7 +112,7 @@ def test_a_real_sign_out_is_not_undone(desk, page, deps):
     deps.redis.flushall()
     assert epoch_lost(deps)
     time.sleep(1.5)
-    assert amy(desk) is None
+    assert amy(desk)["state"] == "offline"  # her day back from SQL, her sign-out kept
     expect(page.locator("#ad-state")).to_have_text("Offline")
 
 

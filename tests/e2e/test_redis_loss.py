@@ -208,7 +208,12 @@ def test_a_caller_arriving_first_after_the_loss_finds_the_router_rebuilt(
     kind, own = fault
     assert epoch_lost(deps)
     luis = sim.phone("client:agent_luis", answer_after=2)
+    sim.phone("client:agent_ana", answer_after=2)
     deps.router.set_presence(agents["luis"], "away", "break")
+    deps.dispatcher.run(deps.router.set_presence(agents["ana"], "available").actions)
+    sim.call(CALLERS[2], NUMBER).wait(30).hangup()  # Ana's call of the morning
+    run(sim, deps, 70)
+    deps.router.set_presence(agents["ana"], "away", "lunch")
     waiting = sim.call(CALLERS[0], NUMBER).wait(300).hangup()
     run(sim, deps, 5)
     t0 = deps.router.entry(waiting.call.sid)["t0"]
@@ -222,6 +227,11 @@ def test_a_caller_arriving_first_after_the_loss_finds_the_router_rebuilt(
     assert deps.redis.exists(deps.router.keys.epoch)
     assert deps.router.entry(waiting.call.sid)["t0"] == t0  # back in line, in its place
     assert any(b"reannounce" in f[b"e"] for _, f in deps.redis.xrange(deps.router.keys.events))
+    # Ana's day on the wallboard's agent table, from SQL; not heard from since the rebuild.
+    (ana,) = [a for a in snapshot.agents(deps.router) if a["id"] == agents["ana"].id]
+    assert ana["state"] == "offline" and ana["calls_today"] == 1
+    assert ana["talk_seconds_today"] > 20
+    assert deps.router.agent(agents["ana"].id)["since"] is False  # her page re-announces
     deps.dispatcher.run(deps.router.set_presence(agents["luis"], "available").actions)
     run(sim, deps, 5)
     assert len(luis.answered) == 1
