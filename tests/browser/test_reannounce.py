@@ -129,3 +129,22 @@ def test_the_wallboard_says_what_the_rebuild_put_back(deps, clock, api, page):
     expect(notice).to_be_visible(timeout=BACK_WITHIN)
     expect(notice).to_contain_text("Redis restarted without its data: 0 callers put back")
     expect(notice).to_contain_text("today's figures were recounted from the database")
+
+
+def test_the_wallboard_tells_an_unreachable_redis_from_a_dropped_feed(deps, clock, api, page):
+    """The server's 503 while Redis is away is played by the browser's network layer (the
+    server side is tests/e2e/test_redis_outage.py): the banner names Redis, then clears."""
+    api.user("supervisor", username="sue", display_name="Sue")
+    login(page, "sue", next_path="/wallboard")
+    expect(page.locator("#wb-status")).to_have_text("live")
+    banner = page.locator("#wb-banner")
+    unavailable = {"error": {"message": "The call center's live data is unavailable."}}
+    page.route("**/api/acd/stream", lambda route: route.abort())
+    page.route("**/api/acd/queues", lambda route: route.fulfill(status=503, json=unavailable))
+    page.evaluate("window.wallboard.source.close()")
+    expect(banner).to_contain_text("Redis is unreachable", timeout=BACK_WITHIN)
+    expect(page.locator("#wb-status")).to_have_text("Redis unreachable")
+    page.unroute("**/api/acd/queues")
+    page.unroute("**/api/acd/stream")
+    expect(banner).to_be_hidden(timeout=10_000)
+    expect(page.locator("#wb-status")).to_have_text("live")
