@@ -31,8 +31,8 @@ from werkzeug.routing import IntegerConverter as WerkzeugIntegerConverter
 from werkzeug.routing import ValidationError
 
 from crm_core.errors import InvalidInput
+from crm_core.schemas import MAX_ID
 
-MAX_ID = 2**31 - 1  # INTEGER, the type of every primary key (crm_core.models)
 MAX_JSON_DEPTH = 32  # the API's bodies nest three or four deep
 NUL = "\x00"
 # The public Twilio URLs (DESIGN.md, the telephony contract) that Twilio's console lets an

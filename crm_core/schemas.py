@@ -46,6 +46,10 @@ from crm_core.phones import normalize_phone
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LEN)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=SHORT_LEN)]
 LongText = Annotated[str, StringConstraints(max_length=TEXT_LEN)]
+MAX_ID = 2**31 - 1  # every table's primary key is an INTEGER (crm_core.models)
+# A row's id given in a body: within INTEGER's range, so a bigger one is refused naming
+# its field, not sent to PostgreSQL, which would refuse the query.
+Id = Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)]
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")  # 17 characters, never I, O or Q
 SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -238,7 +242,7 @@ class CustomerUpdate(CustomerFields, CustomerCard):
 
 
 class LeadIn(Strict):
-    customer_id: int | None = None
+    customer_id: Id | None = None
     customer: CustomerIn | None = None
     source_type: LeadSource
     source_name: Short | None = None
@@ -250,8 +254,8 @@ class LeadIn(Strict):
     utm_content: Short | None = None
     gclid: Annotated[str, StringConstraints(max_length=255)] | None = None
     temperature: int = Field(default=50, ge=0, le=100)
-    assigned_agent_id: int | None = None
-    dealer_id: int | None = None
+    assigned_agent_id: Id | None = None
+    dealer_id: Id | None = None
     notes: LongText | None = None
     vehicles: list[VehicleIn] = Field(default_factory=list, max_length=10)
     after_hours: bool | None = None
@@ -276,7 +280,7 @@ class AppointmentIn(Strict):
     end_at: AwareDatetime | None = None
     duration_minutes: int = Field(default=60, ge=5, le=8 * 60)
     resource: Short | None = None
-    dealer_id: int | None = None
+    dealer_id: Id | None = None
     notes: LongText | None = None
 
     @model_validator(mode="after")
@@ -292,7 +296,7 @@ class CallbackIn(Strict):
     due_at: AwareDatetime
     phone: str | None = None
     notes: LongText | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     pool: Annotated[str, StringConstraints(max_length=64)] | None = None
     priority: int = Field(default=50, ge=0, le=100)
 
@@ -305,7 +309,7 @@ class CallbackIn(Strict):
 class OutcomeIn(Strict):
     disposition: Disposition
     notes: LongText | None = None
-    lead_id: int | None = None
+    lead_id: Id | None = None
     temperature: int | None = Field(default=None, ge=0, le=100)
     lost_reason: Annotated[str, StringConstraints(max_length=SHORT_LEN * 2)] | None = None
     appointment: AppointmentIn | None = None

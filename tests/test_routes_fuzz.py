@@ -20,11 +20,15 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from crm_core.models import Role
-from crm_core.schemas import UserIn
-from crm_core.users import create_token, create_user
+from crm_core.calls import log_call
+from crm_core.customers import create_customer
+from crm_core.leads import create_lead
+from crm_core.models import CallDirection, Role, User
+from crm_core.schemas import CustomerIn, LeadIn, UserIn, parse
+from crm_core.users import create_token, create_user, revoke_token
 from tests.telephony.conftest import PUBLIC, TOKEN, twilio_app
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -97,6 +101,7 @@ FIELDS = [
     "username", "keep", "draft", "position", "answer", "step", "q", "limit", "offset", "days",
     "since", "before_id", "channel", "address", "language", "time_zone", "next", "csrf_token",
     # Twilio's parameters and the TwiML flow's own query arguments
+    "dealer_id", "assigned_agent_id", "other_id", "user_id", "source_type", "wrap_up_seconds",
     "CallSid", "From", "To", "CallStatus", "Direction", "Digits", "SpeechResult", "Timestamp",
     "SequenceNumber", "CallDuration", "RecordingSid", "RecordingUrl", "RecordingStatus",
     "RecordingDuration", "ConferenceSid", "FriendlyName", "StatusCallbackEvent", "MessageSid",
@@ -131,6 +136,56 @@ BODY = st.one_of(
     st.tuples(st.just("json"), st.sampled_from(['{"a":', "\xff\xfe", "", "{" * 100000])),
 )
 QUERY = st.dictionaries(NAME, VALUE_TEXT, max_size=4)
+SEEDED_SID = "CA" + "f" * 32  # a call of the agent's (Callers)
+# Bodies the main writes accept, for garbage to go in field by field: past the shape
+# checks, to the services and the database.
+VALID = {
+    ("POST", "/api/customers"): {"first_name": "Fuzz", "phones": ["+13135550199"]},
+    ("PATCH", "/api/customers/<int:customer_id>"): {"first_name": "Fuzz", "notes": "n"},
+    ("POST", "/api/customers/<int:customer_id>/phones"): {"phone": "+13135550197"},
+    ("POST", "/api/customers/<int:customer_id>/consent"): {
+        "channel": "voice", "address": "+13135550101", "status": "granted", "source": "fuzz"
+    },
+    ("POST", "/api/leads"): {
+        "customer": {"first_name": "Fuzz", "phones": ["+13135550198"]}, "source_type": "website"
+    },
+    ("POST", "/api/leads", "of a known customer"): {"customer_id": 1, "source_type": "phone"},
+    ("POST", "/api/leads/<int:lead_id>/stage"): {"stage": "engaged"},
+    ("POST", "/api/calls/<call_sid>/outcome"): {
+        "disposition": "callback", "callback": {"due_at": "2026-01-06T15:00:00Z"}
+    },
+    ("POST", "/api/calls/<call_sid>/notes"): {"notes": "n"},
+    ("POST", "/api/queues"): {"name": "fuzz", "display_name": "Fuzz"},
+    ("PUT", "/api/agents/<int:user_id>/skills"): {"skills": {"sales": 1}},
+    ("POST", "/api/agents/me/presence"): {"state": "available"},
+}  # fmt: skip
+
+
+def _garbled(valid: dict, changes: dict, drop: list) -> str:
+    """``valid`` with some fields replaced by garbage (nested ones too) and some left out."""
+    body = json.loads(json.dumps(valid))
+    for key, value in changes.items():
+        inner = next((v for v in body.values() if isinstance(v, dict) and key in v), body)
+        inner[key] = value
+    for key in drop:
+        body.pop(key, None)
+    return json.dumps(body)
+
+
+SEEDED = st.just(SEEDED_SID)
+
+
+def _valid_body(valid: dict):
+    keys = sorted({*valid, *(k for v in valid.values() if isinstance(v, dict) for k in v)})
+    return st.tuples(
+        st.just("json"),
+        st.builds(
+            _garbled,
+            st.just(valid),
+            st.dictionaries(st.sampled_from(keys) | NAME, JSON, min_size=1, max_size=2),
+            st.lists(st.sampled_from(keys), max_size=1),
+        ),
+    )
 
 
 def _path(rule: str, values: dict[str, str]) -> str:
@@ -156,6 +211,33 @@ class Callers:
                 s, UserIn(username="integration", role=Role.ADMIN, password=PASSWORD), clock
             )
             _, self.token = create_token(s, integration.id, "fuzz", clock)
+            agent = s.scalars(select(User).where(User.username == "agent")).one()
+            customer = create_customer(
+                s, parse(CustomerIn, {"first_name": "Seed", "phones": ["3135550101"]}), clock
+            )
+            lead = create_lead(
+                s, parse(LeadIn, {"customer_id": customer.id, "source_type": "phone"}), clock
+            )
+            call = log_call(
+                s,
+                call_sid=SEEDED_SID,
+                direction=CallDirection.INBOUND,
+                from_number="+13135550101",
+                to_number="+13135550100",
+                clock=clock,
+                customer_id=customer.id,
+                lead_id=lead.id,
+                agent_id=agent.id,
+            )
+            # Real rows' ids, for the paths: garbage then reaches the rows, not only 404.
+            self.ids = [str(i) for i in (customer.id, lead.id, call.id, agent.id)]
+
+    def known(self, valid: dict) -> dict:
+        """A copy of a valid body, naming the seeded customer where it names one."""
+        body = json.loads(json.dumps(valid))
+        if "customer_id" in body:
+            body["customer_id"] = int(self.ids[0])
+        return body
 
     def sign_in(self, *which: str) -> None:
         """Fresh sessions (all, or ``which``: a garbage request may have been a logout)."""
@@ -231,13 +313,18 @@ def _trouble(response, signed: bool) -> str | None:
 def test_garbage_to_every_route_never_answers_5xx(app, callers, part, data):
     failures = []
     for rule, method, kinds, signed in routes(app)[part::PARTS]:
+        ids = st.sampled_from(callers.ids) | ID
         values = {
-            name: data.draw(ID if kind == "integer" else SEGMENT, label=name)
+            name: data.draw(ids if kind == "integer" else SEEDED | SEGMENT, label=name)
             for name, kind in kinds.items()
         }
         path = _path(rule, values)
         query = data.draw(QUERY, label="query")
-        body = data.draw(BODY, label="body") if method != "GET" or signed else None
+        bodies = BODY
+        for key, valid in VALID.items():
+            if key[:2] == (method, rule):
+                bodies = _valid_body(callers.known(valid)) | bodies
+        body = data.draw(bodies, label="body") if method != "GET" or signed else None
         caller = "anonymous" if signed else data.draw(st.sampled_from(CALLERS), label="caller")
         client, headers = callers.clients[caller], callers.headers[caller]
         try:
@@ -255,6 +342,33 @@ def test_garbage_to_every_route_never_answers_5xx(app, callers, part, data):
             failures.append(
                 f"{method} {path[:120]} ?{query!r:.200} {body!r:.200} as {caller}: {trouble}"
             )
+    assert not failures, "\n".join(failures)
+
+
+ID_FIELDS = ["customer_id", "lead_id", "dealer_id", "assigned_agent_id", "owner_id", "agent_id"]
+
+
+@pytest.mark.parametrize("value", [2**31, 2**63, -(2**63) - 1, 10**30])
+def test_ids_past_integer_in_a_body_are_refused_not_sent_to_the_database(app, callers, value):
+    """Every id field of every valid body above (nested ones in their object), one at a
+    time, set past INTEGER's range: a 4xx naming it, never the database's refusal."""
+    failures = []
+    for (method, rule, *_), valid in VALID.items():
+        path = _path(
+            rule,
+            {"customer_id": callers.ids[0], "lead_id": callers.ids[1], "user_id": callers.ids[3]}
+            | {"call_sid": SEEDED_SID},
+        )
+        for field in ID_FIELDS:
+            body = callers.known(valid)
+            if field == "customer_id" and "customer" in body:
+                continue  # a lead has a customer_id or a customer, never both
+            target = body["callback"] if field == "owner_id" and "callback" in body else body
+            target[field] = value
+            token = callers.headers["token"]
+            response = callers.clients["token"].open(path, method=method, json=body, headers=token)
+            if response.status_code >= 500:
+                failures.append(f"{method} {path} {field}={value}: {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
@@ -301,3 +415,18 @@ def test_twilio_urls_set_to_http_get_are_answered_as_for_post(app, callers, path
         assert b"<Gather" in response.get_data()
     response.close()
     assert client.get(f"{path}?{urlencode(query)}").status_code == 403
+
+
+def test_a_revoked_token_on_a_page_is_anonymous_and_on_the_api_told_why(app, deps, callers):
+    """The refusal is raised once: the error page's own look at who is asking must not
+    raise it again (that was a 500)."""
+    from crm_core.models import ApiToken
+
+    with deps.session_factory.begin() as s:
+        token = s.scalars(select(ApiToken).where(ApiToken.name == "fuzz")).one()
+        revoke_token(s, token.id, deps.clock)
+    client, headers = callers.clients["token"], callers.headers["token"]
+    for path in ("/qa", "/agent", "/no-such-page", "/demo/phone"):
+        assert client.get(path, headers=headers).status_code < 500, path
+    answer = client.get("/api/me", headers=headers)
+    assert answer.status_code == 401 and answer.json["error"]["id"] == "token-revoked"
