@@ -112,7 +112,13 @@ def init_auth(app: Flask) -> None:
         if scheme.lower() != "bearer" or not token:
             return None
         with _deps().session_factory() as db:
-            user = user_service.user_for_token(db, token.strip(), _deps().clock)
+            try:
+                user = user_service.user_for_token(db, token.strip(), _deps().clock)
+            except user_service.TokenRefused as exc:
+                # Anonymous, and the API says why (unauthorized); raised here, it would be
+                # raised again by every later look at current_user, the error page's too.
+                g.token_refused = exc
+                return None
             principal = Principal.of(user, via_token=True) if user is not None else None
             db.commit()  # the token's last use, when it was due (user_for_token)
             return principal
@@ -120,7 +126,9 @@ def init_auth(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         if request.path.startswith("/api/"):
-            raise Unauthorized("log in, or send Authorization: Bearer <token>")
+            raise g.get("token_refused") or Unauthorized(
+                "log in, or send Authorization: Bearer <token>"
+            )
         return redirect(url_for("auth.login", next=request.full_path))
 
     @app.before_request
