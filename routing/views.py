@@ -41,7 +41,7 @@ from crm_core.calls import insert_call_if_new, record_routing
 from crm_core.models import Call, CallDirection, CallStatus
 from recording import consent as recording_consent
 from recording import control as recording
-from routing import ending
+from routing import ending, recovery
 from routing.handover import late_end
 from routing.offers import (
     AGENT_ANSWERED,
@@ -148,6 +148,7 @@ def _empty_behaviour(queue, call_sid: str) -> str:
 
 def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
     d = _acd()
+    recovery.ensure(d)  # Redis lost its data and no ticker has noticed yet: rebuild first
     event, lang = _event(), _lang()
     queue = d.router.queue(queue_name)
     with d.session_factory.begin() as session:  # the Call row, if the IVR has not made it
@@ -314,6 +315,8 @@ def agent_answered() -> str:
     d.dispatcher.run(outcome.actions)
     if entry.get("kind") == "callback":
         return _callback_dial(entry, _event().call_sid)
+    with d.session_factory.begin() as session:  # SQL knows who has the call at once: a
+        record_routing(session, entry["call_sid"], agent_id=agent_id)  # rebuild needs it
     try:
         bridge_url = d.dispatcher.url(BRIDGE, entry=entry_id, lang=entry.get("lang"))
         d.carrier.redirect_call(entry["call_sid"], bridge_url)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from crm_core.acd_records import WaitRecord
 from crm_core.acd_schemas import WaitOutcome
+from crm_core.models import Call
 from routing import snapshot
 from routing.recovery import epoch_lost
 from routing.ticker import drain
@@ -236,3 +237,35 @@ def test_a_caller_arriving_first_after_the_loss_finds_the_router_rebuilt(
     run(sim, deps, 5)
     assert len(luis.answered) == 1
     assert deps.router.entry(waiting.call.sid)["state"] == "connected"  # the first first
+
+
+def test_a_call_answered_just_before_the_fault_stays_with_its_agent(
+    sim,  # noqa: F811
+    deps,
+    agents,  # noqa: F811
+    fault,
+):
+    """Answered a moment before the fault, before the ticker drained the router's records
+    into SQL: the Call row knew its agent from the answer on."""
+    kind, own = fault
+    assert epoch_lost(deps)
+    sim.phone("client:agent_luis", answer_after=2)
+    deps.dispatcher.run(deps.router.set_presence(agents["luis"], "available").actions)
+    talking = sim.call(CALLERS[0], NUMBER).wait(60).hangup()
+    run(sim, deps, 5)
+    assert deps.router.entry(talking.call.sid)["state"] == "connected"
+    if kind == "flush":
+        deps.redis.flushall()
+    else:
+        own.stop()
+        own.start()
+    assert epoch_lost(deps)
+    entry = deps.router.entry(talking.call.sid)
+    assert entry["state"] == "connected" and entry["agent"] == agents["luis"].id
+    assert deps.router.agent(agents["luis"].id)["state"] == "busy"
+    run(sim, deps, 60)  # the caller hangs up: Luis wraps up, the call's talk is counted
+    assert deps.router.agent(agents["luis"].id)["state"] == "wrap_up"
+    with deps.session_factory() as s:
+        call = s.scalars(select(Call).where(Call.call_sid == talking.call.sid)).one()
+        assert call.agent_id == agents["luis"].id and 50 <= call.talk_seconds <= 60
+    assert talking.failures == [] and sim.errors == []
