@@ -11,8 +11,9 @@ a new one (SET NX: exactly one wins) and rebuilds, in this order:
   joined the queue (the carrier's ``date_enqueued``), in the queue named like the carrier's;
   a priority or skills the IVR gave it are not kept anywhere else and start over as normal;
 * the calls bridged to an agent go back as connected, their agent busy on them: a Call row
-  that has not ended, whose agent is the one who accepted its last offer (routing_offers;
-  else the row's agent), and whose conference the carrier has in progress. Their end then
+  that has not ended, whose agent the row names (set when the agent's phone answers; else
+  the agent who accepted its last offer, routing_offers), and whose conference the carrier
+  has in progress. Their end then
   counts as any call's (the Call row's talk time, the agent's wrap-up). The agent's leg is
   not known again (the carrier is not asked for the conference's participants): the agent's
   in-call controls need the page to rejoin;
