@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter as WerkzeugIntegerConverter
 from werkzeug.routing import ValidationError
 
@@ -113,8 +114,9 @@ def _nul_in_json(data: Any, where: str = "") -> str | None:
     return None
 
 
-def _refuse_nul(field: str) -> None:
-    raise InvalidInput(f"{field.replace(NUL, '')} contains a NUL character", field=field)
+def _refuse_nul(field: str, name: str | None = None) -> None:
+    name = name or field.replace(NUL, "")
+    raise InvalidInput(f"{name} contains a NUL character", field=field)
 
 
 def _signed_webhook() -> bool:
@@ -129,7 +131,7 @@ def check_request() -> None:
     if _signed_webhook():
         return
     if NUL in request.path:
-        _refuse_nul("the URL")
+        _refuse_nul("path", "the URL's path")
     for source, values in (("query", request.args), ("form", request.form)):
         for name, value in values.items(multi=True):
             if NUL in name or NUL in value:
@@ -137,7 +139,7 @@ def check_request() -> None:
     if request.is_json and request.content_length != 0:
         try:
             data = request.get_json()
-        except Exception:  # Werkzeug's BadRequest, or a body not UTF-8
+        except BadRequest:  # not JSON, not UTF-8, or too deep (a too-large body stays 413)
             raise InvalidJSON(
                 f"the body is not JSON (or nests more than {MAX_JSON_DEPTH} deep)", field="body"
             ) from None

@@ -430,3 +430,25 @@ def test_a_revoked_token_on_a_page_is_anonymous_and_on_the_api_told_why(app, dep
         assert client.get(path, headers=headers).status_code < 500, path
     answer = client.get("/api/me", headers=headers)
     assert answer.status_code == 401 and answer.json["error"]["id"] == "token-revoked"
+
+
+def test_the_guards_answer_in_sentences(callers):
+    """What a caller is told (console/guards.py): each refusal names what to fix."""
+    client, headers = callers.clients["admin"], callers.headers["admin"]
+    path = client.get("/api/calls/CA%00", headers=headers)
+    assert path.status_code == 400 and path.json["error"]["field"] == "path"
+    deep = client.post(
+        "/api/customers", data="[" * 5000, content_type="application/json", headers=headers
+    )
+    assert deep.status_code == 400 and deep.json["error"]["id"] == "invalid-json"
+    nul = client.post("/api/customers", json={"first_name": "a\x00"}, headers=headers)
+    assert nul.status_code == 400 and nul.json["error"]["field"] == "first_name"
+    huge = client.get("/api/customers/1099511627776", headers=headers)
+    assert huge.status_code == 404
+    big = client.post(
+        "/api/customers", data="[" * 2_000_000, content_type="application/json", headers=headers
+    )
+    assert big.status_code == 413
+    wrong = client.get("/logout", headers={**headers, "Accept": "text/html"})
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "OPTIONS, POST"
+    assert b"GET is not possible here; use POST." in wrong.data
