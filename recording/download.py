@@ -2,10 +2,17 @@
 
 ``enqueue_download`` puts ``download_recording(sid)`` on the ``low`` rq queue under the job
 id ``recording-<RecordingSid>`` with ``unique=True``: rq refuses a second job with an id
-that still exists (queued, running, retrying, or finished within ``RESULT_TTL``), so
-duplicate callbacks make one job. (Without ``unique`` rq would overwrite the job and queue
-the id again: the download would run twice.) Failures are retried by rq's ``Retry`` with
-the backoff of ``RECORDING_DOWNLOAD_RETRY_SECONDS``.
+that still exists, so duplicate callbacks make one job while it is queued, scheduled for a
+retry or running. (Without ``unique`` rq would overwrite the job and queue the id again:
+the download would run twice.) A job of that id that will not run again (failed, stopped,
+canceled, finished without the file, or abandoned: its worker died, so its entry in rq's
+``StartedJobRegistry`` expired) is replaced, so a repeated callback heals a download that
+was lost. Failures are retried by rq's ``Retry``: once at once, then with the backoff of
+``RECORDING_DOWNLOAD_RETRY_SECONDS``. A worker killed mid-download (SIGKILL, the machine
+lost) leaves its job ``started``; the next worker's registry cleanup (``callcenter
+worker`` runs it every few seconds, and a running job's heartbeat lapses in seconds) finds
+it abandoned and retries it, at once the first time, so the download resumes within a
+minute of a worker starting.
 
 One attempt (``Downloader.run``):
 
@@ -50,7 +57,9 @@ from typing import Any
 from flask import current_app, has_app_context
 from rq import Queue, Retry, get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.utils import current_timestamp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,16 +114,25 @@ def delete_at_carrier(config: Mapping[str, Any]) -> bool:
     return text in ("1", "true", "yes", "on")
 
 
+def retry_policy(config: Mapping[str, Any]) -> Retry:
+    """The first retry at once: an attempt cut short by a worker that died (rq's abandoned
+    job) should resume as soon as it is found, and a failed attempt has already had the
+    HTTP client's own retries. Then one retry per ``RECORDING_DOWNLOAD_RETRY_SECONDS``."""
+    intervals = [0, *retry_intervals(config)]
+    return Retry(max=len(intervals), interval=intervals)
+
+
 def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]) -> Job | None:
-    """The download job for this recording, unless one exists (then None)."""
-    intervals = retry_intervals(config)
+    """The download job for this recording, unless a live one exists (then None); a job of
+    that id that will not run again is replaced (``_drop_dead_job``)."""
+    _drop_dead_job(queue, job_id(recording_sid))
     try:
         job = queue.enqueue(
             download_recording,
             recording_sid,
             job_id=job_id(recording_sid),
             unique=True,
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            retry=retry_policy(config),
             job_timeout=JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
@@ -125,6 +143,56 @@ def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]
         return None
     log.info("download of RecordingSid=%s queued", recording_sid)
     return job
+
+
+# Job states that will not run the download again: such a job is replaced.
+DEAD_JOB_STATES = (
+    JobStatus.FAILED,
+    JobStatus.STOPPED,
+    JobStatus.CANCELED,
+    JobStatus.FINISHED,  # the row is still pending, so the run did not store the file
+)
+
+
+def _drop_dead_job(queue: Queue, jid: str) -> None:
+    """Delete the job ``jid`` if it will not run again, so the id is free for a new one.
+
+    A ``started`` job whose worker died (its heartbeat lapsed in the ``StartedJobRegistry``)
+    is handed to rq's own cleanup first, as a worker's maintenance would do it: retried if
+    it has retries left (then it is live again and left alone), else failed (then replaced).
+    Queued, scheduled, deferred and really running jobs are left alone.
+    """
+    try:
+        job = Job.fetch(jid, connection=queue.connection)
+    except NoSuchJobError:
+        return
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED and _abandoned(queue, jid):
+        if queue.acquire_maintenance_lock():  # else a worker is cleaning up right now
+            try:
+                StartedJobRegistry(queue.name, connection=queue.connection).cleanup()
+            finally:
+                queue.release_maintenance_lock()
+        status = job.get_status(refresh=True)
+        if status == JobStatus.STARTED and _abandoned(queue, jid, unlisted_only=True):
+            status = JobStatus.FAILED  # started, and in no registry: nothing will end it
+    if status in DEAD_JOB_STATES:
+        job.delete()
+        log.warning("download job %s was %s: replaced", jid, status.value)
+
+
+def _abandoned(queue: Queue, jid: str, *, unlisted_only: bool = False) -> bool:
+    """The job is ``started`` but no worker keeps its heartbeat: its entries in the
+    ``StartedJobRegistry`` (scored by when they lapse) have all lapsed, or there are none."""
+    registry = StartedJobRegistry(queue.name, connection=queue.connection)
+    lapse = [
+        score
+        for entry, score in queue.connection.zrange(registry.key, 0, -1, withscores=True)
+        if registry.parse_job_id(entry) == jid
+    ]
+    if unlisted_only:
+        return not lapse
+    return not lapse or max(lapse) < current_timestamp()
 
 
 class WavCheck:

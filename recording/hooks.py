@@ -11,7 +11,9 @@ callback and may send one twice or late, so each is folded into the Recording ro
   nothing; the first final status (completed, absent, failed) wins;
 * ``completed`` while the row is still ``pending`` enqueues the download job under the id
   ``recording-<RecordingSid>`` (recording.download): a duplicate finds that job and makes
-  no second one, and after a lost enqueue (Redis down) a repeated callback heals it.
+  no second one while it is queued, scheduled or running. After a lost enqueue (Redis
+  down), or a job that failed, was stopped or was abandoned by a worker that died, a
+  repeated callback heals it; a row the download left ``failed`` is tried anew by it.
 
 The view is signed and never answers 500 (``callback_webhook``): a malformed callback is
 kept as a TelephonyError and answered 204 like the rest.
@@ -169,6 +171,18 @@ def fold_callback(session: Session, callback: RecordingCallback, clock: Clock) -
             row.recording_sid,
         )
         return False
+    elif row.status == RecordingStatus.FAILED and row.callback_status == "completed":
+        # The carrier still has the file and says so again: the download that failed for
+        # good (or whose job was lost) is tried anew. A recording the carrier could not
+        # make has callback_status "failed" and stays failed.
+        row.status = RecordingStatus.PENDING
+        log.warning(
+            "recording download tried anew on a repeated callback RecordingSid=%s CallSid=%s "
+            "(it had failed: %s)",
+            row.recording_sid,
+            row.call_sid,
+            row.error,
+        )
     return row.callback_status == "completed" and row.status == RecordingStatus.PENDING
 
 

@@ -52,7 +52,7 @@ def app(database_url, redis_url, clock, tmp_path, served):
         clock,
         tmp_path,
         TWILIO_API_BASE_URL=served.api_base_url,
-        RECORDING_DOWNLOAD_RETRY_SECONDS="0,0",  # two retries, at once (burst worker)
+        RECORDING_DOWNLOAD_RETRY_SECONDS="0,0",  # three retries, at once (burst worker)
     )
 
 
@@ -177,13 +177,27 @@ def test_a_work_horse_killed_mid_download_leaves_no_file_and_the_retry_stores_on
 
 
 def test_retries_that_run_out_leave_the_row_failed_with_the_reason(
-    app, deps, sim, recorded, runner, caplog
+    app, deps, sim, recorded, runner, client
 ):
-    sim.plan_media_faults(*["error"] * 12)  # three attempts of four requests
+    sim.plan_media_faults(*["error"] * 16)  # four attempts of four requests
     work(runner)
     recording = row(deps, recorded)
-    assert recording.status == RecordingStatus.FAILED and recording.attempts == 3
+    assert recording.status == RecordingStatus.FAILED and recording.attempts == 4
     assert "HTTP 500" in recording.error and files(app) == []
     assert not recording.deleted_at_carrier and not sim.recordings[recorded].deleted
     failed = FailedJobRegistry(DOWNLOAD_QUEUE, connection=deps.redis)
     assert failed.get_job_ids() == [job_id(recorded)]
+    # The carrier's callback posted again (by a person, once the carrier answers): the
+    # failed job is replaced and the download tried anew.
+    done = {
+        "AccountSid": ACCOUNT,
+        "CallSid": recording.call_sid,
+        "RecordingSid": recorded,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "10",
+    }
+    assert Twilio(client).post("/twilio/recording", done).status_code == 204
+    assert row(deps, recorded).status == RecordingStatus.PENDING
+    assert deps.queues[DOWNLOAD_QUEUE].job_ids == [job_id(recorded)]
+    work(runner)
+    assert_stored_once(app, deps, sim, recorded, attempts=5)

@@ -134,7 +134,7 @@ def test_duplicate_and_late_callbacks_make_one_row_and_one_job(twilio, deps):
     assert queue.job_ids == [job_id(SID)]
     job = queue.fetch_job(job_id(SID))
     assert job.func_name == "recording.download.download_recording" and job.args == (SID,)
-    assert job.retries_left == 2  # RECORDING_DOWNLOAD_RETRY_SECONDS="0,0"
+    assert job.retries_left == 3  # one at once, then RECORDING_DOWNLOAD_RETRY_SECONDS="0,0"
 
 
 def test_absent_marks_the_row_absent_and_downloads_nothing(twilio, deps):
@@ -178,6 +178,54 @@ def test_a_lost_enqueue_is_a_204_and_the_next_callback_heals_it(twilio, deps, mo
     monkeypatch.undo()
     assert twilio.post("/twilio/recording", callback("completed")).status_code == 204
     assert deps.queues[DOWNLOAD_QUEUE].job_ids == [job_id(SID)]
+
+
+def test_a_repeated_callback_replaces_a_dead_job_and_leaves_a_live_one(twilio, deps):
+    """A job id that exists does not stop a repeated callback from healing the download:
+    a job abandoned by a worker that died goes through rq's own cleanup (retried: it is
+    queued again), a failed one is replaced; a queued or running one is left alone."""
+    import time
+
+    from rq.job import JobStatus
+    from rq.registry import StartedJobRegistry
+
+    queue, jid = deps.queues[DOWNLOAD_QUEUE], job_id(SID)
+    started = StartedJobRegistry(queue.name, connection=deps.redis)
+
+    def as_if_running(heartbeat_lapses_at: float) -> None:
+        """A worker took the job; its heartbeat lasts until then (rq's registry score)."""
+        job = queue.fetch_job(jid)
+        queue.remove(job)
+        with deps.redis.pipeline() as pipe:
+            job.set_status(JobStatus.STARTED, pipeline=pipe)
+            pipe.zadd(started.key, {f"{jid}:execution": heartbeat_lapses_at})
+            pipe.execute()
+
+    def repost() -> None:
+        assert twilio.post("/twilio/recording", callback("completed")).status_code == 204
+
+    repost()
+    first = queue.fetch_job(jid)
+    repost()  # queued: the same job
+    assert queue.job_ids == [jid] and queue.fetch_job(jid).created_at == first.created_at
+
+    as_if_running(time.time() + 30)
+    repost()  # running, its heartbeat alive: left alone
+    assert queue.job_ids == [] and queue.fetch_job(jid).get_status() == JobStatus.STARTED
+
+    as_if_running(time.time() - 1)
+    repost()  # abandoned: rq's cleanup retries it, at once (the first retry)
+    job = queue.fetch_job(jid)
+    assert queue.job_ids == [jid] and job.get_status() == JobStatus.QUEUED
+    assert job.retries_left == first.retries_left - 1
+
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)
+    repost()  # failed (a worker killed on its last try): a new job, with every retry
+    job = queue.fetch_job(jid)
+    assert queue.job_ids == [jid] and job.get_status() == JobStatus.QUEUED
+    assert job.retries_left == first.retries_left
+    assert row(deps).status == RecordingStatus.PENDING
 
 
 def test_retry_setting_is_read_and_checked():
