@@ -148,3 +148,20 @@ def test_the_wallboard_tells_an_unreachable_redis_from_a_dropped_feed(deps, cloc
     page.unroute("**/api/acd/stream")
     expect(banner).to_be_hidden(timeout=10_000)
     expect(page.locator("#wb-status")).to_have_text("live")
+
+
+def test_a_softphone_registered_again_after_a_break_reannounces(desk, page, deps):
+    """Redis lost its data while the page heard nothing (no event, the feed still open):
+    the softphone coming back is enough. Its device's events are emitted as Twilio.Device
+    and SimDevice emit them (this server mounts no carrier for the device to reach)."""
+    page.click("#ad-available")
+    expect(page.locator("#ad-state")).to_have_text("Available")
+    page.wait_for_function("window.agentPhone.handle && window.agentPhone.handle.device")
+    page.evaluate("window.agentPhone.handle.device.emit('registered')")
+    page.evaluate("window.agentPhone.handle.device.emit('unregistered')")  # the break
+    deps.redis.flushall()
+    deps.redis.set(desk.keys.epoch, "rebuilt elsewhere")  # no rebuild here, no event
+    time.sleep(0.5)
+    assert amy(desk) is None
+    page.evaluate("window.agentPhone.handle.device.emit('registered')")  # back
+    amy_becomes(desk, "available")
