@@ -13,10 +13,9 @@ a new one (SET NX: exactly one wins) and rebuilds, in this order:
 * the calls bridged to an agent go back as connected, their agent busy on them: a Call row
   that has not ended, whose agent the row names (set when the agent's phone answers; else
   the agent who accepted its last offer, routing_offers), and whose conference the carrier
-  has in progress. Their end then
-  counts as any call's (the Call row's talk time, the agent's wrap-up). The agent's leg is
-  not known again (the carrier is not asked for the conference's participants): the agent's
-  in-call controls need the page to rejoin;
+  has in progress. Their end then counts as any call's (the Call row's talk time, the
+  agent's wrap-up). The agent's leg is not known again (the carrier is not asked for the
+  conference's participants): the agent's in-call controls need the page to rejoin;
 * today's counters the wallboard shows are recounted from SQL (routing_waits, calls): the
   durable truth, never the few seconds of counting Redis did since the loss; so are the
   agents' calls and talk of the day (their state stays offline, not heard from since:
@@ -70,7 +69,7 @@ def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
 
 
 def ensure(deps: Any) -> bool:
-    """The epoch is there (one GET), else rebuilt now; for a web process about to route."""
+    """The epoch is there (one EXISTS), else rebuilt now; for a web process about to route."""
     if deps.router.redis.exists(deps.router.keys.epoch):
         return False
     return epoch_lost(deps, consumer="web")
@@ -100,11 +99,15 @@ def rebuild(deps: Any, *, consumer: str = "recovery") -> dict[str, int]:
     )
     router.redis.xadd(router.keys.events, {"e": event}, maxlen=10_000, approximate=True)
     router.redis.publish(router.keys.events, event)
-    log.warning(
-        "Redis had lost the ACD's state: %d holding callers back in line, %d calls back with "
-        "their agents; agents' pages asked to re-announce",
+    log.log(
+        logging.WARNING if restored["callers"] or restored["calls"] else logging.INFO,
+        "routing state rebuilt: %d holding callers back in line, %d calls back with their "
+        "agents, %d agents' day figures, %d counters from SQL; agents' pages asked to "
+        "re-announce",
         restored["callers"],
         restored["calls"],
+        restored["agents"],
+        restored["counters"],
     )
     return restored
 
@@ -118,7 +121,8 @@ def _callers(deps: Any) -> int:
         return 0
     queues = router.queues()
     restored = 0
-    for caller in sorted(holding, key=lambda c: c.enqueued_at):
+    now = router.clock.now()
+    for caller in sorted(holding, key=lambda c: c.enqueued_at or now):
         if caller.queue not in queues or router.entry(caller.call_sid) is not None:
             continue
         try:
