@@ -262,7 +262,7 @@ def _agents(deps: Any) -> int:
     for doc, calls, talk in docs:
         router.scripts(
             "restore_agent",
-            [router.keys.agents, router.keys.counts, router.keys.events],
+            [router.keys.agents, router.keys.counts],
             [now_ms, {**doc, "calls": calls, "talk": talk}, day],
         )
     return len(docs)

@@ -3,7 +3,7 @@
 -- agent stays offline, not heard from since the rebuild (``since`` false: the desk's page
 -- posts its presence again on seeing that); an agent whose page did so first keeps its
 -- state, and its figures are set the same.
--- KEYS[1] = agents hash, KEYS[2] = counts hash, KEYS[3] = events stream
+-- KEYS[1] = agents hash, KEYS[2] = counts hash
 -- ARGV[1] = now (ms), ARGV[2] = the agent's profile JSON {id, identity, name, skills,
 -- queues, calls, talk}, ARGV[3] = local day
 -- Returns {'ok', state}
