@@ -81,7 +81,8 @@ def agents(router: Router) -> list[dict[str, Any]]:
                 "name": doc.get("name"),
                 "state": doc.get("state"),
                 "reason": doc.get("reason") or None,
-                "since": from_ms(doc.get("since") or 0).isoformat(),
+                # None: not heard from since the router was rebuilt (routing/recovery.py)
+                "since": from_ms(doc["since"]).isoformat() if doc.get("since") else None,
                 "queues": doc.get("queues") or [],
                 "offer": doc.get("offer") or None,
                 "call": doc.get("call") or None,

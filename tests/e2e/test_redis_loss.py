@@ -230,7 +230,7 @@ def test_a_caller_arriving_first_after_the_loss_finds_the_router_rebuilt(
     assert any(b"reannounce" in f[b"e"] for _, f in deps.redis.xrange(deps.router.keys.events))
     # Ana's day on the wallboard's agent table, from SQL; not heard from since the rebuild.
     (ana,) = [a for a in snapshot.agents(deps.router) if a["id"] == agents["ana"].id]
-    assert ana["state"] == "offline" and ana["calls_today"] == 1
+    assert ana["state"] == "offline" and ana["calls_today"] == 1 and ana["since"] is None
     assert ana["talk_seconds_today"] > 20
     assert deps.router.agent(agents["ana"].id)["since"] is False  # her page re-announces
     deps.dispatcher.run(deps.router.set_presence(agents["luis"], "available").actions)
