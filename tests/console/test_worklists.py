@@ -425,9 +425,9 @@ def test_a_malformed_answer_is_a_400_naming_the_field(api, deps, clock, desk, bo
 
 
 def test_an_answer_body_must_be_a_json_object(api, desk):
-    for data in ("nonsense", "[1]"):
+    for data, error in (("nonsense", "invalid-json"), ("[1]", "invalid-input")):
         answer = api.post(ANSWER, data=data, content_type="application/json")
-        assert answer.status_code == 400 and answer.json["error"]["id"] == "invalid-input"
+        assert answer.status_code == 400 and answer.json["error"]["id"] == error
 
 
 # -------------------------------------------------------------------------------- notes
