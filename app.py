@@ -268,16 +268,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
 
     from console import init_console
+    from console.guards import init_guards
+    from console.security import init_security
+    from console.tokens import bp as tokens_bp
     from ivr.views import bp as ivr_bp
     from recording import init_recording
     from routing.views import bp as routing_bp
     from telephony.views import bp as telephony_bp
 
+    init_guards(app)  # first: the int converter and the request checks every route gets
     init_console(app)
     app.register_blueprint(telephony_bp)
     app.register_blueprint(ivr_bp)
     app.register_blueprint(routing_bp)
     init_recording(app)
+    app.register_blueprint(tokens_bp)  # /api/tokens and /admin/tokens, for admins
+    init_security(app)  # the browser's defences (CSP, framing, HSTS) on every answer
     return app
 
 
@@ -912,16 +918,70 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("username")
 @click.option("--name", default="integration", show_default=True, help="What the token is for")
+@click.option(
+    "--expires",
+    default="never",
+    show_default=True,
+    help="When it stops working: 90d, 30d, 12h, 2w, a date (2027-01-31, UTC) or never",
+)
 @_fail_clearly
-def tokens_create(username: str, name: str) -> None:
+def tokens_create(username: str, name: str, expires: str) -> None:
     """Create a token that acts as USERNAME. It is shown once, now (only a hash of it is
     kept); the other system sends it in the header "Authorization: Bearer TOKEN"."""
-    from crm_core.users import create_token, get_by_username
+    from crm_core.audit import CLI
+    from crm_core.users import create_token, get_by_username, parse_expiry
 
     d = deps()
     with d.session_factory.begin() as session:
-        _, token = create_token(session, get_by_username(session, username).id, name, d.clock)
+        user_id = get_by_username(session, username).id
+        at = parse_expiry(expires, d.clock.now())
+        _, token = create_token(session, user_id, name, d.clock, expires_at=at, actor=CLI)
     click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--user", "username", help="Only the tokens acting as this user")
+@click.option("--all", "include_revoked", is_flag=True, help="Also the revoked tokens")
+@_fail_clearly
+def tokens_list(username: str | None, include_revoked: bool) -> None:
+    """List the tokens, newest first: id, start of the token, what it is for, the user it
+    acts as, when it was made and last used (to the minute), when it expires, and whether
+    it works. Times are UTC."""
+    from crm_core.users import get_by_username, list_tokens
+
+    def at(value) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value is not None else "never"
+
+    d = deps()
+    with d.session_factory() as session:
+        user_id = get_by_username(session, username).id if username else None
+        views = list_tokens(session, user_id=user_id, include_revoked=include_revoked)
+        now = d.clock.now()
+        for v in views:
+            t = v.row
+            click.echo(
+                f"{t.id:>5}  {t.prefix}…  {t.name[:30]:<30} {v.user.username:<16} "
+                f"made {at(t.created_at)}  used {at(t.last_used_at)}  "
+                f"expires {at(t.expires_at)}  {v.state(now)}"
+            )
+        if not views:
+            click.echo("no tokens")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@_fail_clearly
+def tokens_revoke(token_id: int) -> None:
+    """Stop token TOKEN_ID (the first column of "tokens list") working, at once. It stays
+    in the list, marked revoked (with --all)."""
+    from crm_core.audit import CLI
+    from crm_core.users import revoke_token
+
+    d = deps()
+    with d.session_factory.begin() as session:
+        row, changed = revoke_token(session, token_id, d.clock, actor=CLI)
+        name = row.name
+    click.echo(f"token {token_id} ({name}) {'revoked' if changed else 'was already revoked'}")
 
 
 @cli.group()
@@ -1016,6 +1076,21 @@ def _set_hold(recording_id: int, hold: bool, reason: str | None) -> None:
         click.echo(_recording_line(r))
 
 
+# The rq worker's timing. A job whose worker died (SIGKILL, the machine lost) stays
+# "started" until its heartbeat lapses; a worker's registry cleanup then retries it (rq's
+# StartedJobRegistry cleanup, AbandonedJobError). rq's own heartbeat outlives its worker by
+# a minute and its cleanup runs every ten: a download cut short would wait that long.
+WORKER_TTL = 25  # s: rq blocks on its queues for this less 15 s, then heartbeats and cleans
+JOB_MONITORING_SECONDS = 5  # s between a running job's heartbeats
+JOB_HEARTBEAT_GRACE = 15  # s a heartbeat may be late before the job counts as abandoned
+MAINTENANCE_SECONDS = 5  # s: registry cleanup, at the worker's next wake-up after this
+
+
+def _quiet_cleanups(record: logging.LogRecord) -> bool:
+    """rq notes each cleanup at INFO: four lines every few seconds, nothing to act on."""
+    return record.levelno > logging.INFO or "cleaning" not in str(record.msg)
+
+
 @cli.command()
 @click.option("--burst", is_flag=True, help="Do the jobs waiting now, then exit")
 @click.option(
@@ -1023,22 +1098,55 @@ def _set_hold(recording_id: int, hold: bool, reason: str | None) -> None:
 )
 def worker(burst: bool, no_ticker: bool) -> None:
     """Run the background worker: it does the jobs the app queues (recording downloads,
-    the daily clean-up...) and runs the queues' timer beside it (see ticker)."""
+    the daily clean-up...) and runs the queues' timer beside it (see ticker). A job cut
+    short by a worker that died is taken up again by a running worker within a minute."""
+    import redis
     from rq import Worker
 
     from routing.ticker import Ticker
 
+    class _Worker(Worker):
+        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+            ttl = super().get_heartbeat_ttl(job, working_time) - 60  # rq adds a minute
+            return max(ttl, 0) + JOB_HEARTBEAT_GRACE
+
+        def subscribe(self) -> None:
+            """rq's, with its command listener waking every second instead of every minute:
+            stopping waits for the listener, which after the unsubscribe may sit out its
+            whole wait (a worker that took a minute to stop, now and then)."""
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(
+                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+            )
+
+    logging.getLogger("rq.worker").addFilter(_quiet_cleanups)
     d = deps()
     ticker = None if burst or no_ticker else Ticker(d).start()
     if not burst:  # the daily recording retention purge (recording/retention.py)
         from recording.retention import ensure_scheduled
 
         ensure_scheduled(d.queues["low"], d.clock.now())
+    # rq's connections on a pool of their own: rq raises the socket timeout above its
+    # blocking dequeue only for connections made after it starts, and a connection the
+    # ticker made on the app's shorter timeout would time the dequeue out ("could not
+    # connect to Redis ... Timeout reading", with back-off, while Redis is up).
+    pool = d.redis.connection_pool
+    connection = redis.Redis(
+        connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
     try:
-        Worker(list(d.queues.values()), connection=d.redis).work(burst=burst, with_scheduler=True)
+        _Worker(
+            list(d.queues),  # by name: rq makes them on its own connection
+            connection=connection,
+            worker_ttl=WORKER_TTL,
+            job_monitoring_interval=JOB_MONITORING_SECONDS,
+            maintenance_interval=MAINTENANCE_SECONDS,
+        ).work(burst=burst, with_scheduler=True)
     finally:
         if ticker is not None:
             ticker.stop()
+        connection.connection_pool.disconnect()
 
 
 @cli.command()
