@@ -1194,9 +1194,9 @@ def _serve(host: str, port: int) -> None:
 
         sim = live.from_config(d.config)
         sim_wsgi = live.make_app(sim)
-        # In one process, webhooks and the app's REST calls stay on the calling thread (the
-        # simulator's lock is re-entrant), as in the tests: over HTTP, a webhook sent under
-        # the lock would wait for a REST call that waits for the lock (an offer, a bridge).
+        # In one process, webhooks and the app's REST calls stay on the calling thread, as
+        # in the tests: no sockets between the two halves of one process. (The simulator
+        # lets go of its lock while a webhook is out, so over HTTP it works as well.)
         sim.transport = WsgiTransport(app)
         d.carrier.http.session.mount(d.config["TWILIO_API_BASE_URL"], WsgiAdapter(sim_wsgi))
         app.extensions["simulator"] = sim  # the demo's phone and traffic (console/demo.py)
