@@ -462,8 +462,17 @@
     if (chartTimer === null) chartTimer = setTimeout(loadCharts, delay);
   }
 
+  /* One refresh pending at a time; a sooner one (an event) replaces a later one (the
+   * outage poll), so a poll never holds back what an event asks for. */
+  let refreshDue = 0;
   function scheduleRefresh(delay) {
-    if (refreshTimer === null) refreshTimer = setTimeout(refresh, delay || REFRESH_DEBOUNCE_MS);
+    const due = Date.now() + (delay || REFRESH_DEBOUNCE_MS);
+    if (refreshTimer !== null) {
+      if (due >= refreshDue) return;
+      clearTimeout(refreshTimer);
+    }
+    refreshDue = due;
+    refreshTimer = setTimeout(refresh, due - Date.now());
   }
 
   // ------------------------------------------------------------------ the stream
