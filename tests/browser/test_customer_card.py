@@ -3,8 +3,7 @@ nobody knows: "Unknown caller", add the details (a bad ZIP code is refused next 
 field), save, see the name and the timeline entry, and be offered a merge with the
 customer who has the same e-mail; confirm it and every row is on the caller's record.
 
-The desk mounts the card in #ad-customer-card; if this copy of the desk does not, the test
-mounts it there itself (CustomerCard.mount, as the desk would)."""
+The desk mounts the card in #ad-customer-card once the call is connected."""
 
 from __future__ import annotations
 
@@ -25,36 +24,12 @@ from tests.browser.conftest import login
 CALLER = "+13135550142"
 LIVE = 2000
 
-MOUNT = """() => {
-  const host = document.getElementById("ad-customer-card");
-  if (host && host.querySelector(".cc")) return "desk";
-  const load = (tag, attrs) => new Promise((done, fail) => {
-    const node = Object.assign(document.createElement(tag), attrs);
-    node.onload = done; node.onerror = fail; document.head.append(node);
-  });
-  const base = "/console/desk/";
-  return (async () => {
-    if (!document.querySelector('link[href$="customer-card.css"]'))
-      await load("link", { rel: "stylesheet", href: base + "customer-card.css" });
-    if (!window.Fmt) await load("script", { src: base + "format.js" });
-    if (!window.ConsoleApi) await load("script", { src: base + "api.js" });
-    if (!window.CustomerCard) await load("script", { src: base + "customer-card.js" });
-    const pop = await (await fetch("/api/agents/me/screen-pop")).json();
-    let target = document.getElementById("ad-customer-card");
-    if (!target) {
-      target = document.createElement("div");
-      target.id = "ad-customer-card";
-      target.style.width = "420px";
-      document.getElementById("desk").append(target);
-    }
-    window.__card = window.CustomerCard.mount(target, {
-      customerId: pop.customer ? pop.customer.id : null, callSid: pop.call_sid,
-      phone: pop.phone, api: window.ConsoleApi.client("/api/me"),
-      onChange: (c) => { (window.__changes = window.__changes || []).push(c.name); },
-    });
-    return "test";
-  })();
-}"""
+
+def desk_card(page):
+    """The card the desk mounted for the call (exactly one)."""
+    card = page.locator("#ad-customer-card .cc")
+    expect(card).to_have_count(1, timeout=5000)
+    return card
 
 
 @pytest.fixture
@@ -125,9 +100,7 @@ def on_a_call(drained, page, deps, clock, api, caller_name):
 
 def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, page, deps):
     caller_id, maria_id = on_a_call
-    page.wait_for_function("() => window.Fmt && window.ConsoleApi")
-    mounted_by = page.evaluate(MOUNT)
-    card = page.locator("#ad-customer-card .cc")
+    card = desk_card(page)
     expect(card.locator(".cc-name")).to_have_text("Unknown caller", timeout=LIVE)
     expect(card.locator(".cc-facts")).to_contain_text("(313) 555-0142")
 
@@ -161,10 +134,7 @@ def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, pa
 
     expect(card.locator(".cc-name")).to_have_text("Maria Gonzalez", timeout=LIVE)
     # onChange(customer) told the page: the desk re-reads its pop and names the caller.
-    if mounted_by == "test":
-        assert page.evaluate("() => window.__changes") == ["Maria Gonzalez"]
-    else:
-        expect(page.locator("#ad-call-name")).to_have_text("Maria Gonzalez", timeout=LIVE)
+    expect(page.locator("#ad-call-name")).to_have_text("Maria Gonzalez", timeout=LIVE)
     facts = card.locator(".cc-facts")
     expect(facts).to_contain_text("Spanish")
     expect(facts).to_contain_text("02134")
@@ -213,9 +183,7 @@ def test_an_unknown_caller_is_added_saved_and_merged_from_the_card(on_a_call, pa
 @pytest.mark.parametrize("caller_name", ["Mary"])
 def test_a_number_another_customer_has_offers_the_merge_then_saves_the_rest(on_a_call, page, deps):
     caller_id, maria_id = on_a_call
-    page.wait_for_function("() => window.Fmt && window.ConsoleApi")
-    page.evaluate(MOUNT)
-    card = page.locator("#ad-customer-card .cc")
+    card = desk_card(page)
     expect(card.locator(".cc-name")).to_have_text("Mary", timeout=LIVE)
     card.get_by_role("button", name="Edit").click()
     form = card.locator("form.cc-form")
