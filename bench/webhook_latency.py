@@ -150,6 +150,11 @@ ROW_NAMES = {
 # one scenario's requests (a status callback completing the call) never change another's.
 REPLAYED_CALL = {"voice": 1, "status": 1, "mixed": 1, "menu": 2, "hold": 3}
 PROBE_CALL = {"voice": 0, "status": 0, "mixed": 0, "menu": 4, "hold": 5}
+# A replayed final status callback completes its call, and the app refuses a voice request
+# for a call that has ended (as Twilio never sends one): replayed, the status callbacks are
+# of a twin call, so voice and mixed keep replaying a call that is still coming in. (With
+# --unique-calls each call gets its voice request, then its status callback, as in life.)
+STATUS_TWIN = 50
 FIRST_POOL_CALL = 100
 # What the answers must say (preflight): the menu's <Gather action>, the sales sub-menu's,
 # and the hold loop's position ("Your place in line is 1", scripts/library/acd_hold.yaml;
@@ -277,14 +282,25 @@ def sign(base_url: str, path: str, params: dict[str, str]) -> SignedRequest:
     return SignedRequest(path, signature, urlencode(params))
 
 
+def replayed(path: str, n: int) -> dict[str, str]:
+    """The request of a replayed call: the status callback of its twin (``STATUS_TWIN``)."""
+    return PARAMS[path](n + STATUS_TWIN if path == STATUS else n)
+
+
 def request_file(
-    directory: Path, name: str, base_url: str, paths: tuple[str, ...], calls: list[int]
+    directory: Path,
+    name: str,
+    base_url: str,
+    paths: tuple[str, ...],
+    calls: list[int],
+    unique: bool = False,
 ) -> tuple[Path, list[SignedRequest]]:
     """One line per request, in the order wrk sends them: for each call, each path."""
     requests = []
     for n in calls:
         for path in paths:
-            requests.append(sign(base_url, path, PARAMS[path](n)))
+            params = PARAMS[path](n) if unique else replayed(path, n)
+            requests.append(sign(base_url, path, params))
     file = directory / f"{name}.requests"
     file.write_text("".join(r.line() for r in requests))
     return file, requests
@@ -826,7 +842,7 @@ def probe(server: Server, scenario: str = "voice") -> list[SignedRequest]:
     scenario's requests (voice and status for the first three)."""
     n = PROBE_CALL[scenario]
     paths = SCENARIOS[scenario] if scenario in ("menu", "hold") else (VOICE, STATUS)
-    return [sign(server.base_url, path, PARAMS[path](n)) for path in paths]
+    return [sign(server.base_url, path, replayed(path, n)) for path in paths]
 
 
 def measure(
@@ -843,7 +859,8 @@ def measure(
             numbers = [REPLAYED_CALL[scenario]]  # the same call, every time
         numbers_used += numbers if seconds > 0 else []
         phases[phase] = (seconds, *request_file(tmp, f"{scenario}-{server.name}-{phase}",
-                                                 server.base_url, paths, numbers))  # fmt: skip
+                                                 server.base_url, paths, numbers,
+                                                 args.unique_calls))  # fmt: skip
     before = counts(engine) if server.name == "app" else {}
     if server.name == "app":  # menu: the calls came in; hold: they wait in the sales queue
         prepare_calls(server, scenario, numbers_used, prepared)
