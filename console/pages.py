@@ -38,6 +38,7 @@ NAV = (
     ("pages.wallboard", "Wallboard", ("supervisor", "admin")),
     ("qa.qa_page", "QA review", ("supervisor", "admin")),
     ("qa.my_scores_page", "My QA scores", ("agent",)),
+    ("tokens.tokens_page", "API tokens", ("admin",)),
 )
 ROLE_WORDS = {"agent": "Agent", "supervisor": "Supervisor", "admin": "Administrator"}
 DEFAULT_BRAND = "Call center"

@@ -101,7 +101,8 @@
 
   function start() {
     $("tk-user").replaceChildren(...settings.users.map((u) => node("option",
-      { value: u.username }, `${u.display_name} (${u.username}, ${Fmt.label(u.role)})`)));
+      { value: u.username }, u.display_name === u.username ? `${u.display_name} · ${Fmt.label(u.role)}`
+        : `${u.display_name} (${u.username}) · ${Fmt.label(u.role)}`)));
     $("tk-form").addEventListener("submit", create);
     $("tk-rows").addEventListener("click", revoke);
     $("tk-show-revoked").addEventListener("change", load);

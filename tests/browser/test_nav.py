@@ -48,11 +48,16 @@ def test_an_agent_sees_the_desk_and_their_scores_never_the_wallboard(page, peopl
     assert page.evaluate(BAR_FITS) == []
 
 
-@pytest.mark.parametrize(("username", "word"), [("sue", "Supervisor"), ("ada", "Administrator")])
-def test_supervisors_and_admins_see_the_wallboard_and_qa_review(page, people, username, word):
+@pytest.mark.parametrize(
+    ("username", "word", "extra"),
+    [("sue", "Supervisor", []), ("ada", "Administrator", ["API tokens"])],
+)
+def test_supervisors_and_admins_see_the_wallboard_and_qa_review(
+    page, people, username, word, extra
+):
     page.set_viewport_size({"width": 1366, "height": 768})
     login(page, username, next_path="/wallboard")
-    assert links(page) == ["Agent desk", "Wallboard", "QA review"]
+    assert links(page) == ["Agent desk", "Wallboard", "QA review", *extra]
     expect(page.locator("#nav-wallboard")).to_have_attribute("aria-current", "page")
     expect(page.locator("#nav-user .role")).to_have_text(word)
     assert page.evaluate(BAR_FITS) == []
