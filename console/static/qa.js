@@ -21,19 +21,7 @@
   const state = { cards: {}, recording: null, saving: false };
   const $ = (id) => document.getElementById(id);
 
-  function node(tag, attrs, ...children) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined) continue;
-      if (k === "class") n.className = v;
-      else n.setAttribute(k, v);
-    }
-    for (const c of children) {
-      if (c === null || c === undefined) continue;
-      n.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return n;
-  }
+  const node = window.Dom.node; // dom.js
 
   const url = (template, id) => template.replace("ID", encodeURIComponent(id));
   const when = (iso) => Fmt.time(iso);

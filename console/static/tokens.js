@@ -19,19 +19,7 @@
     "user deactivated": "User deactivated",
   };
 
-  function node(tag, attrs, ...children) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined) continue;
-      if (k === "class") n.className = v;
-      else n.setAttribute(k, v);
-    }
-    for (const c of children) {
-      if (c === null || c === undefined) continue;
-      n.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return n;
-  }
+  const node = window.Dom.node; // dom.js
 
   function when(iso, none) {
     return iso ? node("time", { datetime: iso, title: iso }, Fmt.when(iso)) : none;
