@@ -68,6 +68,18 @@ def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
     return True
 
 
+def epoch_set_at(deps: Any) -> datetime | None:
+    """When the current epoch was set (a first start or the last rebuild), or None: not set
+    yet, or not readable. The epoch's value starts with that time (``epoch_lost``)."""
+    raw = deps.router.redis.get(deps.router.keys.epoch)
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw.decode(errors="replace").split(" ", 1)[0])
+    except (ValueError, TypeError):
+        return None
+
+
 def ensure(deps: Any) -> bool:
     """The epoch is there (one EXISTS), else rebuilt now; for a web process about to route."""
     if deps.router.redis.exists(deps.router.keys.epoch):

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import bindparam, exists, select
@@ -197,19 +197,14 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
 
 def _agents_may_be_returning(d, queue_name: str) -> bool:
     """Whether an empty queue may only mean agents not re-announced yet: Redis lost the
-    router's state moments ago (its epoch, whose value starts with the time it was set by
-    routing/recovery.py, is younger than ``EMPTY_AFTER_REBUILD``), and agents took this
-    queue's calls within the hour before (SQL, which the loss did not touch). A first start
-    of the installation, with nobody at work yet, is not such a moment."""
-    raw = d.router.redis.get(d.router.keys.epoch)
-    if not raw:
+    router's state moments ago (its epoch is younger than ``EMPTY_AFTER_REBUILD``), and
+    agents took this queue's calls within the hour before (SQL, which the loss did not
+    touch). A first start of the installation, with nobody at work yet, is not such a
+    moment."""
+    since = recovery.epoch_set_at(d)
+    if since is None:
         return False  # not set (no ticker ran yet): nothing was lost that we know of
-    try:
-        since = datetime.fromisoformat(raw.decode(errors="replace").split(" ", 1)[0])
-        age = (d.clock.now() - since).total_seconds()
-    except (ValueError, TypeError):
-        return False
-    if not 0 <= age < EMPTY_AFTER_REBUILD:
+    if not 0 <= (d.clock.now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
         return False
     with d.read_session_factory() as session:
         return session.scalar(_RECENTLY_ANSWERED, {"queue": queue_name, "after": since - HOUR})
