@@ -396,6 +396,7 @@ def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana, scree
     expect(tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')).to_be_visible(
         timeout=LIVE
     )
+    expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.name')).to_be_visible()
     size = lambda sel: page.eval_on_selector(sel, "e => parseFloat(getComputedStyle(e).fontSize)")  # noqa: E731
     normal = size(".wb-tile .waiting"), size("#wb-agents td.name")
     assert page.locator("header.site").is_visible()
@@ -404,6 +405,7 @@ def test_tv_mode_enlarges_the_type_and_hides_the_controls(page, busy, ana, scree
     expect(tile(page, "sales").locator('.wb-callers li[data-entry="CA2"]')).to_be_visible(
         timeout=LIVE
     )
+    expect(page.locator(f'#wb-agents tr[data-agent="{ana}"] td.name')).to_be_visible()
     large = size(".wb-tile .waiting"), size("#wb-agents td.name")
     assert large[0] >= 1.3 * normal[0] and large[1] >= 1.3 * normal[1], (normal, large)
     assert large[1] >= 20  # a name readable from across the room on a 1080p screen
