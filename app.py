@@ -104,6 +104,14 @@ class Deps:
     dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
     scripts: Library | None = None  # the call-script library (scripts/), reloaded on change
     holidays: HolidayCache | None = None  # holidays near a day, re-read every few seconds
+    provides: dict[type, Any] = field(default_factory=dict)  # type → instance (need())
+
+    def get(self, kind: type) -> Any:
+        """The instance filed under ``kind`` (telephony.context.need)."""
+        try:
+            return self.provides[kind]
+        except KeyError:
+            raise LookupError(f"the app provides no {kind.__name__}") from None
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
@@ -231,6 +239,26 @@ def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None =
         caller_id=config.get("TWILIO_CALLER_ID") or DEMO_NUMBER,
         gate=Gate(deps.session_factory, config["DEFAULT_TIME_ZONE"]),
         on_wrapped=functools.partial(_record_wrap, deps.session_factory, deps.clock),
+    )
+    import redis as redis_module
+
+    from crm_core.clock import Clock
+    from crm_core.hours import HolidayCache as Holidays
+    from routing.offers import Dispatcher as DispatcherType
+    from routing.service import Router as RouterType
+    from scripts import Library as LibraryType
+    from telephony.carrier import Carrier as CarrierType
+
+    deps.provides.update(
+        {
+            Clock: deps.clock,
+            redis_module.Redis: deps.redis,
+            CarrierType: deps.carrier,
+            RouterType: deps.router,
+            DispatcherType: deps.dispatcher,
+            LibraryType: deps.scripts,
+            Holidays: deps.holidays,
+        }
     )
     return deps
 
