@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from flask import current_app, request
+
 from crm_core.errors import InvalidPhone
 from crm_core.models import CallDirection, CallStatus
 from crm_core.phones import normalize_phone
@@ -135,6 +137,12 @@ class CallEvent:
             direction = "outbound-dial"
         values["direction"] = _enum(CallDirection, direction)
         return cls(**values)
+
+    @classmethod
+    def from_request(cls) -> CallEvent:
+        """The current webhook's form, its numbers read in the app's default region: the one
+        way a view builds its ``CallEvent``, so no view picks the region (or the form) itself."""
+        return cls.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

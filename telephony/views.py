@@ -21,23 +21,19 @@ def _deps():
     return current_app.extensions["callcenter"]
 
 
-def _event() -> CallEvent:
-    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
-
-
 @bp.post("/voice/status")
 @callback_webhook
 def status() -> None:
     d = _deps()
     with d.session_factory.begin() as session:
-        service.apply_status(session, _event(), d.clock)
+        service.apply_status(session, CallEvent.from_request(), d.clock)
 
 
 @bp.post("/voice/fallback")
 @voice_webhook
 def fallback() -> str:
     """Twilio could not fetch or run our TwiML: keep the error, and still take a message."""
-    event = _event()
+    event = CallEvent.from_request()
     d = _deps()
     with d.session_factory.begin() as session:
         service.record_error(
@@ -58,7 +54,7 @@ def fallback() -> str:
 @voice_webhook
 def voicemail_recorded() -> str:
     """The action of every voicemail ``<Record>``: the message becomes a task."""
-    event = _event()
+    event = CallEvent.from_request()
     d = _deps()
     response = VoiceResponse()
     with d.session_factory.begin() as session:
