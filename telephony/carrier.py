@@ -21,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from telephony.errors import CarrierFailed
 
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 RECORDING_EVENTS = ("completed", "absent")
@@ -75,6 +77,21 @@ class CarrierError(Exception):
         return f"{self.operation} failed ({answer}): {self.message}" + (
             f" [{where}]" if where else ""
         )
+
+
+R = TypeVar("R")
+
+
+def attempt(operation: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """``operation(*args, **kwargs)`` for a person's request: its result, or, when the
+    carrier refuses, ``CarrierFailed`` (502, "carrier-failed") carrying the carrier's reason.
+    The one translation of a carrier failure into an answer, for every package that steers
+    calls on someone's behalf; code that expects a failure (a leg already gone) catches
+    ``CarrierError`` itself instead."""
+    try:
+        return operation(*args, **kwargs)
+    except CarrierError as exc:
+        raise CarrierFailed(f"the carrier refused: {exc}") from exc
 
 
 class CarrierNotFound(CarrierError):
