@@ -1,4 +1,5 @@
 """The ACD's TwiML flow: a caller holds, an agent's softphone rings, both meet in a conference.
+Its URLs are the table in routing/urls.py.
 
 1. ``POST /twilio/acd/enqueue?queue=sales[&priority=vip][&needs=spanish:5]`` (where the IVR
    sends a caller): the router takes the call; the caller holds in ``<Enqueue waitUrl>``.
@@ -43,7 +44,8 @@ from recording import consent as recording_consent
 from recording import control as recording
 from routing import ending, recovery
 from routing.handover import late_end
-from routing.offers import (
+from routing.service import Priority
+from routing.urls import (
     AGENT_ANSWERED,
     AGENT_STATUS,
     BRIDGE,
@@ -51,13 +53,12 @@ from routing.offers import (
     CONFERENCE,
     DIGITS,
     DONE,
+    ENQUEUE,
     HOLD,
     HOLD_KEY,
     LEFT,
     OVERFLOW,
-    PREFIX,
 )
-from routing.service import Priority
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, public, voicemail_document
 from telephony.webhooks import UNREACHABLE, callback_webhook, voice_webhook
@@ -219,7 +220,7 @@ _RECENTLY_ANSWERED = select(
 )
 
 
-@bp.post(f"{PREFIX}/enqueue")
+@bp.post(ENQUEUE)
 @voice_webhook
 def enqueue() -> str:
     event = _event()
