@@ -19,6 +19,7 @@ from crm_core.clock import Clock
 from telephony.simulator.conference import Conferences
 from telephony.simulator.dial import Dial
 from telephony.simulator.dial_queue import DialQueue
+from telephony.simulator.errors import SimulationError
 from telephony.simulator.messaging import Messaging
 from telephony.simulator.model import (
     API_VERSION,
@@ -30,7 +31,6 @@ from telephony.simulator.model import (
     SimCall,
     SimConference,
     SimQueue,
-    SimulationError,
     Transcription,
     sid,
 )

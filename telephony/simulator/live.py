@@ -22,7 +22,8 @@ from flask import Flask, jsonify, request
 
 from crm_core.clock import SystemClock
 from telephony.carrier import DEMO_NUMBER
-from telephony.simulator.engine import SimulationError, Simulator
+from telephony.simulator.engine import Simulator
+from telephony.simulator.errors import SimulationError
 from telephony.simulator.rest import error, make_rest_app
 from telephony.simulator.softphones import with_softphones
 from telephony.simulator.transport import HttpTransport

@@ -21,7 +21,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from telephony.messaging import HELP, OPT_IN, OPT_OUT
-from telephony.simulator.model import API_VERSION, SimulationError, absolute, sid
+from telephony.simulator.errors import SimulationError, Unsubscribed
+from telephony.simulator.model import API_VERSION, absolute, sid
 
 STOPPED = (
     "You have successfully been unsubscribed. You will not receive any more messages from "
@@ -33,13 +34,6 @@ STARTED = (
 )
 HELPED = "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
 MAX_REDIRECTS = 10
-
-
-class Unsubscribed(Exception):
-    """Twilio's error 21610: the recipient texted STOP to this number."""
-
-    code = 21610
-    message = "Attempt to send to unsubscribed recipient"
 
 
 class Messaging:

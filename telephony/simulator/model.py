@@ -25,10 +25,6 @@ TRANSCRIBE_MIN_SECONDS = 2  # exclusive
 TRANSCRIBE_MAX_SECONDS = 120  # inclusive
 
 
-class SimulationError(Exception):
-    pass
-
-
 def sid(prefix: str) -> str:
     """A new SID as Twilio mints them: two letters and 32 random lowercase hex digits.
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
+from telephony.simulator.errors import SimulationError
 from telephony.simulator.model import (
     API_VERSION,
     RECORDING_LENGTH_OUT_OF_RANGE,
@@ -38,7 +39,6 @@ from telephony.simulator.model import (
     Record,
     Recording,
     SimCall,
-    SimulationError,
     Transcription,
     sid,
 )

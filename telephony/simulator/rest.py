@@ -26,12 +26,11 @@ from telephony.simulator.engine import (
     API_VERSION,
     Recording,
     SimCall,
-    SimulationError,
     Simulator,
     sid,
 )
+from telephony.simulator.errors import SimulationError, Unsubscribed
 from telephony.simulator.media import ENCODERS, MEDIA_TYPES
-from telephony.simulator.messaging import Unsubscribed
 from telephony.simulator.model import Participant, delta
 
 PREFIX = f"/{API_VERSION}/Accounts/<account>"
