@@ -218,7 +218,7 @@ def build_pop(
     customer = _customer(session, call, phone, region)
     waited, enqueued_at = _waited(router, entry, call, state["now"])
     queue_name = entry.get("queue") or (call.queue if call is not None else None)
-    queue = router._queues().get(queue_name) if queue_name else None
+    queue = router.queues().get(queue_name) if queue_name else None
     ivr_path = call.ivr_path if call is not None else None
     default_zone = (queue.time_zone if queue is not None else None) or default_zone
     pop: dict[str, Any] = {

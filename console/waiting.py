@@ -30,7 +30,7 @@ LIMIT = 20  # callers shown per queue; the tile's count says how many there are 
 
 
 def waiting(router) -> dict[str, list[dict[str, Any]]]:
-    now_ms, _ = router._now()
+    now_ms, _ = router.now()
     names = sorted(router.queues())
     r, keys = router.redis, router.keys
     pipe = r.pipeline(transaction=False)

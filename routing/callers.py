@@ -44,7 +44,7 @@ class Callers:
         for skill, level in needs.items():
             if not 1 <= level <= MAX_LEVEL:
                 raise InvalidInput(f"skill {skill} level must be 1..{MAX_LEVEL}", field="needs")
-        now, _ = self._now()
+        now, _ = self.now()
         entry = {
             "id": entry_id,
             "call_sid": call_sid or False,
@@ -64,7 +64,7 @@ class Callers:
         entry = self.entry(entry_id)
         if entry is None:
             return Outcome("gone")
-        config = self._queues().get(entry["queue"])
+        config = self.queues().get(entry["queue"])
         if config is None:
             return Outcome(entry["state"])
         return self._enqueue(config, entry, "retry", False)
@@ -72,7 +72,7 @@ class Callers:
     def _enqueue(self, config: QueueConfig, entry: dict, mode: str, empty_check: bool) -> Outcome:
         needs = entry.get("need") or {}
         ring_all = str(config.strategy) == "ring_all"
-        now, day = self._now()
+        now, day = self.now()
         reply = self.scripts(
             "enqueue",
             [
@@ -132,7 +132,7 @@ class Callers:
 
     def keep_place(self, entry_id: str, phone: str) -> bool:
         """Callback-in-queue: the caller hangs up, the entry waits on as a callback."""
-        now, _ = self._now()
+        now, _ = self.now()
         reply = self.scripts(
             "keep_place", [self.keys.entries, self.keys.events], [now, entry_id, phone]
         )
@@ -142,9 +142,9 @@ class Callers:
         """The agent answered the offer. State "connected", or "gone" (caller left, offer
         withdrawn): then the agent's leg should be told so and hung up."""
         entry = self.entry(entry_id)
-        config = self._queues().get(entry["queue"]) if entry else None
+        config = self.queues().get(entry["queue"]) if entry else None
         sl = (config.service_level_seconds if config else 20) * 1000
-        now, day = self._now()
+        now, day = self.now()
         reply = self.scripts(
             "accept",
             [
@@ -185,7 +185,7 @@ class Callers:
             entry = self.entry(entry_id)
             sig = entry["sig"] if entry else ""
             queue = entry["queue"] if entry else ""
-            now, _ = self._now()
+            now, _ = self.now()
             reply = self.scripts(
                 "release",
                 [
@@ -220,7 +220,7 @@ class Callers:
             entry = self.entry(entry_id)
             if entry is None:
                 return Outcome("noop")
-            now, day = self._now()
+            now, day = self.now()
             reply = self.scripts(
                 "caller_gone",
                 [
@@ -250,7 +250,7 @@ class Callers:
         entry = self.entry(entry_id)
         if entry is None:
             return Outcome("noop")
-        config = self._queues().get(entry["queue"])
+        config = self.queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         if wrap == 0 and config is not None and config.disposition_required:
             wrap = 1  # held in wrap-up until the disposition is saved, even with no wrap time
@@ -261,7 +261,7 @@ class Callers:
                 again = config.callback_retry_minutes * 60_000
             else:
                 gave_up = True
-        now, day = self._now()
+        now, day = self.now()
         reply = self.scripts(
             "call_ended",
             [

@@ -16,7 +16,7 @@ class Deadlines:
     def tick(self, *, limit: int = 200) -> list[Action]:
         """Handle every deadline that is due: offer timeouts, wrap-up ends, escalations, max
         waits. Safe with any number of tickers: each deadline is claimed by one."""
-        now, _ = self._now()
+        now, _ = self.now()
         due = self.scripts("claim_due", [self.keys.deadlines], [now, limit])
         actions: list[Action] = []
         for item in due:
@@ -34,7 +34,7 @@ class Deadlines:
             outcome = self.release(int(agent_id), entry_id, "timeout")
             if outcome.state == "noop":
                 return []
-            profile = self._profile(agent_id)
+            profile = self.profile(agent_id)
             cancel = Action("cancel", entry_id, int(agent_id), profile.identity if profile else "")
             return [cancel, *outcome.actions]
         if kind == "wrap":
@@ -42,7 +42,7 @@ class Deadlines:
                 # Looked at again shortly, so an outcome saved by any path frees the agent
                 # (the outcome API frees them at once). Left over if the agent leaves
                 # wrap-up meanwhile, it finds nobody in wrap-up and does nothing.
-                now, _ = self._now()
+                now, _ = self.now()
                 self.redis.zadd(self.keys.deadlines, {f"wrap|{rest}": now + HELD_RECHECK_MS})
                 log.info("agent %s stays in wrap-up: the disposition is not saved", rest)
                 return []
@@ -60,7 +60,7 @@ class Deadlines:
         entry = self.entry(entry_id)
         if entry is None or entry["state"] == "connected":
             return []
-        config = self._queues().get(entry["queue"])
+        config = self.queues().get(entry["queue"])
         if config is None or not config.escalation_relax_levels:
             return []
         relax = config.escalation_relax_levels
@@ -71,7 +71,7 @@ class Deadlines:
     def _requeue(self, entry_id: str, needs: dict[str, int] | None) -> list[Action]:
         """New needs (aging), or the same (a scheduled callback waits again); then a try."""
         entry = self.entry(entry_id)
-        config = self._queues().get(entry["queue"]) if entry else None
+        config = self.queues().get(entry["queue"]) if entry else None
         if entry is None or config is None:
             return []
         needs = entry["need"] if needs is None else needs
@@ -79,7 +79,7 @@ class Deadlines:
         again = 0
         if new_sig != entry["sig"] and any(lvl > 1 for lvl in needs.values()):
             again = (config.escalation_after_seconds or 0) * 1000
-        now, _ = self._now()
+        now, _ = self.now()
         reply = self.scripts(
             "requeue",
             [

@@ -51,11 +51,11 @@ class Handover:
         entry = self.entry(entry_id)
         if entry is None:
             raise NotFound("That call is no longer going on.", field="call")
-        config = self._queues().get(entry["queue"])
+        config = self.queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         timeout = (config.offer_timeout_seconds if config else 15) * 1000
         strategy = str(config.strategy) if config else "longest_idle"
-        now, day = self._now()
+        now, day = self.now()
         reply = self.scripts(
             "handover",
             [

@@ -157,7 +157,7 @@ def _calls(deps: Any) -> int:
     """The calls SQL says an agent took and that have not ended, which the carrier still has
     in conference: connected again, their agent busy."""
     router = deps.router
-    now_ms, day = router._now()
+    now_ms, day = router.now()
     restored = 0
     for entry, doc in _taken_calls(deps):  # read first: no session held over the carrier
         if router.entry(entry["id"]) is not None:
@@ -256,7 +256,7 @@ def _taken_calls(deps: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
 def _agents(deps: Any) -> int:
     """Every agent who took calls today gets the day's calls and talk back (from SQL)."""
     router = deps.router
-    now_ms, day = router._now()
+    now_ms, day = router.now()
     start, end = _day(router)
     with deps.read_session_factory() as session:
         rows = session.execute(
@@ -296,7 +296,7 @@ def recount(deps: Any) -> int:
     waits of today (routing_waits), the talk of today's calls, and the callers in the
     router now who have not been answered yet (entered, not ended). Returns how many."""
     router = deps.router
-    _, day = router._now()
+    _, day = router.now()
     start, end = _day(router)
     queues = router.queues()
     values: dict[str, int] = {}
@@ -334,7 +334,7 @@ def recount(deps: Any) -> int:
         entry = json.loads(raw)
         if entry.get("state") in ("waiting", "offered", "scheduled") and not entry.get("transfer"):
             add(f"{entry['queue']}|entered", 1)
-    now_ms, _ = router._now()
+    now_ms, _ = router.now()
     router.scripts("restore_stats", [router.keys.stats(day)], [now_ms, values])
     return len(values)
 

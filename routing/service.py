@@ -78,7 +78,8 @@ class Router(Callers, Deadlines, Handover):
         self.clock = clock
         self.keys = keys or Keys()
         self.scripts = Scripts(connection)
-        self._queues = queues
+        # Every queue's configuration by name, active or not (cached; see config.py)
+        self.queues = queues
         self.max_misses = max_misses
         self.zone = ZoneInfo(time_zone)
         # CallSid → the call's outcome is not saved yet (from SQL; None: never held)
@@ -87,12 +88,8 @@ class Router(Callers, Deadlines, Handover):
         self._sigver = "0"
 
     # ------------------------------------------------------------------ configuration
-    def queues(self) -> Mapping[str, QueueConfig]:
-        """Every queue's configuration by name, active or not (cached; see config.py)."""
-        return self._queues()
-
     def queue(self, name: str) -> QueueConfig:
-        config = self._queues().get(name)
+        config = self.queues().get(name)
         if config is None or not config.active:
             raise NotFound("There is no queue by that name taking calls.", field="queue")
         return config
@@ -101,11 +98,12 @@ class Router(Callers, Deadlines, Handover):
         """The active queues whose required skills the agent has, at their levels."""
         return [
             q
-            for q in self._queues().values()
+            for q in self.queues().values()
             if q.active and all(skills.get(s, 0) >= lvl for s, lvl in q.required_skills.items())
         ]
 
-    def _now(self) -> tuple[int, str]:
+    def now(self) -> tuple[int, str]:
+        """(now in the scripts' milliseconds, today's local date): what every script takes."""
         now = self.clock.now()
         return ms(now), now.astimezone(self.zone).date().isoformat()
 
@@ -183,7 +181,7 @@ class Router(Callers, Deadlines, Handover):
                                     "st": str(q.strategy),
                                 }
                             )
-            now, day = self._now()
+            now, day = self.now()
             reply = self.scripts(
                 "presence",
                 [
@@ -218,7 +216,7 @@ class Router(Callers, Deadlines, Handover):
             return self._follow(Outcome(reply[1]), reply[2:])
         raise Stale(f"presence of agent {agent.id}: state kept changing")
 
-    def _profile(self, agent_id: str | int) -> AgentProfile | None:
+    def profile(self, agent_id: str | int) -> AgentProfile | None:
         doc = self.agent(agent_id)
         if doc is None:
             return None
@@ -231,7 +229,7 @@ class Router(Callers, Deadlines, Handover):
 
     def make_ready(self, agent_id: str | int, *, expect: Iterable[str] = ("pending",)) -> Outcome:
         """Available again after the router freed the agent (or wrap-up ended)."""
-        profile = self._profile(agent_id)
+        profile = self.profile(agent_id)
         if profile is None:
             return Outcome("gone")
         return self.set_presence(profile, AgentState.AVAILABLE, expect=expect)
@@ -247,7 +245,7 @@ class Router(Callers, Deadlines, Handover):
         doc = self.agent(agent_id)
         if doc is None or doc.get("state") != AgentState.WRAP_UP or not doc.get("last_call"):
             return None
-        return doc["last_call"], self._queues().get(doc.get("last_queue") or "")
+        return doc["last_call"], self.queues().get(doc.get("last_queue") or "")
 
     def disposition_pending(self, agent_id: int | str) -> bool:
         """The agent is in wrap-up on a call of a queue with ``disposition_required`` and
@@ -268,7 +266,7 @@ class Router(Callers, Deadlines, Handover):
         """The agent's wrap-up is past its time (held there for a disposition)."""
         if not doc or doc.get("state") != AgentState.WRAP_UP or not doc.get("wrap_until"):
             return False
-        return self._now()[0] > int(doc["wrap_until"])
+        return self.now()[0] > int(doc["wrap_until"])
 
     # ------------------------------------------------------------------ supervisors
     def force_offline(self, agent: AgentProfile) -> Outcome:

@@ -16,7 +16,7 @@ STATES = [s.value for s in AgentState]
 
 
 def queues(router: Router) -> list[dict[str, Any]]:
-    now_ms, day = router._now()
+    now_ms, day = router.now()
     configs = list(router.queues().values())
     r, keys = router.redis, router.keys
     pipe = r.pipeline(transaction=False)

@@ -53,7 +53,7 @@ def demo_data(deps, clock):
             data = {"name": name, "display_name": display, "required_skills": skills}
             create_queue(s, parse(QueueIn, data | {"hours": hours, "empty_action": empty}), clock)
         assert seed(s, clock) is True
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def test_past_its_time_a_required_disposition_holds_the_agent_and_says_so(
 ):
     with deps.session_factory.begin() as s:
         s.execute(update(RoutingQueue).values(disposition_required=True))
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     _answer(page, sim)
     page.click("#ad-call-hangup")
     expect(page.locator("#ad-wrap-countdown")).to_have_text("0:30", timeout=LIVE)

@@ -125,7 +125,7 @@ def dealership(deps, clock, api):
             s, parse(LeadIn, {"customer_id": customer.id, "source_type": "website"}), clock
         )
         ids = {"customer": customer.id, "lead": lead.id, "stage": lead.stage.value}
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     ids["amy"], _ = api.user("agent", username="amy", display_name="Amy", skills={"sales": 5})
     ids["sue"], _ = api.user("supervisor", username="sue", display_name="Sue")
     return ids

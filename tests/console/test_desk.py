@@ -483,7 +483,7 @@ def test_the_pop_names_the_queue_the_menu_and_the_dealerships_zone(api, deps, cl
             ),
             clock,
         )
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     _, lead_id = add_customer(deps, clock)
     add_call(deps, clock, "CA1", CALLER)
     add_call(deps, clock, "CA2", STRANGER)

@@ -76,7 +76,7 @@ def call_row(deps, sid="CA1") -> Call:
 def require_disposition(deps, clock, queue="sales"):
     with deps.session_factory.begin() as s:
         update_queue(s, queue, parse(QueueUpdate, {"disposition_required": True}), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
 
 
 # ------------------------------------------------------------------------ drafts

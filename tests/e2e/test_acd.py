@@ -215,7 +215,7 @@ def test_redis_losing_its_data_is_noticed_and_the_holding_callers_rebuilt(sim, d
 def add_queue(deps, clock, **fields):
     with deps.session_factory.begin() as s:
         create_queue(s, parse(QueueIn, fields), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
 
 
 def test_max_wait_overflows_to_another_queue_keeping_the_place(sim, deps, agents, clock):
@@ -223,7 +223,7 @@ def test_max_wait_overflows_to_another_queue_keeping_the_place(sim, deps, agents
     with deps.session_factory.begin() as s:
         update = {"max_wait_seconds": 60, "overflow_action": "queue", "overflow_queue": "service"}
         update_queue(s, "sales", parse(QueueUpdate, update), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     deps.router.set_presence(agents["ana"], "away", "lunch")
     caller = sim.call(CALLER, NUMBER).wait(200).hangup()
     run(sim, deps, 10)
@@ -238,7 +238,7 @@ def test_max_wait_to_voicemail(sim, deps, agents, clock):
     with deps.session_factory.begin() as s:
         update = {"max_wait_seconds": 30, "overflow_action": "voicemail"}
         update_queue(s, "sales", parse(QueueUpdate, update), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     deps.router.set_presence(agents["ana"], "away", "lunch")
     caller = sim.call(CALLER, NUMBER).expect_say("sorry for the long wait", within=60)
     caller.expect_say("after the tone").talk(5).press("#")
@@ -253,7 +253,7 @@ def test_max_wait_to_a_callback_keeps_the_place(sim, deps, agents, clock):
     with deps.session_factory.begin() as s:
         update = {"max_wait_seconds": 30, "overflow_action": "callback"}
         update_queue(s, "sales", parse(QueueUpdate, update), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     deps.router.set_presence(agents["ana"], "away", "lunch")
     caller = sim.call(CALLER, NUMBER).expect_say("we will call you back", within=60)
     run(sim, deps, 60)

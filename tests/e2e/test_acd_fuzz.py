@@ -85,10 +85,10 @@ VALUES = st.one_of(
     query=st.dictionaries(st.sampled_from(QUERY), VALUES, max_size=4),
 )
 def test_fuzzed_acd_webhooks_never_500(app, deps, clock, path, form, query):
-    if deps.router._queues().get("sales") is None:
+    if deps.router.queues().get("sales") is None:
         with deps.session_factory.begin() as s:
             create_queue(s, parse(QueueIn, {"name": "sales", "empty_action": "wait"}), clock)
-        deps.router._queues.invalidate()
+        deps.router.queues.invalidate()
     twilio = Twilio(app.test_client())
     full = path + ("?" + urlencode(query) if query else "")
     data = MultiDict(form)

@@ -118,7 +118,7 @@ def test_cold_transfer_to_a_queue_keeps_the_place(sim, deps, signed_in, connecte
     run(sim, deps, 2)  # the caller's leg runs /twilio/acd/enqueue?queue=service
     entry = deps.router.entry(connected)
     assert entry["queue"] == "service" and entry["state"] == "waiting" and entry["t0"] == t0
-    day = deps.router._now()[1]
+    day = deps.router.now()[1]
     stats = deps.router.redis.hgetall(deps.router.keys.stats(day))
     assert b"sales|abandoned" not in stats and b"service|abandoned" not in stats
     assert stats[b"service|entered"] == b"1"

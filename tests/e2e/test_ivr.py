@@ -67,7 +67,7 @@ def queues(deps, clock):
             data = {"name": name, "display_name": display, "required_skills": skills}
             data |= {"hours": hours, "empty_action": empty}
             create_queue(s, parse(QueueIn, data), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
 
 
 @pytest.fixture
@@ -359,7 +359,7 @@ def test_a_queue_closed_in_its_own_time_zone(app, deps, agent, clock):
     """16:30 UTC: 11:30 in New York, 8:30 in Los Angeles, where this sales team works."""
     with deps.session_factory.begin() as s:
         update_queue(s, "sales", parse(QueueUpdate, {"time_zone": "America/Los_Angeles"}), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     clock.set(datetime(2026, 1, 5, 16, 30, tzinfo=UTC))
     sim = make_sim(app, deps, clock)
     caller = sim.call(CALLER, NUMBER).expect_say("press 1").press("1")

@@ -19,7 +19,7 @@ service, signed_in, connected = test_incall.service, test_incall.signed_in, test
 
 
 def stats(deps):
-    day = deps.router._now()[1]
+    day = deps.router.now()[1]
     raw = deps.router.redis.hgetall(deps.router.keys.stats(day))
     return {k.decode(): int(v) for k, v in raw.items()}
 

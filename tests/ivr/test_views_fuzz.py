@@ -39,7 +39,7 @@ def twilio(app, deps, clock):
         for name, display, skills, hours, empty in DEFAULT_QUEUES:
             data = {"name": name, "display_name": display, "required_skills": skills}
             create_queue(s, parse(QueueIn, data | {"hours": hours, "empty_action": empty}), clock)
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     twilio = Twilio(app.test_client())
     assert twilio.post("/twilio/voice", INBOUND).status_code == 200
     return twilio

@@ -57,6 +57,6 @@ def test_a_day_of_traffic_leaves_the_router_keys_where_they_started(sim, deps, a
     for per_call in (keys.legs, keys.entries, keys.deadlines):  # nothing left of any call
         assert evening.get(per_call, 0) == morning.get(per_call, 0) == 0, per_call
     assert evening[keys.handle_times("sales")] <= 50  # the recent handle times, capped
-    _, day = deps.router._now()
+    _, day = deps.router.now()
     for key in (deps.router.keys.stats(day), deps.router.keys.why(day)):
         assert 0 < deps.redis.ttl(key) <= 2 * 86400, key  # the day's keys end too

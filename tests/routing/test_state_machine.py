@@ -503,7 +503,7 @@ class RouterMachine(RuleBasedStateMachine):
                     target = QUEUES[entry["queue"]].overflow_queue
                     actions.extend(self.router.move(action.entry_id, target).actions)
         self.run(actions)
-        now = self.router._now()[0]
+        now = self.router.now()[0]
         due = self.connection.zrangebyscore(self.keys.deadlines, "-inf", now)
         assert due == [], f"deadlines left unswept: {due}"
 

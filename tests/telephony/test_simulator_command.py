@@ -222,7 +222,7 @@ def test_a_caller_in_the_queue_rings_the_agent_at_once_over_http(
             parse(UserIn, {"username": "ana", "password": "x" * 12, "skills": {"sales": 5}}),
             clock,
         )
-    deps.router._queues.invalidate()
+    deps.router.queues.invalidate()
     with deps.session_factory() as s:
         ana = profile(s.scalars(select(User)).one())
     deps.router.set_presence(ana, "available")
