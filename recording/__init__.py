@@ -11,9 +11,9 @@ from recording import models  # noqa: F401  (the recording tables on Base.metada
 
 def init_recording(app: Flask) -> None:
     """Each part of the package registers its own blueprint here, one line each."""
-    from recording import control_views
+    from recording import views
 
-    app.register_blueprint(control_views.bp)  # consent notice, pause/resume (control_views)
+    app.register_blueprint(views.bp)  # the called party's consent notice (webhooks)
     from recording.hooks import init_app as init_download  # POST /twilio/recording → job
 
     init_download(app)
