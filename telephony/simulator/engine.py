@@ -13,9 +13,9 @@ import itertools
 import logging
 from collections.abc import Callable
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, cast
 
-from crm_core.clock import Clock
+from telephony.simulator.clock import Clock, SettableClock
 from telephony.simulator.conference import Conferences
 from telephony.simulator.dial import Dial
 from telephony.simulator.dial_queue import DialQueue
@@ -90,7 +90,9 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.at(self.elapsed() + max(seconds, 0.0), fn, *args)
 
     def advance(self, seconds: float) -> None:
-        """Run everything due in the next ``seconds`` of simulated time (needs a ManualClock)."""
+        """Run everything due in the next ``seconds`` of simulated time (needs a clock that
+        can be set, such as a ManualClock)."""
+        clock = cast(SettableClock, self.clock)
         target = self.elapsed() + seconds
         while True:
             with self.lock:
@@ -98,10 +100,10 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
                     break
                 t, _, fn, args = heapq.heappop(self._events)
                 if t > self.elapsed():
-                    self.clock.set(self.started + _delta(t))
+                    clock.set(self.started + _delta(t))
                 fn(*args)
         if target > self.elapsed():
-            self.clock.set(self.started + _delta(target))
+            clock.set(self.started + _delta(target))
 
     def run_due(self) -> None:
         """Run what is due now (real-time mode: a thread calls this with a SystemClock)."""

@@ -20,8 +20,8 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from crm_core.clock import SystemClock
 from telephony.carrier import DEMO_NUMBER
+from telephony.simulator.clock import SystemClock
 from telephony.simulator.engine import Simulator
 from telephony.simulator.errors import SimulationError
 from telephony.simulator.rest import error, make_rest_app
