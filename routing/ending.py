@@ -1,6 +1,7 @@
 """Calls ended by someone other than the caller or the agent: a supervisor (``POST
-/api/acd/calls/<sid>/end``) or the system (the demo stopping). Also the one follow-up of any
-connected call's end (the Call row's queue, agent, wait and talk; a callback given up).
+/api/acd/calls/<sid>/end``) or the system (the demo stopping). What any connected call's end
+writes (the Call row's queue, agent, wait and talk; a callback given up) is the call's
+lifecycle's (routing/lifecycle.py).
 
 The router forgets the call first, saying who ended it, so that the hang-up's webhooks that
 follow (the Enqueue action, the conference's end) find nothing left to end and nobody counts
@@ -15,37 +16,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crm_core.calls import record_routing, unanswered_callback_task
 from crm_core.models import Call
+from routing.lifecycle import call_ended
 from routing.model import Outcome
 from telephony.carrier import CarrierError
 
 log = logging.getLogger("callcenter.routing")
 ENDERS = ("supervisor", "system")
-
-
-def call_ended(d: Any, entry_id: str, *, callback_status: str | None = None) -> Outcome:
-    """The connected call is over: the router's side (the agent wraps up), then the Call
-    row's figures, and a callback the router gave up on becomes a person's task."""
-    outcome = d.router.call_ended(entry_id, callback_status=callback_status)
-    detail = outcome.detail
-    if outcome.state == "ended" and detail.get("call_sid"):
-        # The row's figures first: a wrap-up that ends at once (none, or the agent signed
-        # out) settles the outcome of a call that must read as over.
-        with d.session_factory.begin() as session:
-            record_routing(
-                session,
-                detail["call_sid"],
-                queue=detail["queue"],
-                agent_id=detail["agent_id"],
-                wait_seconds=round(detail["waited_ms"] / 1000),
-                talk_seconds=round(detail["talked_ms"] / 1000),
-            )
-    d.dispatcher.run(outcome.actions)
-    if outcome.state == "ended" and detail.get("gave_up") and detail.get("phone"):
-        with d.session_factory.begin() as session:
-            unanswered_callback_task(session, detail["phone"], queue=detail["queue"], clock=d.clock)
-    return outcome
 
 
 def end_entry(d: Any, entry_id: str, by: str) -> Outcome:

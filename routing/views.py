@@ -42,7 +42,7 @@ from crm_core.calls import insert_call_if_new, record_routing
 from crm_core.models import Call, CallDirection, CallStatus
 from recording import consent as recording_consent
 from recording import control as recording
-from routing import ending, recovery
+from routing import lifecycle, recovery
 from routing.handover import late_end
 from routing.service import Priority
 from routing.urls import (
@@ -451,7 +451,7 @@ def overflow() -> str:
 
 
 def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:
-    ending.call_ended(_acd(), entry_id, callback_status=callback_status)
+    lifecycle.call_ended(_acd(), entry_id, callback_status=callback_status)
 
 
 def _int(raw: str | None) -> int | None:
