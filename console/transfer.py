@@ -37,7 +37,6 @@ from pydantic import Field, StrictInt
 from console.api import _body
 from console.auth import require_role
 from console.incall import (
-    ENQUEUE,
     _add_hold_time,
     _caller_leg,
     _carrier,
@@ -57,6 +56,7 @@ from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.schemas import parse
 from routing.handover import BUSY_NOW
 from routing.model import AgentState, AwayReason, Priority
+from routing.urls import ENQUEUE
 from telephony.carrier import CarrierError
 
 CONSULT_ACTIONS = ("call.consult", "call.consult_cancel", "call.consult_complete")
@@ -76,7 +76,7 @@ def _colleague(agent_id: int, *, states: tuple[str, ...], field: str):
     d = _deps()
     if agent_id == g.principal.id:
         raise Conflict("That is you; choose a colleague.", field=field)
-    other = d.router._profile(agent_id)
+    other = d.router.profile(agent_id)
     state = (d.router.agent(agent_id) or {}).get("state")
     if other is None or not other.identity or state == AgentState.OFFLINE:
         raise NotFound(BUSY_NOW["offline"], field=field)
@@ -250,7 +250,7 @@ def consult():
 
 def _restore(agent_id: int) -> None:
     d = _deps()
-    profile = d.router._profile(agent_id)
+    profile = d.router.profile(agent_id)
     if profile is not None:
         d.dispatcher.run(d.router.set_presence(profile, "available", expect=("away",)).actions)
 

@@ -82,7 +82,7 @@ class Ticker:
         """Forget up to about ``count`` legs of calls the router no longer has; the next
         call carries on where this one stopped (HSCAN's cursor)."""
         router = self.deps.router
-        now, _ = router._now()
+        now, _ = router.now()
         cursor, removed = router.scripts(
             "sweep_legs",
             [router.keys.legs, router.keys.entries],
