@@ -11,12 +11,9 @@ from recording import models  # noqa: F401  (the recording tables on Base.metada
 
 def init_recording(app: Flask) -> None:
     """Each part of the package registers its own blueprint here, one line each."""
-    from recording import views
+    from recording import views  # consent notice, POST /twilio/recording → download job
 
-    app.register_blueprint(views.bp)  # the called party's consent notice (webhooks)
-    from recording.hooks import init_app as init_download  # POST /twilio/recording → job
-
-    init_download(app)
+    views.init_app(app)
     from recording.qa import bp as qa_bp  # QA scores: the API and the /qa pages
 
     app.register_blueprint(qa_bp)

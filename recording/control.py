@@ -51,7 +51,7 @@ KEY = "recording:live:{}"  # one JSON document per recorded leg (its CallSid)
 LIVE_SECONDS = 12 * 3600  # a call lasts less; the key then goes by itself
 PAUSE_BEHAVIOR = "skip"
 RECORDED = (RecordingConsent.NOTIFIED, RecordingConsent.GRANTED)
-CALLBACK_PATH = "/twilio/recording"  # the pipeline's status callback (recording/hooks.py)
+CALLBACK_PATH = "/twilio/recording"  # the pipeline's status callback (recording/views.py)
 
 
 class CarrierRefused(CallCenterError):

@@ -1,4 +1,4 @@
-"""``POST /twilio/recording``: the carrier's recording status callbacks.
+"""The carrier's recording status callbacks (``POST /twilio/recording``, recording/views.py).
 
 Every recording the app starts (``recordingStatusCallback``) reports here: ``in-progress``
 when it starts, then ``completed`` (the file can be fetched) or ``absent`` (nothing was
@@ -15,20 +15,18 @@ callback and may send one twice or late, so each is folded into the Recording ro
   down), or a job that failed, was stopped or was abandoned by a worker that died, a
   repeated callback heals it; a row the download left ``failed`` is tried anew by it.
 
-The view is signed and never answers 500 (``callback_webhook``): a malformed callback is
-kept as a TelephonyError and answered 204 like the rest.
+The view (recording/views.py) is signed and never answers 500 (``callback_webhook``): a
+malformed callback is kept as a TelephonyError and answered 204 like the rest.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from flask import Blueprint, Flask, current_app, request
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -36,13 +34,10 @@ from werkzeug.datastructures import MultiDict
 
 from crm_core.clock import Clock
 from crm_core.errors import InvalidInput
-from recording.download import BUILT_IN_PID, DOWNLOAD_QUEUE, enqueue_download, link_call
+from recording.download import link_call
 from recording.models import Recording, RecordingStatus
-from telephony.webhooks import callback_webhook
 
 log = logging.getLogger("callcenter.recording")
-
-bp = Blueprint("recording_hooks", __name__, url_prefix="/twilio")
 
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
@@ -199,21 +194,3 @@ def _settle(row: Recording, callback: RecordingCallback) -> None:
             row.call_sid,
             callback.error_code or "-",
         )
-
-
-def init_app(app: Flask) -> None:
-    """Register the webhook, and note the process the app's connection pools belong to (the
-    download job, in a forked work horse, must not use them: recording.download)."""
-    app.register_blueprint(bp)
-    app.extensions[BUILT_IN_PID] = os.getpid()
-
-
-@bp.post("/recording")
-@callback_webhook
-def recording_status() -> None:
-    d = current_app.extensions["callcenter"]
-    callback = RecordingCallback.from_form(request.form)
-    with d.session_factory.begin() as session:
-        download = fold_callback(session, callback, d.clock)
-    if download:  # after the commit: the job must find the row
-        enqueue_download(d.queues[DOWNLOAD_QUEUE], callback.recording_sid, d.config)

@@ -15,17 +15,20 @@ unrecorded. The agent's own controls (pause, resume) are console/recording_contr
 from __future__ import annotations
 
 import logging
+import os
 import re
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.customers import find_by_phone
 from crm_core.errors import InvalidPhone
 from crm_core.models import RecordingConsent
 from recording import consent, control
+from recording.download import BUILT_IN_PID, DOWNLOAD_QUEUE, enqueue_download
+from recording.hooks import RecordingCallback, fold_callback
 from telephony.twiml import caller_language, public, sentence
-from telephony.webhooks import voice_webhook
+from telephony.webhooks import callback_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.recording")
 bp = Blueprint("recording_control", __name__)
@@ -147,3 +150,24 @@ def start() -> str:
         except Exception:
             log.exception("recording start failed ParentCallSid=%s", parent)
     return _bridge()
+
+
+# ------------------------------------------------------------ the recording's callbacks
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhooks, and note the process the app's connection pools belong to (the
+    download job, in a forked work horse, must not use them: recording.download)."""
+    app.register_blueprint(bp)
+    app.extensions[BUILT_IN_PID] = os.getpid()
+
+
+@bp.post("/twilio/recording")
+@callback_webhook
+def recording_status() -> None:
+    d = current_app.extensions["callcenter"]
+    callback = RecordingCallback.from_form(request.form)
+    with d.session_factory.begin() as session:
+        download = fold_callback(session, callback, d.clock)
+    if download:  # after the commit: the job must find the row
+        enqueue_download(d.queues[DOWNLOAD_QUEUE], callback.recording_sid, d.config)

@@ -165,12 +165,12 @@ def test_unsigned_is_refused_and_malformed_is_kept_as_an_error_not_a_500(twilio,
 
 
 def test_a_lost_enqueue_is_a_204_and_the_next_callback_heals_it(twilio, deps, monkeypatch):
-    import recording.hooks
+    import recording.views
 
     def redis_down(*args, **kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(recording.hooks, "enqueue_download", redis_down)
+    monkeypatch.setattr(recording.views, "enqueue_download", redis_down)
     assert twilio.post("/twilio/recording", callback("completed")).status_code == 204
     assert row(deps).status == RecordingStatus.PENDING  # the row is kept all the same
     with deps.session_factory() as s:
