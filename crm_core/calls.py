@@ -26,11 +26,11 @@ from crm_core.models import (
     Lead,
     LeadStage,
     Role,
-    Task,
     TaskKind,
     User,
 )
 from crm_core.schemas import ConsentIn, OutcomeIn
+from crm_core.tasks import open_task
 from crm_core.timeline import add_activity
 
 D = Disposition
@@ -256,21 +256,21 @@ def record_call_outcome(
         if cb.due_at < now - timedelta(minutes=1):
             raise InvalidInput("the callback time is in the past", field="callback.due_at")
         owner_id = cb.owner_id if cb.owner_id is not None else (None if cb.pool else actor_id)
-        task = Task(
-            kind=TaskKind.CALLBACK,
+        open_task(
+            session,
+            TaskKind.CALLBACK,
+            title=f"Call back {cb.due_at.isoformat()}",
+            at=now,
+            due_at=cb.due_at,
+            priority=cb.priority,
             customer_id=customer_id,
             lead_id=lead.id if lead else None,
             call_id=call.id,
             phone=cb.phone or (number if _is_e164(number) else None),
-            title=f"Call back {cb.due_at.isoformat()}",
             notes=cb.notes,
-            due_at=cb.due_at,
             owner_id=owner_id,
             pool=cb.pool,
-            priority=cb.priority,
-            created_at=now,
         )
-        session.add(task)
         summary.append(f"callback due {cb.due_at.isoformat()}")
 
     if outcome.disposition is D.DO_NOT_CALL and customer_id is not None and _is_e164(number):
@@ -365,18 +365,16 @@ def unanswered_callback_task(session: Session, phone: str, *, queue: str, clock:
     """The ACD's callback reached no one after its last attempt: a person takes it over."""
     now = clock.now()
     customer = find_by_phone(session, phone)
-    task = Task(
-        kind=TaskKind.CALLBACK,
+    task = open_task(
+        session,
+        TaskKind.CALLBACK,
+        title="Callback requested in the queue: no answer after every attempt",
+        at=now,
+        priority=70,
         customer_id=customer.id if customer else None,
         phone=phone,
-        title="Callback requested in the queue: no answer after every attempt",
-        due_at=now,
         pool=queue[:64],
-        priority=70,
-        created_at=now,
     )
-    session.add(task)
-    session.flush()
     if customer is not None:
         add_activity(
             session,

@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 
 from crm_core.clock import Clock
 from crm_core.customers import match_or_create_from_caller_id, record_consent
-from crm_core.models import ActivityKind, Channel, ConsentStatus, Task, TaskKind
+from crm_core.models import ActivityKind, Channel, ConsentStatus, TaskKind
 from crm_core.schemas import ConsentIn
+from crm_core.tasks import open_task
 from crm_core.timeline import add_activity
 from telephony.events import _e164, _integer, _text
 from telephony.models import TextMessage
@@ -143,20 +144,17 @@ def receive_text(
     if message.keyword == "help":
         return message
     media = [{"url": url, "content_type": kind} for url, kind in event.media]
-    task = Task(
-        kind=TaskKind.FOLLOW_UP,
-        customer_id=customer.id,
-        phone=event.from_e164,
+    task = open_task(
+        session,
+        TaskKind.FOLLOW_UP,
         title="Reply to a text message"
         + (f" ({len(media)} attachment{'s' if len(media) != 1 else ''})" if media else ""),
+        at=now,
+        customer_id=customer.id,
+        phone=event.from_e164,
         notes=event.body or None,
-        due_at=now,
         pool=SMS_POOL,
-        priority=60,
-        created_at=now,
     )
-    session.add(task)
-    session.flush()
     message.task_id = task.id
     add_activity(
         session,

@@ -20,6 +20,7 @@ from crm_core.models import (
     Task,
     TaskKind,
 )
+from crm_core.tasks import open_task, task_of_call
 from crm_core.timeline import add_activity
 from telephony.events import CallEvent
 from telephony.models import TelephonyError
@@ -252,27 +253,22 @@ def take_voicemail(
     if not event.recording_url or not event.recording_duration:
         return None
     call = _locked_call(session, event, clock)
-    existing = session.scalars(
-        select(Task).where(Task.call_id == call.id, Task.kind == TaskKind.VOICEMAIL)
-    ).first()
+    existing = task_of_call(session, call.id, TaskKind.VOICEMAIL)
     if existing is not None:  # the action URL was requested twice
         return existing
     now = clock.now()
-    task = Task(
-        kind=TaskKind.VOICEMAIL,
+    task = open_task(
+        session,
+        TaskKind.VOICEMAIL,
+        title=f"Voicemail ({event.recording_duration} s) from {call.from_number or 'unknown'}",
+        at=now,
         customer_id=call.customer_id,
         lead_id=call.lead_id,
         call_id=call.id,
         phone=call.from_number if call.from_number and call.from_number.startswith("+") else None,
-        title=f"Voicemail ({event.recording_duration} s) from {call.from_number or 'unknown'}",
         notes=event.transcription_text,
-        due_at=now,
         pool=pool,
-        priority=60,
-        created_at=now,
     )
-    session.add(task)
-    session.flush()
     if call.customer_id is not None:
         add_activity(
             session,
