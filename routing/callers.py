@@ -1,12 +1,17 @@
 """The router's callers: joining a queue, trying again, moving, keeping a place as a
 callback, and how an offer ends (accepted, released, the caller gone, the call over).
-Mixed into ``routing.service.Router``."""
+
+A part of ``routing.service.Router`` (``router.callers``), which offers each of these as its
+own method too. It holds the router it serves: a script's follow-ups (an agent freed, a
+caller to try again) go back through the router's presence.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from crm_core.acd import QueueConfig
 from crm_core.errors import Conflict, InvalidInput, NotFound
@@ -14,12 +19,19 @@ from routing.estimates import note_answered
 from routing.model import MAX_LEVEL, Outcome, Priority, signature
 from routing.scripts import Stale, from_ms, ms
 
+if TYPE_CHECKING:
+    from routing.service import Router
+
 RETRIES = 5
 GONE = ("abandoned", "left", "supervisor", "system")  # how a caller leaves a queue
 
 
 class Callers:
-    # ------------------------------------------------------------------ callers
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.keys = router.keys
+        self.scripts = router.scripts
+
     def enqueue(
         self,
         entry_id: str,
@@ -37,14 +49,14 @@ class Callers:
         """Join ``queue`` (at ``enqueued_at``'s place when re-queued or transferred). State
         "empty" when nobody who could take it is logged in, unless the queue's empty
         behaviour is to wait (``empty_check`` overrides that)."""
-        config = self.queue(queue)
+        config = self.router.queue(queue)
         if empty_check is None:
             empty_check = str(config.empty_action) != "wait"
         needs = {k: int(v) for k, v in (needs or {}).items()}
         for skill, level in needs.items():
             if not 1 <= level <= MAX_LEVEL:
                 raise InvalidInput(f"skill {skill} level must be 1..{MAX_LEVEL}", field="needs")
-        now, _ = self.now()
+        now, _ = self.router.now()
         entry = {
             "id": entry_id,
             "call_sid": call_sid or False,
@@ -61,10 +73,10 @@ class Callers:
 
     def retry(self, entry_id: str) -> Outcome:
         """A waiting entry looks for an agent again (after a release or an escalation)."""
-        entry = self.entry(entry_id)
+        entry = self.router.entry(entry_id)
         if entry is None:
             return Outcome("gone")
-        config = self.queues().get(entry["queue"])
+        config = self.router.queues().get(entry["queue"])
         if config is None:
             return Outcome(entry["state"])
         return self._enqueue(config, entry, "retry", False)
@@ -72,7 +84,7 @@ class Callers:
     def _enqueue(self, config: QueueConfig, entry: dict, mode: str, empty_check: bool) -> Outcome:
         needs = entry.get("need") or {}
         ring_all = str(config.strategy) == "ring_all"
-        now, day = self.now()
+        now, day = self.router.now()
         reply = self.scripts(
             "enqueue",
             [
@@ -100,15 +112,15 @@ class Callers:
         )
         if reply[0] == "empty":
             return Outcome("empty")
-        return self._follow(Outcome(reply[1]), reply[2:])
+        return self.router.follow(Outcome(reply[1]), reply[2:])
 
     def move(self, entry_id: str, queue: str) -> Outcome:
         """Take a waiting caller to another queue (overflow, a supervisor's move) keeping its
         original enqueue time, priority and needed skills."""
-        entry = self.entry(entry_id)
+        entry = self.router.entry(entry_id)
         if entry is None:
             raise NotFound("That caller is no longer waiting in any queue.", field="entry")
-        target = self.queue(queue)
+        target = self.router.queue(queue)
         left = self.caller_gone(entry_id, "left")
         if left.state != "gone":
             raise Conflict(
@@ -132,19 +144,21 @@ class Callers:
 
     def keep_place(self, entry_id: str, phone: str) -> bool:
         """Callback-in-queue: the caller hangs up, the entry waits on as a callback."""
-        now, _ = self.now()
+        now, _ = self.router.now()
         reply = self.scripts(
-            "keep_place", [self.keys.entries, self.keys.events], [now, entry_id, phone]
+            "keep_place",
+            [self.keys.entries, self.keys.events],
+            [now, entry_id, phone],
         )
         return reply[0] == "ok"
 
     def accept(self, agent_id: int, entry_id: str) -> Outcome:
         """The agent answered the offer. State "connected", or "gone" (caller left, offer
         withdrawn): then the agent's leg should be told so and hung up."""
-        entry = self.entry(entry_id)
-        config = self.queues().get(entry["queue"]) if entry else None
+        entry = self.router.entry(entry_id)
+        config = self.router.queues().get(entry["queue"]) if entry else None
         sl = (config.service_level_seconds if config else 20) * 1000
-        now, day = self.now()
+        now, day = self.router.now()
         reply = self.scripts(
             "accept",
             [
@@ -157,12 +171,12 @@ class Callers:
             return Outcome("gone", detail={"why": reply[1]})
         if reply[0] == "again":
             return Outcome("connected", detail={"waited_ms": int(reply[1]), "again": True})
-        outcome = self._follow(Outcome("connected"), reply[2:])
+        outcome = self.router.follow(Outcome("connected"), reply[2:])
         outcome.detail["waited_ms"] = int(reply[1])
         # Asterisk's holdtime, kept to measure our estimates against (a transferred call
         # was answered before: its wait counted then).
         if entry is not None and not entry.get("transfer"):
-            note_answered(self, entry["queue"], int(reply[1]))
+            note_answered(self.router, entry["queue"], int(reply[1]))
         return outcome
 
     def release(
@@ -182,10 +196,10 @@ class Callers:
         if why == "deferred" and defer_until is None:
             raise InvalidInput("a deferred callback needs a time", field="defer_until")
         for _ in range(RETRIES):
-            entry = self.entry(entry_id)
+            entry = self.router.entry(entry_id)
             sig = entry["sig"] if entry else ""
             queue = entry["queue"] if entry else ""
-            now, _ = self.now()
+            now, _ = self.router.now()
             reply = self.scripts(
                 "release",
                 [
@@ -197,7 +211,7 @@ class Callers:
                     agent_id,
                     entry_id,
                     why,
-                    self.max_misses,
+                    self.router.max_misses,
                     sig,
                     ms(defer_until) if defer_until else 0,
                 ],
@@ -206,7 +220,7 @@ class Callers:
                 continue
             if reply[0] == "noop":
                 return Outcome("noop")
-            return self._follow(Outcome(reply[1], detail={"entry": reply[2]}), reply[3:])
+            return self.router.follow(Outcome(reply[1], detail={"entry": reply[2]}), reply[3:])
         raise Stale(f"release of {entry_id}: state kept changing")
 
     def caller_gone(self, entry_id: str, why: str = "abandoned") -> Outcome:
@@ -217,10 +231,10 @@ class Callers:
         if why not in GONE:
             raise InvalidInput("why is abandoned, left, supervisor or system", field="why")
         for _ in range(RETRIES):
-            entry = self.entry(entry_id)
+            entry = self.router.entry(entry_id)
             if entry is None:
                 return Outcome("noop")
-            now, day = self.now()
+            now, day = self.router.now()
             reply = self.scripts(
                 "caller_gone",
                 [
@@ -238,7 +252,7 @@ class Callers:
                 "gone",
                 detail={"was": reply[1], "waited_ms": int(reply[2]), "entry": json.loads(reply[3])},
             )
-            return self._follow(outcome, reply[4:])
+            return self.router.follow(outcome, reply[4:])
         raise Stale(f"caller_gone of {entry_id}: state kept changing")
 
     def call_ended(self, entry_id: str, *, callback_status: str | None = None) -> Outcome:
@@ -247,10 +261,10 @@ class Callers:
         For a callback, ``callback_status`` is how the customer's leg ended (the Dial's
         DialCallStatus): unanswered, it is tried again ``callback_retry_minutes`` later, up
         to ``callback_attempts`` times; after the last, ``detail["gave_up"]`` is True."""
-        entry = self.entry(entry_id)
+        entry = self.router.entry(entry_id)
         if entry is None:
             return Outcome("noop")
-        config = self.queues().get(entry["queue"])
+        config = self.router.queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         if wrap == 0 and config is not None and config.disposition_required:
             wrap = 1  # held in wrap-up until the disposition is saved, even with no wrap time
@@ -261,7 +275,7 @@ class Callers:
                 again = config.callback_retry_minutes * 60_000
             else:
                 gave_up = True
-        now, day = self.now()
+        now, day = self.router.now()
         reply = self.scripts(
             "call_ended",
             [
@@ -292,4 +306,4 @@ class Callers:
                 "gave_up": gave_up,
             },
         )
-        return self._follow(outcome, reply[5:])
+        return self.router.follow(outcome, reply[5:])

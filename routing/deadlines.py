@@ -1,22 +1,34 @@
 """The router's deadlines: offer timeouts, wrap-up ends, escalations (aging), max waits
-and callback times, claimed by exactly one ticker each. Mixed into ``routing.service.Router``."""
+and callback times, claimed by exactly one ticker each.
+
+A part of ``routing.service.Router`` (``router.deadlines``; ``router.tick`` runs it): what a
+deadline does is the router's own business (release an offer, end a wrap-up, re-queue).
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from routing.model import Action, signature
+
+if TYPE_CHECKING:
+    from routing.service import Router
 
 log = logging.getLogger("callcenter.routing")
 HELD_RECHECK_MS = 5000  # a wrap-up held for its disposition is looked at again this often
 
 
 class Deadlines:
-    # ------------------------------------------------------------------ deadlines
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.keys = router.keys
+        self.scripts = router.scripts
+
     def tick(self, *, limit: int = 200) -> list[Action]:
         """Handle every deadline that is due: offer timeouts, wrap-up ends, escalations, max
         waits. Safe with any number of tickers: each deadline is claimed by one."""
-        now, _ = self.now()
+        now, _ = self.router.now()
         due = self.scripts("claim_due", [self.keys.deadlines], [now, limit])
         actions: list[Action] = []
         for item in due:
@@ -25,28 +37,28 @@ class Deadlines:
                 actions.extend(self._due(kind, rest))
             except Exception:
                 log.exception("deadline %s failed; retried in 1 s", item)
-                self.redis.zadd(self.keys.deadlines, {item: now + 1000})
+                self.router.redis.zadd(self.keys.deadlines, {item: now + 1000})
         return actions
 
     def _due(self, kind: str, rest: str) -> list[Action]:
         if kind == "offer":
             entry_id, _, agent_id = rest.rpartition("|")
-            outcome = self.release(int(agent_id), entry_id, "timeout")
+            outcome = self.router.release(int(agent_id), entry_id, "timeout")
             if outcome.state == "noop":
                 return []
-            profile = self.profile(agent_id)
+            profile = self.router.profile(agent_id)
             cancel = Action("cancel", entry_id, int(agent_id), profile.identity if profile else "")
             return [cancel, *outcome.actions]
         if kind == "wrap":
-            if self.disposition_pending(rest):  # held, overdue, until the outcome is saved
+            if self.router.disposition_pending(rest):  # held, overdue, until the outcome is saved
                 # Looked at again shortly, so an outcome saved by any path frees the agent
                 # (the outcome API frees them at once). Left over if the agent leaves
                 # wrap-up meanwhile, it finds nobody in wrap-up and does nothing.
-                now, _ = self.now()
-                self.redis.zadd(self.keys.deadlines, {f"wrap|{rest}": now + HELD_RECHECK_MS})
+                now, _ = self.router.now()
+                self.router.redis.zadd(self.keys.deadlines, {f"wrap|{rest}": now + HELD_RECHECK_MS})
                 log.info("agent %s stays in wrap-up: the disposition is not saved", rest)
                 return []
-            return self.make_ready(rest, expect=("wrap_up",)).actions
+            return self.router.make_ready(rest, expect=("wrap_up",)).actions
         if kind == "escalate":
             return self._escalate(rest)
         if kind == "maxwait":
@@ -57,10 +69,10 @@ class Deadlines:
         return []
 
     def _escalate(self, entry_id: str) -> list[Action]:
-        entry = self.entry(entry_id)
+        entry = self.router.entry(entry_id)
         if entry is None or entry["state"] == "connected":
             return []
-        config = self.queues().get(entry["queue"])
+        config = self.router.queues().get(entry["queue"])
         if config is None or not config.escalation_relax_levels:
             return []
         relax = config.escalation_relax_levels
@@ -70,8 +82,8 @@ class Deadlines:
 
     def _requeue(self, entry_id: str, needs: dict[str, int] | None) -> list[Action]:
         """New needs (aging), or the same (a scheduled callback waits again); then a try."""
-        entry = self.entry(entry_id)
-        config = self.queues().get(entry["queue"]) if entry else None
+        entry = self.router.entry(entry_id)
+        config = self.router.queues().get(entry["queue"]) if entry else None
         if entry is None or config is None:
             return []
         needs = entry["need"] if needs is None else needs
@@ -79,7 +91,7 @@ class Deadlines:
         again = 0
         if new_sig != entry["sig"] and any(lvl > 1 for lvl in needs.values()):
             again = (config.escalation_after_seconds or 0) * 1000
-        now, _ = self.now()
+        now, _ = self.router.now()
         reply = self.scripts(
             "requeue",
             [
@@ -96,4 +108,4 @@ class Deadlines:
         )
         if reply[0] == "stale":
             return self._requeue(entry_id, needs)
-        return self.retry(entry_id).actions if reply[0] == "ok" else []
+        return self.router.retry(entry_id).actions if reply[0] == "ok" else []

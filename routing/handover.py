@@ -1,5 +1,5 @@
 """A connected call handed from its agent to another: the router's side of transfers.
-Mixed into ``routing.service.Router``.
+A part of ``routing.service.Router`` (``router.handovers``; ``router.handover`` runs it).
 
 ``handover(entry, from_agent, to_agent, mode)`` runs routing/lua/handover.lua, one state
 change: the first agent's part ends as a call does for them (it counts as their call, with
@@ -18,8 +18,13 @@ the Call row's talk time is the sum of the agents' parts (call_ended.lua).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crm_core.errors import Conflict, NotFound
 from routing.model import Outcome
+
+if TYPE_CHECKING:
+    from routing.service import Router
 
 MODES = {"connect": "away,available", "offer": "available"}
 # Why the colleague cannot take the call now, by their state: a sentence for the agent.
@@ -33,6 +38,11 @@ BUSY_NOW = {
 
 
 class Handover:
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.keys = router.keys
+        self.scripts = router.scripts
+
     def handover(
         self,
         entry_id: str,
@@ -48,14 +58,14 @@ class Handover:
         available, and neither ringing nor on a call)."""
         if mode not in MODES:
             raise ValueError(f"mode is connect or offer, not {mode!r}")
-        entry = self.entry(entry_id)
+        entry = self.router.entry(entry_id)
         if entry is None:
             raise NotFound("That call is no longer going on.", field="call")
-        config = self.queues().get(entry["queue"])
+        config = self.router.queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         timeout = (config.offer_timeout_seconds if config else 15) * 1000
         strategy = str(config.strategy) if config else "longest_idle"
-        now, day = self.now()
+        now, day = self.router.now()
         reply = self.scripts(
             "handover",
             [
@@ -91,7 +101,7 @@ class Handover:
                 "waited_ms": int(entry["answered"]) - int(entry["qt"]),
             },
         )
-        return self._follow(outcome, reply[3:])
+        return self.router.follow(outcome, reply[3:])
 
 
 def late_end(entry: dict | None, agent: int, conference_sid: str | None) -> bool:

@@ -62,7 +62,12 @@ __all__ = [
 ]
 
 
-class Router(Callers, Deadlines, Handover):
+class Router:
+    """The ACD's one entry point. Agents' presence and wrap-up live here; callers, deadlines
+    and handovers are its parts (``self.callers``, ``self.deadlines``, ``self.handovers``),
+    whose methods the router offers as its own (``router.enqueue``, ``router.tick``,
+    ``router.handover``…) so that a caller of the router never needs to know the split."""
+
     def __init__(
         self,
         connection: redis.Redis,
@@ -86,6 +91,20 @@ class Router(Callers, Deadlines, Handover):
         self.outcome_pending = outcome_pending
         self._sigs: dict[str, set[str]] = {}
         self._sigver = "0"
+        self.callers = Callers(self)
+        self.deadlines = Deadlines(self)
+        self.handovers = Handover(self)
+        # The parts' methods, as the router's own
+        self.enqueue = self.callers.enqueue
+        self.retry = self.callers.retry
+        self.move = self.callers.move
+        self.keep_place = self.callers.keep_place
+        self.accept = self.callers.accept
+        self.release = self.callers.release
+        self.caller_gone = self.callers.caller_gone
+        self.call_ended = self.callers.call_ended
+        self.tick = self.deadlines.tick
+        self.handover = self.handovers.handover
 
     # ------------------------------------------------------------------ configuration
     def queue(self, name: str) -> QueueConfig:
@@ -213,7 +232,7 @@ class Router(Callers, Deadlines, Handover):
             if reply[0] == "error":
                 log.info("agent %s: presence %s refused in state %s", agent.id, state, reply[2])
                 raise refusal(reply[2], supervisor=supervisor)
-            return self._follow(Outcome(reply[1]), reply[2:])
+            return self.follow(Outcome(reply[1]), reply[2:])
         raise Stale(f"presence of agent {agent.id}: state kept changing")
 
     def profile(self, agent_id: str | int) -> AgentProfile | None:
@@ -313,7 +332,7 @@ class Router(Callers, Deadlines, Handover):
         return from_ms(value)
 
     # ------------------------------------------------------------------ follow-ups
-    def _follow(self, outcome: Outcome, raw_actions: list[str]) -> Outcome:
+    def follow(self, outcome: Outcome, raw_actions: list[str]) -> Outcome:
         for raw in raw_actions:
             kind, *args = json.loads(raw)
             if kind == "ready":
