@@ -36,11 +36,10 @@ from crm_core.errors import Conflict, NotFound
 from crm_core.models import Call
 from crm_core.schemas import parse
 from crm_core.users import get_user
-from routing.offers import DIGITS, PREFIX
+from routing.urls import DIGITS
 from telephony.carrier import CarrierError
 
 bp = Blueprint("incall", __name__)
-ENQUEUE = f"{PREFIX}/enqueue"
 HOLD_ACTIONS = (
     "call.hold",
     "call.consult",

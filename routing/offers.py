@@ -6,8 +6,8 @@ an offer (a call to ``client:<identity>`` whose answer is the accept), stop ring
 caller who waited too long to the queue's overflow. A carrier failure on an offer is the
 agent's leg failing: the offer is released, and what the router does next is run in turn.
 
-URLs are built from PUBLIC_BASE_URL and the fixed paths below (routing/views.py serves
-them), so the ticker can dispatch outside any request.
+URLs are built from PUBLIC_BASE_URL and the fixed paths of routing/urls.py (routing/views.py
+serves them), so the ticker can dispatch outside any request.
 """
 
 from __future__ import annotations
@@ -19,22 +19,11 @@ from urllib.parse import urlencode
 
 from routing.gate import Verdict
 from routing.service import Action, Router
+from routing.urls import AGENT_ANSWERED, AGENT_STATUS, OVERFLOW
 from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger("callcenter.routing")
 
-PREFIX = "/twilio/acd"
-AGENT_ANSWERED = f"{PREFIX}/agent"
-AGENT_STATUS = f"{PREFIX}/agent/status"
-HOLD = f"{PREFIX}/hold"
-HOLD_KEY = f"{PREFIX}/hold/key"
-LEFT = f"{PREFIX}/left"
-BRIDGE = f"{PREFIX}/bridge"
-DONE = f"{PREFIX}/done"
-OVERFLOW = f"{PREFIX}/overflow"
-CALLBACK_DONE = f"{PREFIX}/callback/done"
-DIGITS = f"{PREFIX}/digits"  # the keypad's tones, as a participant announcement
-CONFERENCE = "/twilio/conference"
 RING_GRACE_SECONDS = 5  # the carrier rings a little longer than the offer: the ticker ends it
 AGENT_EVENTS = ("initiated", "ringing", "answered", "completed")
 
@@ -100,7 +89,7 @@ class Dispatcher:
                     action.agent_id, action.entry_id, "deferred", defer_until=verdict.not_before
                 ).actions
         entry = self.router.entry(action.entry_id)
-        queue = self.router._queues().get(entry["queue"]) if entry else None
+        queue = self.router.queues().get(entry["queue"]) if entry else None
         timeout = (queue.offer_timeout_seconds if queue else 15) + RING_GRACE_SECONDS
         params = {"entry": action.entry_id, "agent": action.agent_id}
         try:
@@ -154,10 +143,10 @@ class Dispatcher:
         if entry["state"] == "offered":  # ringing an agent now: let that offer finish first
             self.router.redis.zadd(
                 self.router.keys.deadlines,
-                {f"maxwait|{entry_id}": self.router._now()[0] + 5000},
+                {f"maxwait|{entry_id}": self.router.now()[0] + 5000},
             )
             return []
-        queue = self.router._queues().get(entry["queue"])
+        queue = self.router.queues().get(entry["queue"])
         target = getattr(queue, "overflow_queue", None)
         action = str(getattr(queue, "overflow_action", None) or "voicemail")
         if action == "queue" and target:
