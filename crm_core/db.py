@@ -1,8 +1,10 @@
-"""The declarative ``Base``, the UTC timestamp type, and the engine and session factory."""
+"""The declarative ``Base``, the UTC timestamp type, the engines and session factories, and
+``Database``, which holds them for the app."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,3 +141,30 @@ def make_read_engine(engine: Engine) -> Engine:
     if engine.dialect.name != "postgresql":
         return engine
     return _fork_safe(create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True))
+
+
+@dataclass
+class Database:
+    """The database as the app uses it: a writing engine and a reading one (GET requests,
+    ``make_read_engine``), each with its session factory. Built once from ``DATABASE_URL``."""
+
+    engine: Engine
+    read_engine: Engine
+    session_factory: sessionmaker
+    read_session_factory: sessionmaker
+
+    @classmethod
+    def connect(cls, url: str) -> Database:
+        engine = make_engine(url)
+        read_engine = make_read_engine(engine)
+        return cls(
+            engine=engine,
+            read_engine=read_engine,
+            session_factory=make_session_factory(engine),
+            read_session_factory=make_session_factory(read_engine),
+        )
+
+    def close(self) -> None:
+        """Release the pooled connections (tests and short-lived commands)."""
+        self.read_engine.dispose()
+        self.engine.dispose()

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from twilio.twiml.voice_response import VoiceResponse
 
 from app import create_app, load_config
-from telephony.twiml import DEFAULT_VOICES, parse_voices, voiced
+from crm_core.settings import DEFAULT_VOICES, parse_voices
+from telephony.twiml import voiced
 from tests.telephony.test_webhooks import INBOUND
 
 SPANISH = INBOUND | {"CallSid": "CA" + "e" * 32}
