@@ -17,3 +17,18 @@ class Unsubscribed(Exception):
 
     code = 21610
     message = "Attempt to send to unsubscribed recipient"
+
+
+class InvalidSetting(ValueError):
+    """A setting of the simulator's controls out of range (the demo's traffic switch).
+
+    It carries what a caller needs to answer a clear 400 without knowing the simulator:
+    the ``field`` that is wrong, the ``message`` saying what would be right, and ``status``.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

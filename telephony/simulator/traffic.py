@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from crm_core.errors import InvalidInput
 from telephony.simulator.engine import Simulator
+from telephony.simulator.errors import InvalidSetting
 from telephony.simulator.parties import Party
 
 log = logging.getLogger("callcenter.simulator.traffic")
@@ -270,15 +270,17 @@ class Traffic:
 
 
 def _bounded(callers_per_minute: Any, agents: Any) -> tuple[float, int]:
-    """The switch's two settings, checked (a 400 naming the one that is wrong)."""
+    """The switch's two settings, checked (InvalidSetting names the one that is wrong)."""
     rate_ok = isinstance(callers_per_minute, int | float) and not isinstance(
         callers_per_minute, bool
     )
     if not rate_ok or not 0 <= callers_per_minute <= MAX_CALLERS_PER_MINUTE:
-        raise InvalidInput(
+        raise InvalidSetting(
             f"callers_per_minute must be a number from 0 to {MAX_CALLERS_PER_MINUTE}",
             field="callers_per_minute",
         )
     if isinstance(agents, bool) or not isinstance(agents, int) or not 0 <= agents <= MAX_AGENTS:
-        raise InvalidInput(f"agents must be a whole number from 0 to {MAX_AGENTS}", field="agents")
+        raise InvalidSetting(
+            f"agents must be a whole number from 0 to {MAX_AGENTS}", field="agents"
+        )
     return float(callers_per_minute), agents
