@@ -20,10 +20,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from telephony.messaging import HELP, OPT_IN, OPT_OUT
 from telephony.simulator.errors import SimulationError, Unsubscribed
 from telephony.simulator.model import API_VERSION, absolute, sid
 
+# Twilio's default keywords for a long code, as its documentation lists them ("Twilio support
+# for opt-out keywords"; the Advanced Opt-Out guide): the carrier's contract, so the carrier
+# keeps its own copy, as the app keeps its own idea of what Twilio will do.
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO"})
 STOPPED = (
     "You have successfully been unsubscribed. You will not receive any more messages from "
     "this number. Reply START to resubscribe."
