@@ -65,35 +65,6 @@ def get_call(session: Session, call_sid: str) -> Call:
     return call
 
 
-def log_call(
-    session: Session,
-    *,
-    call_sid: str,
-    direction: CallDirection,
-    from_number: str | None,
-    to_number: str | None,
-    clock: Clock,
-    status: CallStatus = CallStatus.QUEUED,
-    **fields: Any,
-) -> Call:
-    """Create the Call row for ``call_sid``, or return the existing one (webhooks repeat)."""
-    existing = session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
-    if existing is not None:
-        return existing
-    call = Call(
-        call_sid=call_sid,
-        direction=direction,
-        from_number=from_number,
-        to_number=to_number,
-        status=status,
-        created_at=clock.now(),
-        **fields,
-    )
-    session.add(call)
-    session.flush()
-    return call
-
-
 # INSERT ... ON CONFLICT (call_sid) DO NOTHING RETURNING id, built once per dialect (the two
 # databases the engine runs on).
 _INSERT_IF_NEW = {
@@ -115,11 +86,13 @@ def insert_call_if_new(
     status: CallStatus = CallStatus.QUEUED,
     **fields: Any,
 ) -> int | None:
-    """``log_call`` for the webhooks' hot path: one ``INSERT ... ON CONFLICT DO NOTHING``.
+    """The one way a Call row is made: one ``INSERT ... ON CONFLICT DO NOTHING``, so a
+    webhook repeated, or raced by another for the same call, never makes a second row.
 
     Returns the new row's id, or None when a row for ``call_sid`` already exists (another
     webhook for the same call got there first; if its transaction is still open, the
-    database makes this statement wait for it). No flush, no savepoint, no ORM object.
+    database makes this statement wait for it). No flush, no savepoint, no ORM object: the
+    webhooks' hot path calls it as it is; ``log_call`` when the caller wants the entity.
     """
     values = {
         "call_sid": call_sid,
@@ -132,6 +105,32 @@ def insert_call_if_new(
     }
     statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
     return session.execute(statement, values).scalar()
+
+
+def log_call(
+    session: Session,
+    *,
+    call_sid: str,
+    direction: CallDirection,
+    from_number: str | None,
+    to_number: str | None,
+    clock: Clock,
+    status: CallStatus = CallStatus.QUEUED,
+    **fields: Any,
+) -> Call:
+    """The Call row for ``call_sid`` as an entity: made by ``insert_call_if_new`` unless it
+    exists (webhooks repeat), then read."""
+    insert_call_if_new(
+        session,
+        call_sid=call_sid,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        clock=clock,
+        status=status,
+        **fields,
+    )
+    return session.scalars(select(Call).where(Call.call_sid == call_sid)).one()
 
 
 def remote_party(call: Call) -> str | None:
