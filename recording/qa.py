@@ -15,19 +15,18 @@ Only a ``stored`` recording can be scored: the reviewer must be able to listen t
 absent ones; scores given before a recording was deleted stay (they are the agent's
 history, and carry no audio). The agent scored is the Call's agent: a recording whose call
 has no agent (an IVR-only call) has nobody to score and is refused too.
+
+The API and the /qa pages: console/qa.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console.api import ANY, LEADS, _body, _int_arg
-from console.auth import require_role
 from crm_core.audit import audit
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
@@ -40,8 +39,6 @@ from scripts.choice import agent_script
 DEFAULT_SCORECARD = "qa_call"
 COMMENTS_MAX = 5000
 PAGE_RECORDINGS = 50  # the /qa page lists this many of the newest stored recordings
-
-bp = Blueprint("qa", __name__)
 
 
 # ---------------------------------------------------------------- scorecards
@@ -206,7 +203,7 @@ def _recording(session: Session, recording_id: int) -> Recording:
     return recording
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+def names_of(session: Session, ids: set[int | None]) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
@@ -240,7 +237,7 @@ def recording_scores(session: Session, recording_id: int) -> list[dict[str, Any]
         .where(QaScore.recording_id == recording_id)
         .order_by(QaScore.created_at.desc(), QaScore.id.desc())
     ).all()
-    names = _names(session, {s.agent_id for s in scores} | {s.reviewer_id for s in scores})
+    names = names_of(session, {s.agent_id for s in scores} | {s.reviewer_id for s in scores})
     return [score_dict(s, names) for s in scores]
 
 
@@ -257,7 +254,7 @@ def agent_scores(
         .order_by(QaScore.created_at.desc(), QaScore.id.desc())
         .limit(limit)
     ).all()
-    names = _names(session, {agent_id} | {s.reviewer_id for s, _, _ in rows})
+    names = names_of(session, {agent_id} | {s.reviewer_id for s, _, _ in rows})
     return [
         {
             **score_dict(score, names),
@@ -317,7 +314,7 @@ def averages(session: Session, since: datetime) -> list[dict[str, Any]]:
         .where(QaScore.agent_id.is_not(None), QaScore.created_at >= since)
         .group_by(QaScore.agent_id)
     ).all()
-    names = _names(session, {agent_id for agent_id, _, _ in rows})
+    names = names_of(session, {agent_id for agent_id, _, _ in rows})
     return [
         {"agent_id": a, "name": names.get(a), "average": round(float(avg), 1), "count": n}
         for a, avg, n in sorted(rows, key=lambda r: names.get(r[0]) or "")
@@ -328,7 +325,7 @@ def recent_recordings(
     session: Session, limit: int = PAGE_RECORDINGS, library: Library | None = None
 ) -> list[dict[str, Any]]:
     """The newest stored recordings with their call's agent and how often each was scored
-    (the /qa page's list; the recordings API with its filters is recording/access.py)."""
+    (the /qa page's list; the recordings API with its filters is console/recordings.py)."""
     scored = (
         select(QaScore.recording_id, func.count(QaScore.id).label("n"))
         .group_by(QaScore.recording_id)
@@ -352,87 +349,3 @@ def recent_recordings(
         }
         for recording, call, agent, n in rows
     ]
-
-
-# ---------------------------------------------------------------- HTTP
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
-@bp.get("/api/qa/scorecards")
-@require_role(*ANY)
-def scorecards_view():
-    return {"scorecards": [scorecard_dict(c) for c in scorecards(_deps().scripts)]}
-
-
-@bp.post("/api/recordings/<int:recording_id>/scores")
-@require_role(*LEADS)
-def add_score_view(recording_id: int):
-    deps = _deps()
-    with deps.session_factory.begin() as session:
-        score = add_score(
-            session,
-            deps.clock,
-            deps.scripts,
-            recording_id=recording_id,
-            reviewer_id=g.principal.id,
-            body=_body(),
-        )
-        names = _names(session, {score.agent_id, score.reviewer_id})
-        return score_dict(score, names), 201
-
-
-@bp.get("/api/recordings/<int:recording_id>/scores")
-@require_role(*LEADS)
-def recording_scores_view(recording_id: int):
-    with _deps().read_session_factory() as session:
-        return {"scores": recording_scores(session, recording_id)}
-
-
-@bp.get("/api/agents/me/scores")
-@require_role(*ANY)
-def my_scores_view():
-    limit = _int_arg("limit", 50, 1, 200)
-    with _deps().read_session_factory() as session:
-        return {"scores": agent_scores(session, g.principal.id, limit, _deps().scripts)}
-
-
-@bp.get("/api/qa/averages")
-@require_role(*LEADS)
-def averages_view():
-    days = _int_arg("days", 30, 1, 366)
-    since = _deps().clock.now() - timedelta(days=days)
-    with _deps().read_session_factory() as session:
-        return {"days": days, "since": since.isoformat(), "agents": averages(session, since)}
-
-
-def _page(mode: str, recordings: list[dict[str, Any]]):
-    settings = {
-        "mode": mode,
-        "me": url_for("api.me"),  # the CSRF token again after a refusal (static/api.js)
-        "scorecardsUrl": url_for("qa.scorecards_view"),
-        "myScoresUrl": url_for("qa.my_scores_view"),
-        "scoresUrl": "/api/recordings/ID/scores",
-        "mediaUrl": "/api/recordings/ID/media",  # served by recording/access.py
-        "defaultScorecard": DEFAULT_SCORECARD,
-        "recordings": recordings,
-        "selected": request.args.get("recording", type=int),
-    }
-    return render_template("qa.html", settings=settings, mode=mode)
-
-
-@bp.get("/qa")
-@require_role(*LEADS)
-def qa_page():
-    """Score recordings: the newest stored ones, a player, the scorecard form (qa.js)."""
-    with _deps().read_session_factory() as session:
-        return _page("review", recent_recordings(session, library=_deps().scripts))
-
-
-@bp.get("/qa/mine")
-@require_role(*ANY)
-def my_scores_page():
-    """The signed-in agent's own scores (qa.js reads GET /api/agents/me/scores)."""
-    return _page("mine", [])
