@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from crm_core.acd import QueueConfig
 from crm_core.errors import Conflict, InvalidInput, NotFound
+from routing.errors import Stale
 from routing.estimates import note_answered
 from routing.model import MAX_LEVEL, Outcome, Priority, signature
-from routing.scripts import Stale, from_ms, ms
+from routing.scripts import from_ms, ms
 
 if TYPE_CHECKING:
     from routing.service import Router

@@ -21,20 +21,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_core.errors import Conflict, NotFound
+from routing.errors import BUSY_NOW
 from routing.model import Outcome
 
 if TYPE_CHECKING:
     from routing.service import Router
 
 MODES = {"connect": "away,available", "offer": "available"}
-# Why the colleague cannot take the call now, by their state: a sentence for the agent.
-BUSY_NOW = {
-    "busy": "Your colleague is on another call now; try someone else or try again later.",
-    "reserved": "A call is ringing for your colleague now; try again in a moment.",
-    "wrap_up": "Your colleague is finishing their last call; try again in a moment.",
-    "offline": "Your colleague is signed out; choose someone who is signed in.",
-    "": "Your colleague cannot take the call right now; try someone else.",
-}
 
 
 class Handover:

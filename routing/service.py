@@ -32,6 +32,7 @@ from crm_core.clock import Clock
 from crm_core.errors import InvalidInput, NotFound
 from routing.callers import RETRIES, Callers
 from routing.deadlines import Deadlines
+from routing.errors import IllegalTransition, Stale, refusal
 from routing.estimates import estimate
 from routing.handover import Handover
 from routing.keys import Keys
@@ -46,7 +47,7 @@ from routing.model import (
     parse_signature,
     signature,
 )
-from routing.scripts import IllegalTransition, Scripts, Stale, from_ms, ms, refusal
+from routing.scripts import Scripts, from_ms, ms
 
 log = logging.getLogger("callcenter.routing")
 __all__ = [

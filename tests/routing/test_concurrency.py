@@ -64,7 +64,7 @@ def worker(url: str, index: int, seed: int, ready, go, results) -> None:
     import redis
 
     from crm_core.clock import SystemClock
-    from routing.scripts import IllegalTransition
+    from routing.errors import IllegalTransition
     from routing.service import Priority, Router
 
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crm_core.acd_schemas import QueueStrategy
-from routing.scripts import IllegalTransition
+from routing.errors import IllegalTransition
 from routing.service import AgentState, Priority
 from tests.routing.conftest import agent, queue
 

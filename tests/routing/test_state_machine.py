@@ -38,8 +38,8 @@ from crm_core.acd import QueueConfig
 from crm_core.acd_schemas import OverflowAction, QueueStrategy
 from crm_core.clock import ManualClock
 from crm_core.errors import Conflict
+from routing.errors import IllegalTransition
 from routing.keys import Keys
-from routing.scripts import IllegalTransition
 from routing.service import Action, Priority, Router, parse_signature
 from tests.conftest import START
 from tests.routing.conftest import agent, queue
