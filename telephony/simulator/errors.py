@@ -32,3 +32,13 @@ class InvalidSetting(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class InvalidToken(Exception):
+    """A softphone's access token the carrier refuses, with Twilio's error code: 20104 for
+    one expired or not valid yet, 20101 for any other (the REST layer answers 401)."""
+
+    def __init__(self, message: str, *, code: int = 20101) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from telephony.carrier import DEMO_NUMBER
 from telephony.simulator.clock import SystemClock
 from telephony.simulator.engine import Simulator
 from telephony.simulator.errors import SimulationError
@@ -28,6 +27,9 @@ from telephony.simulator.rest import error, make_rest_app
 from telephony.simulator.softphones import with_softphones
 from telephony.simulator.transport import HttpTransport
 
+# The simulated account's number when the app names none (TWILIO_CALLER_ID unset): the demo's
+# line, which the app also dials from by default (tests/telephony/test_simulator_contract.py).
+DEFAULT_NUMBER = "+13135550100"
 STEPS = {"expect_say", "press", "speak", "wait", "talk", "hangup"}
 TICK = 0.02  # seconds between runs of the event heap
 STOP_WAIT = 1.0  # seconds a stopping ticker waits for the event it is running
@@ -44,7 +46,7 @@ def from_config(config: dict[str, Any]) -> Simulator:
         api_base_url=config["TWILIO_API_BASE_URL"],
     )
     sim.add_number(
-        config.get("TWILIO_CALLER_ID") or DEMO_NUMBER,
+        config.get("TWILIO_CALLER_ID") or DEFAULT_NUMBER,
         f"{base}/twilio/voice",
         status_callback=f"{base}/twilio/voice/status",
         fallback_url=f"{base}/twilio/voice/fallback",

@@ -2,9 +2,9 @@
 
 In simulator mode the agent's page (console/static/softphone.js, ``SimDevice``) has no
 WebRTC to talk to, so it speaks this small HTTP API instead, with the same short-lived
-access token the app hands out for Twilio (``telephony.access_tokens``; the simulator
-checks it with ``verify_simulator_token``: a device acts as exactly one ``client:<identity>``
-and only on calls to or from it):
+access token the app hands out for Twilio (the simulator checks it as Twilio would:
+tokens.py; a device acts as exactly one ``client:<identity>`` and only on calls to or from
+it):
 
     POST /simulator/softphone/register            → {"identity", "address", "cursor"}
     POST /simulator/softphone/unregister
@@ -36,11 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from telephony.access_tokens import (
-    InvalidSoftphoneToken,
-    simulator_app_sid,
-    verify_simulator_token,
-)
+from telephony.simulator import tokens
+from telephony.simulator.errors import InvalidToken
 from telephony.simulator.model import SimCall, sid
 from telephony.simulator.parties import Party, Phone
 
@@ -192,7 +189,7 @@ class Softphones:
     def _start_outgoing(self, call: SimCall, params: dict[str, str]) -> None:
         if call.ended:
             return
-        extra = {**params, "ApplicationSid": simulator_app_sid(self.sim.auth_token)}
+        extra = {**params, "ApplicationSid": tokens.app_sid(self.sim.auth_token)}
         self.sim._fetch(call, call.url, extra)
         self.sim._answer(call)
         self.sim._run(call)
@@ -224,15 +221,14 @@ def make_api(sim: Simulator) -> Flask:
         if not auth.startswith("Bearer ") or not auth[7:].strip():
             return error(401, 20101, "send the softphone's access token as a Bearer token")
         try:
-            g.address = verify_simulator_token(
+            g.address = tokens.verify(
                 auth[7:].strip(),
                 account_sid=sim.account_sid,
                 auth_token=sim.auth_token,
                 now=sim.clock.now(),
             )
-        except InvalidSoftphoneToken as exc:
-            code = 20104 if "expired" in exc.message else 20101
-            return error(401, code, exc.message)
+        except InvalidToken as exc:
+            return error(401, exc.code, exc.message)
         return None
 
     @app.after_request
