@@ -38,13 +38,15 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import bindparam, exists, select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from crm_core.calls import insert_call_if_new, record_routing
-from crm_core.models import Call, CallDirection, CallStatus
+from crm_core.clock import Clock
+from crm_core.models import Call
 from recording import consent as recording_consent
 from recording import control as recording
 from routing import lifecycle, recovery
 from routing.handover import late_end
-from routing.service import Priority
+from routing.lifecycle import CallParts
+from routing.offers import Dispatcher
+from routing.service import Priority, Router
 from routing.urls import (
     AGENT_ANSWERED,
     AGENT_STATUS,
@@ -59,6 +61,9 @@ from routing.urls import (
     LEFT,
     OVERFLOW,
 )
+from scripts import Library
+from telephony.carrier import Carrier
+from telephony.context import need, provided
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, public, voicemail_document
 from telephony.webhooks import UNREACHABLE, callback_webhook, voice_webhook
@@ -80,12 +85,15 @@ EMPTY_AFTER_REBUILD = 20
 HOUR = timedelta(hours=1)
 
 
-def _acd():
-    return current_app.extensions["callcenter"]
+def _parts() -> CallParts:
+    """What a step of the call's life is written through (routing/lifecycle.py)."""
+    sessions = _bag().session_factory
+    return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
-def _event() -> CallEvent:
-    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+def _bag():
+    """The app's whole bag, for the callees that still take it (recovery, recording)."""
+    return provided(current_app.extensions)
 
 
 def _say(response: VoiceResponse, text: str, lang: str = DEFAULT_LANGUAGE) -> VoiceResponse:
@@ -102,8 +110,8 @@ def _lang() -> str:
 
 def _text(key: str, lang: str, queue_name: str | None = None, **context) -> str:
     """A hold-flow text from the queue's hold script (``hold_script``, else acd_hold)."""
-    library = _acd().scripts
-    config = _acd().router.queues().get(queue_name or "")
+    library = need(Library)
+    config = need(Router).queues().get(queue_name or "")
     name = config.hold_script if config and config.hold_script in library else HOLD_SCRIPT
     return library.text(name, key, lang, context or None)
 
@@ -128,10 +136,11 @@ def _empty_behaviour(queue, call_sid: str) -> str:
         action = str(queue.overflow_action or "voicemail")
         if action == "queue" and queue.overflow_queue:
             return enqueue_into(queue.overflow_queue, call_sid, check_empty=False)
-    event, lang = _event(), _lang()
+    event, lang = CallEvent.from_request(), _lang()
     if action == "callback" and event.from_e164:
         # The caller's place is kept as a callback, placed when someone logs in.
-        outcome = _acd().router.enqueue(
+        router = need(Router)
+        outcome = router.enqueue(
             call_sid,
             queue.name,
             call_sid=call_sid,
@@ -139,8 +148,8 @@ def _empty_behaviour(queue, call_sid: str) -> str:
             language=lang,
             empty_check=False,
         )
-        _acd().dispatcher.run(outcome.actions)
-        if _acd().router.keep_place(call_sid, event.from_e164):
+        need(Dispatcher).run(outcome.actions)
+        if router.keep_place(call_sid, event.from_e164):
             response = _say(VoiceResponse(), _text("empty_callback", lang, queue.name), lang)
             response.hangup()
             return str(response)
@@ -148,26 +157,23 @@ def _empty_behaviour(queue, call_sid: str) -> str:
 
 
 def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
-    d = _acd()
+    d = _bag()
     recovery.ensure(d)  # Redis lost its data and no ticker has noticed yet: rebuild first
-    event, lang = _event(), _lang()
-    queue = d.router.queue(queue_name)
-    with d.session_factory.begin() as session:  # the Call row, if the IVR has not made it
-        created = insert_call_if_new(
-            session,
-            call_sid=call_sid[:64],
-            direction=event.direction or CallDirection.INBOUND,
-            from_number=(event.from_e164 or event.from_ or "")[:64] or None,
-            to_number=(event.to_e164 or event.to or "")[:64] or None,
-            clock=d.clock,
-            status=CallStatus.IN_PROGRESS,
-            queue=queue.name,
-        )
-        if created is None:  # the IVR's row: the queue it chose, even if the caller hangs up
-            record_routing(session, call_sid, queue=queue.name)
+    router, dispatcher = need(Router), need(Dispatcher)
+    event, lang = CallEvent.from_request(), _lang()
+    queue = router.queue(queue_name)
+    lifecycle.enqueued(
+        d.session_factory,
+        need(Clock),
+        call_sid,
+        queue=queue.name,
+        direction=event.direction,
+        from_number=event.from_e164 or event.from_,
+        to_number=event.to_e164 or event.to,
+    )
 
     def join(empty_check: bool | None):
-        return d.router.enqueue(
+        return router.enqueue(
             call_sid,
             queue.name,
             call_sid=call_sid,
@@ -184,13 +190,13 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
             return _empty_behaviour(queue, call_sid)
         log.warning("queue %s looks empty just after a rebuild: %s waits", queue.name, call_sid)
         outcome = join(False)
-    d.dispatcher.run(outcome.actions)
+    dispatcher.run(outcome.actions)
     response = VoiceResponse()
     response.enqueue(
         queue.name,
-        wait_url=d.dispatcher.url(HOLD, lang=lang),
+        wait_url=dispatcher.url(HOLD, lang=lang),
         wait_url_method="POST",
-        action=d.dispatcher.url(LEFT, lang=lang),
+        action=dispatcher.url(LEFT, lang=lang),
         method="POST",
     )
     return str(response)
@@ -205,7 +211,7 @@ def _agents_may_be_returning(d, queue_name: str) -> bool:
     since = recovery.epoch_set_at(d)
     if since is None:
         return False  # not set (no ticker ran yet): nothing was lost that we know of
-    if not 0 <= (d.clock.now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
+    if not 0 <= (need(Clock).now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
         return False
     with d.read_session_factory() as session:
         return session.scalar(_RECENTLY_ANSWERED, {"queue": queue_name, "after": since - HOUR})
@@ -223,7 +229,7 @@ _RECENTLY_ANSWERED = select(
 @bp.post(ENQUEUE)
 @voice_webhook
 def enqueue() -> str:
-    event = _event()
+    event = CallEvent.from_request()
     if not event.call_sid:
         return apology_then_voicemail()
     return enqueue_into(request.args.get("queue", ""), event.call_sid)
@@ -235,12 +241,12 @@ def hold() -> str:
     """The hold loop: where the caller is, about how long, and the callback choice. With
     Redis unreachable, the same without the position: the caller keeps holding (a wait
     URL's answer cannot be the apology's voicemail anyway)."""
-    d = _acd()
-    event, lang = _event(), _lang()
+    router = need(Router)
+    event, lang = CallEvent.from_request(), _lang()
     response = VoiceResponse()
     try:
-        entry = d.router.entry(event.call_sid or "")
-        estimate = d.router.estimate(event.call_sid or "", entry) if entry else None
+        entry = router.entry(event.call_sid or "")
+        estimate = router.estimate(event.call_sid or "", entry) if entry else None
     except UNREACHABLE as exc:
         log.warning("hold without position: Redis unreachable (%s) CallSid=%s", exc, event.call_sid)
         entry = estimate = None
@@ -252,7 +258,7 @@ def hold() -> str:
         _say(response, _text("position", lang, queue, queue=where), lang)
     if event.from_e164:
         gather = response.gather(
-            num_digits=1, action=d.dispatcher.url(HOLD_KEY, lang=lang), method="POST", timeout=5
+            num_digits=1, action=need(Dispatcher).url(HOLD_KEY, lang=lang), method="POST", timeout=5
         )
         gather.say(_text("callback_choice", lang, queue), language=lang)
     response.pause(length=HOLD_PAUSE_SECONDS)
@@ -262,20 +268,19 @@ def hold() -> str:
 @bp.post(HOLD_KEY)
 @voice_webhook
 def hold_key() -> str:
-    d = _acd()
-    event, lang = _event(), _lang()
+    event, lang = CallEvent.from_request(), _lang()
     response = VoiceResponse()
     if (
         event.digits == CALLBACK_KEY
         and event.from_e164
         and event.call_sid
-        and d.router.keep_place(event.call_sid, event.from_e164)
+        and need(Router).keep_place(event.call_sid, event.from_e164)
     ):
         _say(response, _text("kept_place", lang), lang)
         response.hangup()
         return str(response)
     # Any other key, or nothing to call back: back to holding.
-    response.redirect(d.dispatcher.url(HOLD, lang=lang), method="POST")
+    response.redirect(need(Dispatcher).url(HOLD, lang=lang), method="POST")
     return str(response)
 
 
@@ -283,13 +288,9 @@ def hold_key() -> str:
 @voice_webhook
 def left() -> str:
     """The Enqueue action: the caller hung up while holding or ringing, or left the queue."""
-    d = _acd()
-    event = _event()
+    event = CallEvent.from_request()
     if event.call_sid and event.queue_result in ("hangup", "error", "system-error"):
-        gone = d.router.caller_gone(event.call_sid, "abandoned")
-        d.dispatcher.run(gone.actions)
-        if gone.state == "connected":
-            _call_ended(event.call_sid)
+        lifecycle.caller_left(_parts(), event.call_sid)
     if event.queue_result in ("error", "system-error", "queue-full"):
         return apology_then_voicemail()
     return str(_say(VoiceResponse(), _text("goodbye", _lang()), _lang()))
@@ -299,33 +300,28 @@ def left() -> str:
 @voice_webhook
 def agent_answered() -> str:
     """The agent's softphone answered the offer: that is the accept."""
-    d = _acd()
+    parts = _parts()
     entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
-    entry = d.router.entry(entry_id)
-    outcome = d.router.accept(agent_id, entry_id) if agent_id is not None else None
+    if agent_id is None:
+        accepted = lifecycle.Accepted("gone", None)
+    else:
+        accepted = lifecycle.accept(parts, agent_id, entry_id)
     response = VoiceResponse()
-    if outcome is None or outcome.state != "connected" or entry is None:
+    if accepted.state == "gone" or accepted.entry is None:
         _say(response, "Sorry, the caller is no longer waiting.")
         response.hangup()
         return str(response)
-    d.dispatcher.run(outcome.actions)
-    if entry.get("kind") == "callback":
-        return _callback_dial(entry, _event().call_sid)
-    with d.session_factory.begin() as session:  # SQL knows who has the call at once: a
-        record_routing(session, entry["call_sid"], agent_id=agent_id)  # rebuild needs it
-    try:
-        bridge_url = d.dispatcher.url(BRIDGE, entry=entry_id, lang=entry.get("lang"))
-        d.carrier.redirect_call(entry["call_sid"], bridge_url)
-    except Exception:  # the caller left in that instant: the agent is told and freed
-        log.warning("could not bring caller %s to agent %s", entry_id, agent_id, exc_info=True)
-        _call_ended(entry_id)
+    entry = accepted.entry
+    if accepted.state == "callback":
+        return _callback_dial(entry, CallEvent.from_request().call_sid)
+    if accepted.state == "caller_left":  # the agent is told, and was freed
         _say(response, "Sorry, the caller hung up.")
         response.hangup()
         return str(response)
     # Recorded from the moment the agent joins, on the caller's leg (which stays through
     # transfers and barge); consent was decided before (recording/control.py).
     try:
-        recording.start(d, entry["call_sid"], actor_id=agent_id)
+        recording.start(_bag(), entry["call_sid"], actor_id=agent_id)
     except Exception:  # the call goes on unrecorded; the agent hears no error
         log.exception("could not start recording CallSid=%s", entry["call_sid"])
     dial = Dial()
@@ -334,7 +330,7 @@ def agent_answered() -> str:
         start_conference_on_enter=True,
         end_conference_on_exit=True,
         beep=False,
-        status_callback=d.dispatcher.url(CONFERENCE, entry=entry_id, agent=agent_id),
+        status_callback=parts.dispatcher.url(CONFERENCE, entry=entry_id, agent=agent_id),
         status_callback_event=CONFERENCE_EVENTS,
     )
     response.append(dial)
@@ -344,12 +340,12 @@ def agent_answered() -> str:
 def _callback_dial(entry: dict, agent_leg: str | None) -> str:
     """The agent's leg dials the customer, who hears the recording notice (or is asked to
     agree) once they answer; the agent's leg is then recorded (recording/control_views.py)."""
-    d = _acd()
+    dispatcher = need(Dispatcher)
     response = VoiceResponse()
     _say(response, "Callback from the queue. Calling the customer now.")
     dial = Dial(
-        caller_id=d.dispatcher.caller_id,
-        action=d.dispatcher.url(CALLBACK_DONE, entry=entry["id"]),
+        caller_id=dispatcher.caller_id,
+        action=dispatcher.url(CALLBACK_DONE, entry=entry["id"]),
         method="POST",
         timeout=30,
     )
@@ -365,25 +361,24 @@ def _callback_dial(entry: dict, agent_leg: str | None) -> str:
 @callback_webhook
 def agent_status() -> None:
     """The agent's leg: busy (rejected), no-answer or failed end the offer."""
-    d = _acd()
     entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
     status = request.form.get("CallStatus")
     why = {"busy": "rejected", "no-answer": "timeout", "failed": "failed"}.get(status or "")
     if why and agent_id is not None:
-        d.dispatcher.forget_leg(entry_id, agent_id)
-        d.dispatcher.run(d.router.release(agent_id, entry_id, why).actions)
+        dispatcher = need(Dispatcher)
+        dispatcher.forget_leg(entry_id, agent_id)
+        dispatcher.run(need(Router).release(agent_id, entry_id, why).actions)
 
 
 @bp.post(BRIDGE)
 @voice_webhook
 def bridge() -> str:
     """The caller, redirected out of the queue, joins the agent's conference."""
-    d = _acd()
     entry_id = request.args.get("entry", "")
     if not ENTRY_ID.fullmatch(entry_id):  # not one of ours (entries are CallSids)
         return apology_then_voicemail()
     response = VoiceResponse()
-    dial = Dial(action=d.dispatcher.url(DONE, entry=entry_id, lang=_lang()), method="POST")
+    dial = Dial(action=need(Dispatcher).url(DONE, entry=entry_id, lang=_lang()), method="POST")
     dial.conference(
         entry_id, start_conference_on_enter=True, end_conference_on_exit=True, beep=False
     )
@@ -403,7 +398,7 @@ def done() -> str:
 def callback_done() -> str:
     """The agent's Dial to the customer ended: answered, or not (the router tries again)."""
     entry_id = request.args.get("entry", "")
-    event = _event()
+    event = CallEvent.from_request()
     _call_ended(entry_id, callback_status=event.dial_call_status)
     response = VoiceResponse()
     if event.dial_call_status != "completed":
@@ -421,7 +416,7 @@ def conference() -> None:
         return
     entry_id = request.args.get("entry") or request.form.get("FriendlyName", "")
     agent, sid = _int(request.args.get("agent")), request.form.get("ConferenceSid")
-    if agent is not None and late_end(_acd().router.entry(entry_id), agent, sid):
+    if agent is not None and late_end(need(Router).entry(entry_id), agent, sid):
         log.info("late end of conference %s of %s ignored", sid, entry_id)
         return
     _call_ended(entry_id)
@@ -451,7 +446,7 @@ def overflow() -> str:
 
 
 def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:
-    lifecycle.call_ended(_acd(), entry_id, callback_status=callback_status)
+    lifecycle.call_ended(_parts(), entry_id, callback_status=callback_status)
 
 
 def _int(raw: str | None) -> int | None:
