@@ -1,5 +1,7 @@
 """Transfers and consults: the rest of the agent's in-call controls (console/incall.py says
-how a control finds the agent's call, and what 409 and 404 mean).
+how a control finds the agent's call, and what 409 and 404 mean). These views check who may
+do what, account the caller's hold and write the audit log; the moves themselves (router,
+carrier, Call row) are routing's (routing/transfers.py).
 
 - transfer, cold, to a queue (``{"queue": …}``): the agent's part ends as if the call had
   (the agent wraps up, the Call row gets the first agent's queue, wait and talk), the
@@ -29,9 +31,7 @@ how a control finds the agent's call, and what 409 and 404 mean).
 
 from __future__ import annotations
 
-import json
-
-from flask import g
+from flask import current_app, g
 from pydantic import Field, StrictInt
 
 from console.api import _body
@@ -39,9 +39,7 @@ from console.auth import require_role
 from console.incall import (
     _add_hold_time,
     _caller_leg,
-    _carrier,
     _conference,
-    _deps,
     _held_since,
     _In,
     _log,
@@ -49,15 +47,19 @@ from console.incall import (
     _set_caller_hold,
     bp,
 )
-from console.supervise import CarrierFailed
 from crm_core.audit import recent
-from crm_core.calls import record_routing
+from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.schemas import parse
+from routing import transfers
 from routing.handover import BUSY_NOW
-from routing.model import AgentState, AwayReason, Priority
-from routing.urls import ENQUEUE
-from telephony.carrier import CarrierError
+from routing.lifecycle import CallParts
+from routing.model import AgentState, AwayReason
+from routing.offers import Dispatcher
+from routing.service import Router
+from telephony.carrier import Carrier, CarrierError, attempt
+from telephony.context import need, provided
+from telephony.errors import CarrierFailed
 
 CONSULT_ACTIONS = ("call.consult", "call.consult_cancel", "call.consult_complete")
 
@@ -71,45 +73,28 @@ class ConsultIn(_In):
     agent_id: StrictInt = Field(ge=1)
 
 
+def _sessions():
+    return provided(current_app.extensions)
+
+
+def _parts() -> CallParts:
+    """What a transfer is written through (routing/transfers.py)."""
+    sessions = _sessions().session_factory
+    return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
+
+
 def _colleague(agent_id: int, *, states: tuple[str, ...], field: str):
     """The logged-in colleague's router profile and state; 404 / 409 naming ``field``."""
-    d = _deps()
+    router = need(Router)
     if agent_id == g.principal.id:
         raise Conflict("That is you; choose a colleague.", field=field)
-    other = d.router.profile(agent_id)
-    state = (d.router.agent(agent_id) or {}).get("state")
+    other = router.profile(agent_id)
+    state = (router.agent(agent_id) or {}).get("state")
     if other is None or not other.identity or state == AgentState.OFFLINE:
         raise NotFound(BUSY_NOW["offline"], field=field)
     if state not in states:
         raise Conflict(BUSY_NOW.get(state, BUSY_NOW[""]), field=field)
     return other, state
-
-
-def _record_first_part(entry: dict, caller: str, waited_ms: int, talked_ms: int) -> None:
-    with _deps().session_factory.begin() as session:
-        record_routing(
-            session,
-            caller,
-            queue=entry["queue"],
-            agent_id=g.principal.id,
-            wait_seconds=round(waited_ms / 1000),
-            talk_seconds=round(talked_ms / 1000),
-        )
-
-
-def _to_queue_hold(entry: dict, target: str, caller: str, skipped=(), **audit) -> None:
-    """The caller's leg goes to the queue's hold (``/twilio/acd/enqueue``); hung up in
-    that instant, the caller is gone (the colleague's ringing stops) and this is 409.
-    ``skipped``: the router's actions not run yet, of which all but offers are run then."""
-    d = _deps()
-    url = d.dispatcher.url(ENQUEUE, queue=target, lang=entry.get("lang") or None)
-    try:
-        d.carrier.redirect_call(caller, url)
-    except CarrierError as exc:
-        d.dispatcher.run([a for a in skipped if a.kind != "offer"])
-        d.dispatcher.run(d.router.caller_gone(entry["id"], "abandoned").actions)
-        _log("call.transfer", entry, failed=str(exc)[:200], caller_hold=False, **audit)
-        raise Conflict("the caller hung up before the transfer", field="call") from exc
 
 
 @bp.post("/agents/me/call/transfer")
@@ -128,30 +113,10 @@ def transfer():
 
 
 def _to_queue(entry: dict, queue: str):
-    d = _deps()
-    target = d.router.queue(queue)  # 404 naming "queue" if not an active queue
+    target = need(Router).queue(queue)  # 404 naming "queue" if not an active queue
     caller = _caller_leg(entry)
     held = _add_hold_time(caller, _held_since(entry["id"]))
-    ended = d.router.call_ended(entry["id"])  # the agent wraps up; nobody abandoned
-    if ended.state != "ended":
-        raise Conflict("the call ended in the meantime", field="call")
-    d.dispatcher.run(ended.actions)
-    d.dispatcher.forget_leg(entry["id"], g.principal.id)
-    _record_first_part(entry, caller, ended.detail["waited_ms"], ended.detail["talked_ms"])
-    joined = d.router.enqueue(
-        entry["id"],
-        target.name,
-        call_sid=caller,
-        priority=Priority(entry.get("prio", 0)),
-        needs=entry.get("need") or {},
-        enqueued_at=d.router.when(entry["t0"]),
-        kind=entry.get("kind", "call"),
-        phone=entry.get("phone") or None,
-        language=entry.get("lang") or "en-US",
-        empty_check=False,
-    )
-    _to_queue_hold(entry, target.name, caller, queue=target.name)
-    d.dispatcher.run(joined.actions)
+    moved = _transferring(entry, transfers.to_queue, g.principal.id, target.name, queue=target.name)
     _log(
         "call.transfer",
         entry,
@@ -162,44 +127,41 @@ def _to_queue(entry: dict, queue: str):
     )
     return {
         "call": entry["id"],
-        "queue": target.name,
-        "state": joined.state,
-        "agent_state": ended.detail["agent_state"],
+        "queue": moved["queue"],
+        "state": moved["state"],
+        "agent_state": moved["agent_state"],
     }
 
 
 def _to_agent(entry: dict, agent_id: int):
-    d = _deps()
     _colleague(agent_id, states=(AgentState.AVAILABLE,), field="agent")
     caller = _caller_leg(entry)
     held = _add_hold_time(caller, _held_since(entry["id"]))
-    handed = d.router.handover(entry["id"], g.principal.id, agent_id, mode="offer")
-    d.dispatcher.forget_leg(entry["id"], g.principal.id)
-    _record_first_part(entry, caller, handed.detail["waited_ms"], handed.detail["talked_ms"])
-    _to_queue_hold(
-        entry, entry["queue"], caller, handed.actions, agent=agent_id, queue=entry["queue"]
-    )
-    d.dispatcher.run(handed.actions)  # the colleague's softphone rings
-    _log(
-        "call.transfer",
-        entry,
-        agent=agent_id,
-        queue=entry["queue"],
-        caller_hold=False,
-        held_seconds=held or None,
-    )
+    audit = {"agent": agent_id, "queue": entry["queue"]}
+    moved = _transferring(entry, transfers.to_agent, g.principal.id, agent_id, **audit)
+    _log("call.transfer", entry, **audit, caller_hold=False, held_seconds=held or None)
     return {
         "call": entry["id"],
         "agent": agent_id,
         "queue": entry["queue"],
-        "state": (d.router.entry(entry["id"]) or {}).get("state", "gone"),
-        "agent_state": handed.detail["agent_state"],
+        "state": moved["state"],
+        "agent_state": moved["agent_state"],
     }
+
+
+def _transferring(entry: dict, move, *args, **audit) -> dict:
+    """``move(parts, entry, *args)``; a caller who hung up in that instant is in the audit
+    log as a failed transfer (then 409)."""
+    try:
+        return move(_parts(), entry, *args)
+    except transfers.CallerHungUp as exc:
+        _log("call.transfer", entry, failed=exc.reason, caller_hold=False, **audit)
+        raise
 
 
 def _open_consult(entry_id: str) -> dict | None:
     """The detail of the signed-in agent's consult on this call still going, if any."""
-    with _deps().read_session_factory() as session:
+    with _sessions().read_session_factory() as session:
         for e in recent(session, target=f"call:{entry_id}", limit=500):
             if e.action in CONSULT_ACTIONS and e.actor_id == g.principal.id:
                 return dict(e.detail) if e.action == "call.consult" else None
@@ -210,7 +172,7 @@ def _open_consult(entry_id: str) -> dict | None:
 @require_role()
 def consult():
     """A colleague's softphone joins the call while the caller holds (warm transfer)."""
-    d = _deps()
+    router, dispatcher, carrier = need(Router), need(Dispatcher), need(Carrier)
     data = parse(ConsultIn, _body())
     entry = _my_call(data.call)
     if _open_consult(entry["id"]) is not None:
@@ -220,15 +182,15 @@ def consult():
     conference = _conference(entry)
     made_away = False
     if state == AgentState.AVAILABLE:  # no offers while consulted
-        d.router.set_presence(other, "away", AwayReason.MEETING, expect=("available",))
-        made_away = (d.router.agent(data.agent_id) or {}).get("state") == AgentState.AWAY
+        router.set_presence(other, "away", AwayReason.MEETING, expect=("available",))
+        made_away = (router.agent(data.agent_id) or {}).get("state") == AgentState.AWAY
         if not made_away:
             raise Conflict(f"agent {data.agent_id} just took another call", field="agent_id")
     try:
-        participant = d.carrier.add_participant(
+        participant = carrier.add_participant(
             conference,
             f"client:{other.identity}",
-            d.dispatcher.caller_id,
+            dispatcher.caller_id,
             label=f"consult-{data.agent_id}",
         )
     except CarrierError as exc:
@@ -236,7 +198,7 @@ def consult():
             _restore(data.agent_id)
         raise CarrierFailed(f"the carrier refused: {exc}") from exc
     if _held_since(entry["id"]) is None:
-        _carrier(d.carrier.hold, conference, _caller_leg(entry), True)
+        attempt(carrier.hold, conference, _caller_leg(entry), True)
     _log(
         "call.consult",
         entry,
@@ -249,10 +211,10 @@ def consult():
 
 
 def _restore(agent_id: int) -> None:
-    d = _deps()
-    profile = d.router.profile(agent_id)
+    router = need(Router)
+    profile = router.profile(agent_id)
     if profile is not None:
-        d.dispatcher.run(d.router.set_presence(profile, "available", expect=("away",)).actions)
+        need(Dispatcher).run(router.set_presence(profile, "available", expect=("away",)).actions)
 
 
 def _going(entry: dict) -> dict:
@@ -266,11 +228,10 @@ def _going(entry: dict) -> dict:
 @require_role()
 def cancel_consult():
     """The colleague's leg is hung up; the caller comes off hold."""
-    d = _deps()
     entry = _my_call(parse(_In, _body()).call)
     going = _going(entry)
     conference = _conference(entry)
-    left = _carrier(d.carrier.remove_participant, conference, going["participant"])
+    left = attempt(need(Carrier).remove_participant, conference, going["participant"])
     seconds = _set_caller_hold(entry, conference, False)
     if going.get("made_away"):
         _restore(int(going["agent_id"]))
@@ -295,32 +256,19 @@ def cancel_consult():
 def complete_consult():
     """The consulted colleague takes the call over; the caller comes off hold and the
     first agent's leg leaves (it wraps up)."""
-    d = _deps()
     entry = _my_call(parse(_In, _body()).call)
     going = _going(entry)
     other, leg = int(going["agent_id"]), going["participant"]
     conference = _conference(entry)
-    mine = d.dispatcher.leg(entry["id"], g.principal.id)
-    try:  # the colleague's exit ends the call from now on; fails if they already left
-        d.carrier.end_conference_on_exit(conference, leg, True)
-    except CarrierError as exc:
-        raise Conflict("your colleague is no longer on the call", field="call") from exc
-    try:
-        handed = d.router.handover(
-            entry["id"], g.principal.id, other, mode="connect", conference=conference
-        )
-    except Conflict:
-        _carrier(d.carrier.end_conference_on_exit, conference, leg, False)
-        raise
-    d.router.redis.hset(d.router.keys.legs, f"{entry['id']}|{other}", leg)
-    d.dispatcher.forget_leg(entry["id"], g.principal.id)
-    seconds = _set_caller_hold(entry, conference, False)
-    if mine is not None:  # leave without ending the call
-        _carrier(d.carrier.end_conference_on_exit, conference, mine, False)
-        _carrier(d.carrier.remove_participant, conference, mine)
-    with d.session_factory.begin() as session:
-        record_routing(session, entry["call_sid"], agent_id=other)
-    d.dispatcher.run(handed.actions)
+    handed, seconds = transfers.take_over(
+        _parts(),
+        entry,
+        g.principal.id,
+        other,
+        conference=conference,
+        leg=leg,
+        caller_back=lambda: _set_caller_hold(entry, conference, False),
+    )
     _log(
         "call.consult_complete",
         entry,
@@ -342,23 +290,7 @@ def complete_consult():
 @require_role()
 def transfer_targets():
     """Where a call can go: the active queues, and the colleagues logged in and free."""
-    d = _deps()
-    queues = sorted(q.name for q in d.router.queues().values() if q.active)
-    agents = []
-    for raw in d.router.redis.hvals(d.router.keys.agents):
-        doc = json.loads(raw)
-        state = doc.get("state")
-        if str(doc.get("id")) == str(g.principal.id):
-            continue
-        if state in (AgentState.AVAILABLE, AgentState.AWAY):
-            agents.append(
-                {
-                    "id": int(doc["id"]),
-                    "name": doc.get("name") or "",
-                    "state": state,
-                    "reason": doc.get("reason") or None,
-                    "transfer": state == AgentState.AVAILABLE,
-                }
-            )
-    agents.sort(key=lambda a: (not a["transfer"], a["name"].lower(), a["id"]))
+    router = need(Router)
+    queues = sorted(q.name for q in router.queues().values() if q.active)
+    agents = transfers.colleagues(router, g.principal.id)
     return {"queues": [{"name": q} for q in queues], "agents": agents}
