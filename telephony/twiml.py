@@ -164,6 +164,21 @@ def _voicemail(
     response: VoiceResponse, prompt: str, language: str, action: str, nothing: str
 ) -> VoiceResponse:
     response.say(prompt, language=language)
+    record_voicemail(response, action)
+    # Record falls through here only when nothing was recorded.
+    response.say(nothing, language=language)
+    response.hangup()
+    return response
+
+
+def record_voicemail(
+    response: VoiceResponse, action: str, *, transcribe_callback: str | None = None
+) -> VoiceResponse:
+    """The one voicemail ``<Record>``: a beep, up to two minutes, ended by ``#`` or five
+    seconds of silence, the recording POSTed to ``action``; transcribed when
+    ``transcribe_callback`` says where the text goes. The safe answer and the
+    auto-attendant take their messages the same way."""
+    transcription = {"transcribe": True, "transcribe_callback": transcribe_callback}
     response.record(
         action=action,
         method="POST",
@@ -171,10 +186,8 @@ def _voicemail(
         play_beep=True,
         finish_on_key="#",
         timeout=5,
+        **(transcription if transcribe_callback else {}),
     )
-    # Record falls through here only when nothing was recorded.
-    response.say(nothing, language=language)
-    response.hangup()
     return response
 
 
