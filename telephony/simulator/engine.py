@@ -22,7 +22,6 @@ from telephony.simulator.dial_queue import DialQueue
 from telephony.simulator.errors import SimulationError
 from telephony.simulator.messaging import Messaging
 from telephony.simulator.model import (
-    API_VERSION,
     EVENT_OF_STATUS,
     TERMINAL,
     Notification,
@@ -294,48 +293,6 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         call.gather = call.record = None
         call.program = program
         self.after(0, self._continue, call, call.token)
-
-    def send_message(
-        self, to: str, from_: str, body: str, status_callback: str | None, *, carrier=False
-    ) -> dict[str, Any]:
-        """Messages create: queued, then sent and delivered a second apart (with callbacks).
-
-        Raises Unsubscribed (21610) when ``to`` texted STOP to ``from_``; ``carrier`` is for
-        Twilio's own keyword confirmations, which go out regardless.
-        """
-        if not carrier:
-            self.check_may_send(from_, to)
-        message = {
-            "sid": sid("SM"),
-            "to": to,
-            "from": from_,
-            "body": body,
-            "status": "queued",
-            "direction": "outbound-reply" if carrier else "outbound-api",
-            "created_at": self.clock.now(),
-            "status_callback": status_callback,
-        }
-        self.messages[message["sid"]] = message
-        self.after(0, self._message_status, message, "sent")
-        self.after(1, self._message_status, message, "delivered")
-        return message
-
-    def _message_status(self, message: dict[str, Any], status: str) -> None:
-        message["status"] = status
-        if message["status_callback"]:
-            self._post_quietly(
-                message["status_callback"],
-                {
-                    "AccountSid": self.account_sid,
-                    "MessageSid": message["sid"],
-                    "SmsSid": message["sid"],
-                    "MessageStatus": status,
-                    "SmsStatus": status,
-                    "To": message["to"],
-                    "From": message["from"],
-                    "ApiVersion": API_VERSION,
-                },
-            )
 
     # ------------------------------------------------------------------ party input
     def dtmf(self, call: SimCall, digits: str) -> None:

@@ -18,7 +18,8 @@ import threading
 from flask import Flask, request
 from werkzeug.serving import make_server
 
-from telephony.simulator.engine import Simulator, sid
+from telephony.simulator.engine import Simulator
+from telephony.simulator.model import sid
 from telephony.simulator.rest import calls, conferences, messages, queues
 from telephony.simulator.rest.common import error, not_found
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from telephony.simulator.engine import API_VERSION, Recording, SimCall, Simulator
+from telephony.simulator.engine import Simulator
 from telephony.simulator.errors import SimulationError
 from telephony.simulator.media import ENCODERS, MEDIA_TYPES
+from telephony.simulator.model import API_VERSION, Recording, SimCall
 from telephony.simulator.rest.common import PREFIX, base, error, not_found, page, rfc2822
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from telephony.simulator.engine import API_VERSION, Simulator
-from telephony.simulator.model import Participant
+from telephony.simulator.engine import Simulator
+from telephony.simulator.model import API_VERSION, Participant
 from telephony.simulator.rest.common import PREFIX, base, error, not_found, page, rfc2822
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from telephony.simulator.engine import API_VERSION, Simulator
+from telephony.simulator.engine import Simulator
 from telephony.simulator.errors import Unsubscribed
+from telephony.simulator.model import API_VERSION
 from telephony.simulator.rest.common import PREFIX, base, error, not_found, rfc2822
 
 

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, request
 
-from telephony.simulator.engine import SimCall, Simulator
-from telephony.simulator.model import delta
+from telephony.simulator.engine import Simulator
+from telephony.simulator.model import SimCall, delta
 from telephony.simulator.rest.common import PREFIX, base, error, not_found, page, rfc2822
 
 
