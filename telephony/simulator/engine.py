@@ -34,7 +34,6 @@ from telephony.simulator.model import (
     sid,
 )
 from telephony.simulator.model import delta as _delta
-from telephony.simulator.model import number as _number
 from telephony.simulator.parties import Party, Phone
 from telephony.simulator.queues import Queues
 from telephony.simulator.recordings import Recordings
@@ -295,60 +294,6 @@ class Simulator(Verbs, Queues, Dial, DialQueue, Conferences, Recordings, Messagi
         self.after(0, self._continue, call, call.token)
 
     # ------------------------------------------------------------------ party input
-    def dtmf(self, call: SimCall, digits: str) -> None:
-        with self.lock:
-            for digit in digits:
-                if call.ended:
-                    return
-                if call.record is not None:
-                    if digit in call.record.attrs.get("finishOnKey", "1234567890*#"):
-                        self._finish_record(call, digit)
-                    continue
-                gather = call.gather
-                if gather is None or "dtmf" not in gather.attrs.get("input", "dtmf"):
-                    continue  # outside <Gather> key presses are not collected
-                call.token += 1  # stops the prompt (barge-in) and restarts the timeout
-                gather.nested = []
-                if digit == gather.attrs.get("finishOnKey", "#"):
-                    self._submit_gather(call, finished_on_key=digit)
-                    return
-                gather.digits += digit
-                wanted = gather.attrs.get("numDigits")
-                if wanted and wanted.isdigit() and len(gather.digits) >= int(wanted):
-                    self._submit_gather(call)
-                    return
-                self.after(
-                    _number(gather.attrs.get("timeout"), 5), self._gather_timeout, call, call.token
-                )
-
-    def speech(self, call: SimCall, text: str) -> None:
-        with self.lock:
-            gather = call.gather
-            if call.ended or gather is None or "speech" not in gather.attrs.get("input", "dtmf"):
-                return
-            call.token += 1
-            self._submit_gather(call, speech=text)
-
-    def talking(self, call: SimCall, seconds: float, words: str | None = None) -> None:
-        """The party speaks for ``seconds``; into a <Record>, that is audio (and ``words``,
-        what its transcription will read). Outside <Record> nobody is listening."""
-        with self.lock:
-            record = call.record
-            if record is None or call.ended:
-                return
-            limit = _number(record.attrs.get("maxLength"), 3600)
-            spoken = min(seconds, limit - record.audio)
-            record.audio += spoken
-            if words and spoken > 0:
-                record.words.append(words)
-            record.last_audio_end = self.elapsed() + spoken
-            call.token += 1
-            if record.audio >= limit:
-                self.after(spoken, self._finish_record_if, call, call.token, None)
-            else:  # after speech, `timeout` seconds of silence end the recording
-                silence = _number(record.attrs.get("timeout"), 5)
-                self.after(spoken + silence, self._finish_record_if, call, call.token, None)
-
     def hang_up_by_party(self, call: SimCall) -> None:
         with self.lock:
             if call.ended:
