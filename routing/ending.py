@@ -12,12 +12,9 @@ the caller as abandoned: a waiting caller's wait ends as ``supervisor`` or ``sys
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from sqlalchemy import select
-
-from crm_core.models import Call
-from routing.lifecycle import call_ended
+from routing import lifecycle
+from routing.lifecycle import Parts, call_ended
 from routing.model import Outcome
 from telephony.carrier import CarrierError
 
@@ -25,7 +22,7 @@ log = logging.getLogger("callcenter.routing")
 ENDERS = ("supervisor", "system")
 
 
-def end_entry(d: Any, entry_id: str, by: str) -> Outcome:
+def end_entry(d: Parts, entry_id: str, by: str) -> Outcome:
     """End the router's part of a call ``by`` a supervisor or the system: a waiting or
     ringing caller leaves its queue (no abandon), a connected call ends (the agent wraps
     up). State "gone" (was waiting), "ended" (was connected) or "noop" (not in the ACD)."""
@@ -42,20 +39,12 @@ def end_entry(d: Any, entry_id: str, by: str) -> Outcome:
     return call_ended(d, entry_id)
 
 
-def mark_ended_by(d: Any, call_sids: list[str], by: str) -> int:
+def mark_ended_by(d: Parts, call_sids: list[str], by: str) -> int:
     """The Call rows of these calls say who ended them (calls already over are left)."""
-    if not call_sids:
-        return 0
-    with d.session_factory.begin() as session:
-        calls = session.scalars(
-            select(Call).where(Call.call_sid.in_(call_sids), Call.ended_by.is_(None))
-        ).all()
-        for call in calls:
-            call.ended_by = by
-        return len(calls)
+    return lifecycle.ended_by(d.session_factory, call_sids, by)
 
 
-def end_call(d: Any, call_sid: str, by: str) -> Outcome:
+def end_call(d: Parts, call_sid: str, by: str) -> Outcome:
     """A supervisor ends the call: the router forgets it (no abandon), the Call row says so,
     and the carrier hangs the caller up (the call's update to status completed)."""
     outcome = end_entry(d, call_sid, by)
@@ -69,7 +58,7 @@ def end_call(d: Any, call_sid: str, by: str) -> Outcome:
     return outcome
 
 
-def end_all(d: Any, by: str = "system") -> list[str]:
+def end_all(d: Parts, by: str = "system") -> list[str]:
     """End every live call in the ACD (the system stopping): waiting and ringing callers
     leave their queues, connected calls end. A place kept as a callback, with nobody on
     the line, stays for the next start. Returns the CallSids ended."""

@@ -3,11 +3,12 @@
 The router keeps the live side in Redis (routing/service.py); this module carries each step
 of a call's life out on the other two sides: the carrier (the caller is redirected into
 the agent's conference: the bridge) and SQL, where it is the only writer of the Call row's
-routing columns (its queue, the agent who has it, the wait, talk and wrap-up times) and of
-what follows the end of a call (a callback the router gave up on becomes a person's task;
-a wrap-up's end settles the outcome's draft). The TwiML flow (routing/views.py), the
-Dispatcher's wrap-up actions (swept by the ticker), the supervisor's end (routing/ending.py)
-and the agent's transfers (routing/transfers.py) call these functions.
+routing columns (its queue, the agent who has it, the wait, talk and wrap-up times, who
+ended it) and of what follows the end of a call (a callback the router gave up on becomes
+a person's task; a wrap-up's end settles the outcome's draft). The TwiML flow
+(routing/views.py), the Dispatcher's wrap-up actions (swept by the ticker), the
+supervisor's end (routing/ending.py) and the agent's transfers (routing/transfers.py)
+call these functions.
 
 Each function takes the collaborators it uses: SQL alone (a ``sessionmaker``, the clock),
 or ``Parts`` when a step moves the router, the carrier and SQL together. The app's bag of
@@ -20,12 +21,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from crm_core.calls import insert_call_if_new, record_routing, unanswered_callback_task
 from crm_core.clock import Clock
 from crm_core.drafts import settle_draft
-from crm_core.models import CallDirection, CallStatus
+from crm_core.models import Call, CallDirection, CallStatus
 from routing.model import Outcome
 from routing.offers import Dispatcher
 from routing.service import Router
@@ -118,6 +120,20 @@ def agent_part_over(
             wait_seconds=round(waited_ms / 1000),
             talk_seconds=round(talked_ms / 1000),
         )
+
+
+def ended_by(session_factory: sessionmaker, call_sids: list[str], by: str) -> int:
+    """The Call rows of these calls say who ended them (``supervisor``, ``system``); rows
+    that already say so are left. Returns how many rows changed."""
+    if not call_sids:
+        return 0
+    with session_factory.begin() as session:
+        calls = session.scalars(
+            select(Call).where(Call.call_sid.in_(call_sids), Call.ended_by.is_(None))
+        ).all()
+        for call in calls:
+            call.ended_by = by
+        return len(calls)
 
 
 def record_wrap(
