@@ -26,19 +26,22 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.calls import insert_call_if_new
+from crm_core.clock import Clock
 from crm_core.customers import find_by_phone
 from crm_core.errors import InvalidPhone
 from crm_core.models import Call, CallDirection, CallStatus, User
 from crm_core.phones import normalize_phone, time_zone_of
 from recording import consent
 from routing.gate import CLOSES, OPENS, Gate
+from routing.offers import Dispatcher
 from telephony.access_tokens import identity_of
 from telephony.carrier import DEMO_NUMBER
+from telephony.context import need, provided
 from telephony.events import CallEvent
 from telephony.twiml import public
 from telephony.webhooks import call_start_webhook, voice_webhook
@@ -55,8 +58,9 @@ NOT_CONNECTED = {
 }
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
+def _sessions():
+    """The app's session factories (reading and writing)."""
+    return provided(current_app.extensions)
 
 
 def _refuse(reason: str) -> str:
@@ -95,11 +99,10 @@ def _caller(session, identity: str | None) -> User | None:
 @bp.post("")
 @call_start_webhook  # a CallSid whose call is over is hung up, never dialled again
 def dial() -> str:
-    d = _deps()
-    config = current_app.config
-    event = CallEvent.from_form(request.form, region=config["DEFAULT_REGION"])
+    db, clock, config = _sessions(), need(Clock), current_app.config
+    event = CallEvent.from_request()
     identity = identity_of(event.from_ or event.caller)
-    with d.read_session_factory() as session:
+    with db.read_session_factory() as session:
         user = _caller(session, identity)
         agent_id = user.id if user is not None else None
     if agent_id is None or not event.call_sid:
@@ -117,8 +120,8 @@ def dial() -> str:
     if not caller_id and config["CARRIER"] == "twilio":
         log.error("click-to-call needs TWILIO_CALLER_ID CallSid=%s", event.call_sid)
         return _refuse("Outgoing calls are not set up yet: the caller ID is missing.")
-    now = d.clock.now()
-    gate = d.dispatcher.gate or Gate(d.session_factory, config["DEFAULT_TIME_ZONE"])
+    now = clock.now()
+    gate = need(Dispatcher).gate or Gate(db.session_factory, config["DEFAULT_TIME_ZONE"])
     verdict = gate(phone, now)
     if not verdict.ok:
         log.info("click-to-call %s refused: %s CallSid=%s", phone, verdict.reason, event.call_sid)
@@ -126,7 +129,7 @@ def dial() -> str:
             return _refuse("This number is on the do-not-call list. The call was not placed.")
         return _refuse(_window_refusal(phone, now, config["DEFAULT_TIME_ZONE"], verdict.not_before))
     caller_id = caller_id or DEMO_NUMBER
-    with d.session_factory.begin() as session:
+    with db.session_factory.begin() as session:
         customer = find_by_phone(session, phone, region=config["DEFAULT_REGION"])
         insert_call_if_new(
             session,
@@ -134,7 +137,7 @@ def dial() -> str:
             direction=CallDirection.OUTBOUND_DIAL,
             from_number=caller_id,
             to_number=phone,
-            clock=d.clock,
+            clock=clock,
             status=CallStatus.IN_PROGRESS,
             agent_id=agent_id,
             customer_id=customer.id if customer is not None else None,
@@ -161,9 +164,9 @@ def dial() -> str:
 @voice_webhook
 def done() -> str:
     """The Dial ended: the customer's leg on the row; why, when nobody answered."""
-    event = CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+    event = CallEvent.from_request()
     if event.call_sid and event.dial_call_sid:
-        with _deps().session_factory.begin() as session:
+        with _sessions().session_factory.begin() as session:
             call = session.scalars(
                 select(Call).where(Call.call_sid == event.call_sid[:64]).with_for_update()
             ).one_or_none()
