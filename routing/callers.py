@@ -18,13 +18,13 @@ from crm_core.errors import Conflict, InvalidInput, NotFound
 from routing.errors import Stale
 from routing.estimates import note_answered
 from routing.model import MAX_LEVEL, Outcome, Priority, signature
+from routing.results import Left, Release, Reply, Result
 from routing.scripts import from_ms, ms
 
 if TYPE_CHECKING:
     from routing.service import Router
 
 RETRIES = 5
-GONE = ("abandoned", "left", "supervisor", "system")  # how a caller leaves a queue
 
 
 class Callers:
@@ -76,7 +76,7 @@ class Callers:
         """A waiting entry looks for an agent again (after a release or an escalation)."""
         entry = self.router.entry(entry_id)
         if entry is None:
-            return Outcome("gone")
+            return Outcome(Result.GONE)
         config = self.router.queues().get(entry["queue"])
         if config is None:
             return Outcome(entry["state"])
@@ -111,8 +111,8 @@ class Callers:
                 {"required": dict(config.required_skills), "need": needs},
             ],
         )
-        if reply[0] == "empty":
-            return Outcome("empty")
+        if reply[0] is Reply.EMPTY:
+            return Outcome(Result.EMPTY)
         return self.router.follow(Outcome(reply[1]), reply[2:])
 
     def move(self, entry_id: str, queue: str) -> Outcome:
@@ -122,8 +122,8 @@ class Callers:
         if entry is None:
             raise NotFound("That caller is no longer waiting in any queue.", field="entry")
         target = self.router.queue(queue)
-        left = self.caller_gone(entry_id, "left")
-        if left.state != "gone":
+        left = self.caller_gone(entry_id, Left.LEFT)
+        if left.state != Result.GONE:
             raise Conflict(
                 "That caller is already talking to an agent, so they can no longer be moved.",
                 field="entry",
@@ -151,7 +151,7 @@ class Callers:
             [self.keys.entries, self.keys.events],
             [now, entry_id, phone],
         )
-        return reply[0] == "ok"
+        return reply[0] is Reply.OK
 
     def accept(self, agent_id: int, entry_id: str) -> Outcome:
         """The agent answered the offer. State "connected", or "gone" (caller left, offer
@@ -168,11 +168,11 @@ class Callers:
             ],
             [now, agent_id, entry_id, sl],
         )
-        if reply[0] == "gone":
-            return Outcome("gone", detail={"why": reply[1]})
-        if reply[0] == "again":
-            return Outcome("connected", detail={"waited_ms": int(reply[1]), "again": True})
-        outcome = self.router.follow(Outcome("connected"), reply[2:])
+        if reply[0] is Reply.GONE:
+            return Outcome(Result.GONE, detail={"why": reply[1]})
+        if reply[0] is Reply.AGAIN:
+            return Outcome(Result.CONNECTED, detail={"waited_ms": int(reply[1]), "again": True})
+        outcome = self.router.follow(Outcome(Result.CONNECTED), reply[2:])
         outcome.detail["waited_ms"] = int(reply[1])
         # Asterisk's holdtime, kept to measure our estimates against (a transferred call
         # was answered before: its wait counted then).
@@ -184,73 +184,76 @@ class Callers:
         self,
         agent_id: int,
         entry_id: str,
-        why: str = "rejected",
+        why: Release | str = Release.REJECTED,
         *,
         defer_until: datetime | None = None,
     ) -> Outcome:
         """The offer ended without a call: rejected, timeout or failed (the agent's leg), or
         deferred (a callback that may not be placed before ``defer_until``: no miss)."""
-        if why not in ("rejected", "timeout", "failed", "deferred", "withdrawn"):
-            raise InvalidInput(
-                "why is rejected, timeout, failed, deferred or withdrawn", field="why"
-            )
-        if why == "deferred" and defer_until is None:
+        if why not in set(Release):
+            raise InvalidInput(f"why is {', '.join(Release)}", field="why")
+        why = Release(why)
+        if why is Release.DEFERRED and defer_until is None:
             raise InvalidInput("a deferred callback needs a time", field="defer_until")
         for _ in range(RETRIES):
             entry = self.router.entry(entry_id)
             sig = entry["sig"] if entry else ""
             queue = entry["queue"] if entry else ""
             now, _ = self.router.now()
-            reply = self.scripts(
-                "release",
-                [
-                    *self.keys.core,
-                    self.keys.waiting(queue, sig),
-                ],
-                [
-                    now,
-                    agent_id,
-                    entry_id,
-                    why,
-                    self.router.max_misses,
-                    sig,
-                    ms(defer_until) if defer_until else 0,
-                ],
-            )
-            if reply[0] == "stale":
+            try:
+                reply = self.scripts(
+                    "release",
+                    [
+                        *self.keys.core,
+                        self.keys.waiting(queue, sig),
+                    ],
+                    [
+                        now,
+                        agent_id,
+                        entry_id,
+                        why,
+                        self.router.max_misses,
+                        sig,
+                        ms(defer_until) if defer_until else 0,
+                    ],
+                )
+            except Stale:
                 continue
-            if reply[0] == "noop":
-                return Outcome("noop")
+            if reply[0] is Reply.NOOP:
+                return Outcome(Result.NOOP)
             return self.router.follow(Outcome(reply[1], detail={"entry": reply[2]}), reply[3:])
         raise Stale(f"release of {entry_id}: state kept changing")
 
-    def caller_gone(self, entry_id: str, why: str = "abandoned") -> Outcome:
+    def caller_gone(self, entry_id: str, why: Left | str = Left.ABANDONED) -> Outcome:
         """The caller hung up while waiting or ringing ("abandoned"), or the router takes it
         out of the queue ("left": overflow, voicemail, callback), or a supervisor or the
         system ended the call ("supervisor", "system": no abandon). Ringing agents are
         freed."""
-        if why not in GONE:
-            raise InvalidInput("why is abandoned, left, supervisor or system", field="why")
+        if why not in set(Left):
+            raise InvalidInput(f"why is {', '.join(Left)}", field="why")
         for _ in range(RETRIES):
             entry = self.router.entry(entry_id)
             if entry is None:
-                return Outcome("noop")
+                return Outcome(Result.NOOP)
             now, day = self.router.now()
-            reply = self.scripts(
-                "caller_gone",
-                [
-                    *self.keys.core,
-                    self.keys.waiting(entry["queue"], entry["sig"]),
-                    self.keys.stats(day),
-                ],
-                [now, entry_id, entry["sig"], why],
-            )
-            if reply[0] == "stale":
+            try:
+                reply = self.scripts(
+                    "caller_gone",
+                    [
+                        *self.keys.core,
+                        self.keys.waiting(entry["queue"], entry["sig"]),
+                        self.keys.stats(day),
+                    ],
+                    [now, entry_id, entry["sig"], str(why)],
+                )
+            except Stale:
                 continue
-            if reply[0] in ("noop", "connected"):
-                return Outcome(reply[0])
+            if reply[0] is Reply.NOOP:
+                return Outcome(Result.NOOP)
+            if reply[0] is Reply.CONNECTED:
+                return Outcome(Result.CONNECTED)
             outcome = Outcome(
-                "gone",
+                Result.GONE,
                 detail={"was": reply[1], "waited_ms": int(reply[2]), "entry": json.loads(reply[3])},
             )
             return self.router.follow(outcome, reply[4:])
@@ -264,7 +267,7 @@ class Callers:
         to ``callback_attempts`` times; after the last, ``detail["gave_up"]`` is True."""
         entry = self.router.entry(entry_id)
         if entry is None:
-            return Outcome("noop")
+            return Outcome(Result.NOOP)
         config = self.router.queues().get(entry["queue"])
         wrap = (config.wrap_up_seconds if config else 0) * 1000
         if wrap == 0 and config is not None and config.disposition_required:
@@ -290,10 +293,10 @@ class Callers:
             ],
             [now, entry_id, wrap, day, again],
         )
-        if reply[0] == "noop":
-            return Outcome("noop")
+        if reply[0] is Reply.NOOP:
+            return Outcome(Result.NOOP)
         outcome = Outcome(
-            "ended",
+            Result.ENDED,
             detail={
                 "waited_ms": int(reply[1]),
                 "talked_ms": int(reply[2]),

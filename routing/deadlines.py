@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from routing.errors import Stale
 from routing.model import Action, signature
+from routing.results import Release, Reply, Result
 
 if TYPE_CHECKING:
     from routing.service import Router
@@ -43,8 +45,8 @@ class Deadlines:
     def _due(self, kind: str, rest: str) -> list[Action]:
         if kind == "offer":
             entry_id, _, agent_id = rest.rpartition("|")
-            outcome = self.router.release(int(agent_id), entry_id, "timeout")
-            if outcome.state == "noop":
+            outcome = self.router.release(int(agent_id), entry_id, Release.TIMEOUT)
+            if outcome.state == Result.NOOP:
                 return []
             profile = self.router.profile(agent_id)
             cancel = Action("cancel", entry_id, int(agent_id), profile.identity if profile else "")
@@ -92,20 +94,21 @@ class Deadlines:
         if new_sig != entry["sig"] and any(lvl > 1 for lvl in needs.values()):
             again = (config.escalation_after_seconds or 0) * 1000
         now, _ = self.router.now()
-        reply = self.scripts(
-            "requeue",
-            [
-                self.keys.entries,
-                self.keys.waiting(config.name, entry["sig"]),
-                self.keys.waiting(config.name, new_sig),
-                self.keys.signatures(config.name),
-                self.keys.signatures_version,
-                self.keys.deadlines,
-                self.keys.events,
-                self.keys.counts,
-            ],
-            [now, entry_id, entry["sig"], new_sig, needs, again],
-        )
-        if reply[0] == "stale":
+        try:
+            reply = self.scripts(
+                "requeue",
+                [
+                    self.keys.entries,
+                    self.keys.waiting(config.name, entry["sig"]),
+                    self.keys.waiting(config.name, new_sig),
+                    self.keys.signatures(config.name),
+                    self.keys.signatures_version,
+                    self.keys.deadlines,
+                    self.keys.events,
+                    self.keys.counts,
+                ],
+                [now, entry_id, entry["sig"], new_sig, needs, again],
+            )
+        except Stale:
             return self._requeue(entry_id, needs)
-        return self.router.retry(entry_id).actions if reply[0] == "ok" else []
+        return self.router.retry(entry_id).actions if reply[0] is Reply.OK else []

@@ -10,6 +10,7 @@ asked, as a sentence for them: an agent's status that cannot change now
 from __future__ import annotations
 
 from crm_core.errors import Conflict
+from routing.results import Refusal, Reply
 
 
 class Stale(Exception):
@@ -64,3 +65,20 @@ BUSY_NOW = {
     "offline": "Your colleague is signed out; choose someone who is signed in.",
     "": "Your colleague cannot take the call right now; try someone else.",
 }
+
+
+def raise_for(reply: list, *, supervisor: bool = False) -> Reply:
+    """The one place a script's reply tag becomes an exception: ``stale`` → ``Stale`` (the
+    router calls again with fresh keys), ``error`` → the refusal as a sentence (for the
+    agent, or for a supervisor: ``supervisor``). Any other tag is returned."""
+    tag = Reply(reply[0])
+    if tag is Reply.STALE:
+        raise Stale("the state changed since the script's keys were built")
+    if tag is Reply.ERROR:
+        why, state = Refusal(reply[1]), reply[2] if len(reply) > 2 else ""
+        if why is Refusal.ILLEGAL_TRANSITION:
+            raise refusal(state, supervisor=supervisor)
+        if why is Refusal.NOT_CONNECTED:
+            raise Conflict("You are not connected to this call now.", field="call")
+        raise Conflict(BUSY_NOW.get(state, BUSY_NOW[""]), field="agent")
+    return tag

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crm_core.errors import Conflict, NotFound
-from routing.errors import BUSY_NOW
+from crm_core.errors import NotFound
+from routing.errors import BUSY_NOW  # noqa: F401  (console/transfer.py reads it here)
 from routing.model import Outcome
+from routing.results import Result
 
 if TYPE_CHECKING:
     from routing.service import Router
@@ -81,12 +82,8 @@ class Handover:
                 conference,
             ],
         )
-        if reply[0] == "error":
-            if reply[1] == "not_connected":
-                raise Conflict("You are not connected to this call now.", field="call")
-            raise Conflict(BUSY_NOW.get(reply[2], BUSY_NOW[""]), field="agent")
-        outcome = Outcome(
-            "connected" if mode == "connect" else "offered",
+        outcome = Outcome(  # a refusal was raised by the script's call (routing/errors.py)
+            Result.CONNECTED if mode == "connect" else Result.OFFERED,
             detail={
                 "talked_ms": int(reply[1]),
                 "agent_state": reply[2],

@@ -42,6 +42,7 @@ from crm_core.acd_records import OfferRecord, WaitRecord, epoch_ms
 from crm_core.acd_schemas import OfferOutcome, WaitOutcome
 from crm_core.models import Call, CallStatus, User
 from routing.config import profile
+from routing.results import Reply
 from routing.scripts import ms
 from telephony.carrier import CarrierError
 
@@ -172,7 +173,7 @@ def _calls(deps: Any) -> int:
         entry["conference"] = conference
         entry["answered"] = min(entry["answered"], now_ms)
         reply = router.scripts("restore_call", router.keys.core, [now_ms, entry, doc, day])
-        if reply[0] == "ok":
+        if reply[0] is Reply.OK:
             restored += 1
             log.info("call CallSid=%s back with agent %s", entry["call_sid"], doc["id"])
         else:

@@ -4,6 +4,10 @@ Each ``routing/lua/<name>.lua`` is one state change (DESIGN.md rule 1) and opens
 KEYS/ARGV header; ``_lib.lua`` is prepended to each (Redis 6.2 has no functions library).
 redis-py's ``Script`` runs them with EVALSHA and loads them again after a SCRIPT FLUSH or on
 a new server, so nothing here needs to care which Redis it talks to.
+
+A tagged reply (``{'ok', …}``: every script but the four in ``UNTAGGED``) comes back with
+its tag as a ``routing.results.Reply``, and the tags that mean a retry or a refusal are
+raised here, once, as routing/errors.py says (as rq maps its scripts' results).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import redis
 
-from routing.errors import IllegalTransition, Stale, refusal  # noqa: F401  (their old home)
+from routing.errors import IllegalTransition, Stale, raise_for, refusal  # noqa: F401
 
 LUA = Path(__file__).with_name("lua")
 NAMES = (
@@ -35,6 +39,8 @@ NAMES = (
     "restore_stats",
     "sweep_legs",
 )
+# Scripts whose reply is not a tag and its fields: due deadlines, a number, a scan's cursor
+UNTAGGED = frozenset({"claim_due", "holdtime", "restore_stats", "sweep_legs"})
 # Times in the scripts are whole milliseconds since this instant: small enough that a
 # priority times 1e12 plus a time stays an exact integer in a double (see _lib.lua).
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
@@ -60,9 +66,18 @@ class Scripts:
             for name in NAMES
         }
 
-    def __call__(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
+    def __call__(
+        self, name: str, keys: list[str], args: list[Any], *, supervisor: bool = False
+    ) -> Any:
+        """The script's reply, its bytes as text. Tagged: ``[Reply, …]``, or ``Stale`` or a
+        refusal raised (worded for a supervisor when ``supervisor``)."""
         reply = self._scripts[name](keys=keys, args=[_arg(a) for a in args])
-        return [_text(v) for v in reply] if isinstance(reply, list) else reply
+        if not isinstance(reply, list):
+            return reply
+        reply = [_text(v) for v in reply]
+        if name not in UNTAGGED:
+            reply[0] = raise_for(reply, supervisor=supervisor)
+        return reply
 
 
 def _arg(value: Any) -> str | int | float:

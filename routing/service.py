@@ -47,6 +47,7 @@ from routing.model import (
     parse_signature,
     signature,
 )
+from routing.results import Release, Result
 from routing.scripts import Scripts, from_ms, ms
 
 log = logging.getLogger("callcenter.routing")
@@ -202,37 +203,39 @@ class Router:
                                 }
                             )
             now, day = self.now()
-            reply = self.scripts(
-                "presence",
-                [
-                    *self.keys.core,
-                    self.keys.signatures_version,
-                    *ready_keys,
-                    *wait_keys,
-                    self.keys.why(day),
-                ],
-                [
-                    now,
-                    agent.id,
-                    state.value,
-                    reason,
-                    ",".join(expect) if expect is not None else "*",
-                    profile,
-                    day,
-                    version,
-                    len(ready_keys),
-                    len(wait_keys),
-                    ready_desc,
-                    wait_desc,
-                    force,
-                ],
-            )
-            if reply[0] == "stale":
+            try:
+                reply = self.scripts(
+                    "presence",
+                    [
+                        *self.keys.core,
+                        self.keys.signatures_version,
+                        *ready_keys,
+                        *wait_keys,
+                        self.keys.why(day),
+                    ],
+                    [
+                        now,
+                        agent.id,
+                        state.value,
+                        reason,
+                        ",".join(expect) if expect is not None else "*",
+                        profile,
+                        day,
+                        version,
+                        len(ready_keys),
+                        len(wait_keys),
+                        ready_desc,
+                        wait_desc,
+                        force,
+                    ],
+                    supervisor=supervisor,
+                )
+            except Stale:  # a queue gained a signature: read them again
                 self._sigs.clear()
                 continue
-            if reply[0] == "error":
-                log.info("agent %s: presence %s refused in state %s", agent.id, state, reply[2])
-                raise refusal(reply[2], supervisor=supervisor)
+            except IllegalTransition as refused:
+                log.info("agent %s: presence %s refused (%s)", agent.id, state, refused.error_id)
+                raise
             return self.follow(Outcome(reply[1]), reply[2:])
         raise Stale(f"presence of agent {agent.id}: state kept changing")
 
@@ -251,7 +254,7 @@ class Router:
         """Available again after the router freed the agent (or wrap-up ended)."""
         profile = self.profile(agent_id)
         if profile is None:
-            return Outcome("gone")
+            return Outcome(Result.GONE)
         return self.set_presence(profile, AgentState.AVAILABLE, expect=expect)
 
     def end_wrap_up(self, agent_id: int) -> Outcome:
@@ -298,8 +301,8 @@ class Router:
             doc = self.agent(agent.id) or {}
             if doc.get("state") == AgentState.RESERVED and doc.get("offer"):
                 entry_id = str(doc["offer"])
-                outcome = self.release(agent.id, entry_id, "withdrawn")
-                if outcome.state == "noop":  # answered or gone in that instant: again
+                outcome = self.release(agent.id, entry_id, Release.WITHDRAWN)
+                if outcome.state == Result.NOOP:  # answered or gone in that instant: again
                     continue
                 outcome.state = AgentState.OFFLINE.value
                 outcome.detail["entry"] = entry_id
