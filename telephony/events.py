@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 
 from crm_core.errors import InvalidPhone
 from crm_core.models import CallDirection, CallStatus
 from crm_core.phones import normalize_phone
+from crm_core.settings import Settings
+from telephony.context import need
 
 MAX_VALUE = 1024  # longer values are cut: nothing Twilio documents comes near it
 
@@ -142,7 +144,7 @@ class CallEvent:
     def from_request(cls) -> CallEvent:
         """The current webhook's form, its numbers read in the app's default region: the one
         way a view builds its ``CallEvent``, so no view picks the region (or the form) itself."""
-        return cls.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+        return cls.from_form(request.form, region=need(Settings).default_region)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

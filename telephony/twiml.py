@@ -23,6 +23,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Response, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
+from crm_core.settings import Settings
+from telephony.context import need, provided
+
 log = logging.getLogger("callcenter.telephony")
 
 TWIML_TYPE = "text/xml"
@@ -36,48 +39,12 @@ HELD = "held"  # the query parameter that counts the rounds
 VOICEMAIL_SCRIPT = "voicemail"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
-# A voice Twilio's <Say> takes: man, woman, alice, Polly.<Name>[-Neural|-Generative],
-# Google.<locale>-<model>-<letter> (Twilio's Text-to-Speech voices).
-VOICE = re.compile(
-    r"^(man|woman|alice|Polly\.[A-Za-z]+(-Neural|-Generative)?|Google\.[A-Za-z0-9-]+)$"
-)
-# What the bundled scripts speak (en-US, es-MX), each in a neural voice of its own.
-DEFAULT_VOICES = "en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural"
-
-
-def parse_voices(raw: str | Mapping[str, str] | None) -> dict[str, str]:
-    """``TWILIO_VOICES`` ("en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural") as a dict.
-
-    Raises ValueError naming the setting and the entry that is not ``language=voice``."""
-    if isinstance(raw, Mapping):
-        pairs = list(raw.items())
-    else:
-        pairs = []
-        for entry in filter(None, (part.strip() for part in str(raw or "").split(";"))):
-            language, equals, voice = entry.partition("=")
-            if not equals:
-                raise ValueError(
-                    f"TWILIO_VOICES: {entry!r} is not language=voice "
-                    "(e.g. en-US=Polly.Joanna-Neural;es-MX=Polly.Mia-Neural)"
-                )
-            pairs.append((language.strip(), voice.strip()))
-    voices: dict[str, str] = {}
-    for language, voice in pairs:
-        if not LANGUAGE_TAG.match(str(language)):
-            raise ValueError(f"TWILIO_VOICES: {language!r} is not a language tag such as es-MX")
-        if not VOICE.match(str(voice)):
-            raise ValueError(
-                f"TWILIO_VOICES: {voice!r} (for {language}) is not a Twilio voice such as "
-                "Polly.Mia-Neural, Google.es-US-Neural2-A, man or woman"
-            )
-        voices[str(language)] = str(voice)
-    return voices
 
 
 def twiml(body: str | VoiceResponse) -> Response:
     text = str(body)
     if "<Say" in text:
-        voices = current_app.config.get("TWILIO_VOICES") or {}
+        voices = need(Settings).twilio_voices
         if voices:
             text = voiced(text, tuple(sorted(voices.items())))
     return Response(text, status=200, mimetype=TWIML_TYPE)
@@ -114,7 +81,7 @@ def voice_for(voices: Mapping[str, str], language: str) -> str | None:
 
 def public(endpoint: str, **values) -> str:
     """An absolute URL under PUBLIC_BASE_URL, for TwiML action and callback attributes."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = need(Settings).public_base_url.rstrip("/")
     return base + url_for(endpoint, **values)
 
 
@@ -127,8 +94,10 @@ def caller_language() -> str:
 def sentence(key: str, language: str, script: str = VOICEMAIL_SCRIPT) -> str:
     """One of a script's sentences (the voicemail script's by default), in ``language``
     (the library picks the nearest it has)."""
-    library = current_app.extensions["callcenter"].scripts
-    dealer = {"name": current_app.config.get("DEALER_NAME")}
+    # The app's script library, by attribute: scripts/ imports telephony.context, so naming
+    # its Library type here (for need()) would tie the two packages in a circle.
+    library = provided(current_app.extensions).scripts
+    dealer = {"name": need(Settings).dealer_name}
     return library.text(script, key, language, {"dealer": dealer})
 
 

@@ -5,11 +5,15 @@ auto-attendant's: status callbacks, the fallback, the safe answer's voicemail, a
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from crm_core.clock import Clock
+from crm_core.db import Database
+from crm_core.settings import Settings
 from telephony import messaging, service
+from telephony.context import need
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, caller_language, sentence
 from telephony.webhooks import callback_webhook, message_webhook, public_url, voice_webhook
@@ -17,16 +21,11 @@ from telephony.webhooks import callback_webhook, message_webhook, public_url, vo
 bp = Blueprint("telephony", __name__, url_prefix="/twilio")
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
 @bp.post("/voice/status")
 @callback_webhook
 def status() -> None:
-    d = _deps()
-    with d.session_factory.begin() as session:
-        service.apply_status(session, CallEvent.from_request(), d.clock)
+    with need(Database).session_factory.begin() as session:
+        service.apply_status(session, CallEvent.from_request(), need(Clock))
 
 
 @bp.post("/voice/fallback")
@@ -34,11 +33,10 @@ def status() -> None:
 def fallback() -> str:
     """Twilio could not fetch or run our TwiML: keep the error, and still take a message."""
     event = CallEvent.from_request()
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         service.record_error(
             session,
-            d.clock,
+            need(Clock),
             source="twilio",
             url=event.error_url or public_url(),
             call_sid=event.call_sid,
@@ -55,10 +53,9 @@ def fallback() -> str:
 def voicemail_recorded() -> str:
     """The action of every voicemail ``<Record>``: the message becomes a task."""
     event = CallEvent.from_request()
-    d = _deps()
     response = VoiceResponse()
-    with d.session_factory.begin() as session:
-        task = service.take_voicemail(session, event, d.clock)
+    with need(Database).session_factory.begin() as session:
+        task = service.take_voicemail(session, event, need(Clock))
     language = caller_language()
     response.say(sentence("no_message" if task is None else "thanks", language), language=language)
     response.hangup()
@@ -69,9 +66,8 @@ def voicemail_recorded() -> str:
 @message_webhook
 def sms() -> str:
     """The number's Messaging webhook: keywords into the consent ledger, texts to agents."""
-    d = _deps()
-    region = current_app.config["DEFAULT_REGION"]
+    region = need(Settings).default_region
     event = messaging.MessageEvent.from_form(request.form, region=region)
-    with d.session_factory.begin() as session:
-        messaging.receive_text(session, event, d.clock, region=region)
+    with need(Database).session_factory.begin() as session:
+        messaging.receive_text(session, event, need(Clock), region=region)
     return str(MessagingResponse())
