@@ -3,7 +3,7 @@ connected with the signed-in agent (``GET /api/agents/me/screen-pop``), and the 
 live feed (``GET /api/agents/me/stream``).
 
 The feed follows console/stream.py (the wallboard's): the router's event stream
-(``routing.keys.Keys.events``) as the process's one reader hands it out (console/fanout.py),
+(``routing.keys.Keys.events``) as the process's one reader hands it out (routing/live.py),
 for at most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between events and
 ``Last-Event-ID`` resume. It differs in what it sends: only ``event: state``, the agent's
 whole state document, at the start and whenever a stream entry concerns this agent (names

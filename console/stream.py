@@ -11,7 +11,7 @@ so any worker on any host can serve any wallboard. A browser that reconnects sen
 
 Each open feed holds one server thread, for at most ``ACD_STREAM_MAX_SECONDS``; then the
 response ends and the browser reconnects, which lets workers be recycled. The feeds of a
-process share one reader of the Redis stream (console/fanout.py: one blocking XREAD per
+process share one reader of the Redis stream (routing/live.py: one blocking XREAD per
 process, fanned out to the feeds, a bounded inbox each; a feed that falls more than
 ``ACD_STREAM_BUFFER`` events behind gets a fresh snapshot instead). A feed also ends when
 the client goes away (the server closes the generator), the app shuts down
@@ -33,9 +33,9 @@ from flask import Blueprint, Response, current_app, request
 
 from console.api import LEADS
 from console.auth import require_role
-from console.fanout import BUFFER, READ_COUNT, Feeds, holds, parse_id
-from console.fanout import last_id as last_stream_id
 from routing import snapshot
+from routing.live import BUFFER, READ_COUNT, Feeds, holds, parse_id
+from routing.live import last_id as last_stream_id
 
 bp = Blueprint("stream", __name__)
 
@@ -109,7 +109,7 @@ def follow(router, feeds: Feeds, last_id: str, *, block: float, limit: float) ->
     """The router's event stream from ``last_id`` (or from now, when the browser's id no
     longer holds), for at most ``limit`` seconds of wall time, a heartbeat tick after each
     ``block`` seconds without events: the loop under every live feed (the wallboard's, an
-    agent's desk). Events come from the process's one reader (console/fanout.py); the
+    agent's desk). Events come from the process's one reader (routing/live.py); the
     stretch between ``last_id`` and where that reader stands is read here, with XRANGE.
     Runs after the view has returned, so it takes what it needs as arguments; ``finally``
     runs when the server closes the response."""
@@ -203,5 +203,5 @@ def sse(kind: str, event_id: str, data: str) -> str:
 
 def _resumable(client: redis.Redis, key: str, last_id: str) -> bool:
     """Can a browser that saw ``last_id`` carry on from it? Only if it is a stream id and
-    the stream still holds every entry after it (console/fanout.py ``holds``)."""
+    the stream still holds every entry after it (routing/live.py ``holds``)."""
     return bool(STREAM_ID.match(last_id)) and holds(client, key, last_id)

@@ -41,7 +41,7 @@ RETRIES = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.05, 0.5
 CONNECT_TIMEOUT = 2.0  # s: a host that drops packets, rather than refusing, is down
 # s: longer than any blocking read the app makes on a pooled connection's settings (the
-# wallboard's XREAD blocks 10 s, console/fanout.py); rq's worker raises it for its own
+# wallboard's XREAD blocks 10 s, routing/live.py); rq's worker raises it for its own
 # blocking dequeue. A server that accepts and never answers is the rare case it bounds.
 SOCKET_TIMEOUT = 15.0
 
