@@ -1,4 +1,5 @@
-"""What supervisors see: each queue's live figures and today's, and every agent's state.
+"""What supervisors see: each queue's live figures and today's, every agent's state, the
+callers waiting in each queue and the calls the agents are on or offered.
 
 Read-only. The live counts (callers waiting, agents per state) are kept by the scripts as
 states change (the ``counts`` hash); today's counters (``stats``) likewise; the longest wait
@@ -7,6 +8,8 @@ is the oldest head among the queue's waiting sets.
 
 from __future__ import annotations
 
+import heapq
+import json
 from typing import Any
 
 from routing.scripts import from_ms
@@ -95,4 +98,73 @@ def agents(router: Router) -> list[dict[str, Any]]:
                 "offline_after_call": doc.get("after_call") == "offline",
             }
         )
+    return out
+
+
+def waiting(router: Router, limit: int) -> dict[str, list[dict[str, Any]]]:
+    """The first ``limit`` callers waiting in each queue, in the order the router serves
+    them: each queue's waiting sets (one per skill signature, scored by priority then
+    original enqueue time, so the scores compare across them) read to ``limit``, merged,
+    and their entries read with one HMGET. Bounded by ``limit`` per signature."""
+    now_ms, _ = router.now()
+    names = sorted(router.queues())
+    r, keys = router.redis, router.keys
+    pipe = r.pipeline(transaction=False)
+    for name in names:
+        pipe.smembers(keys.signatures(name))
+    sigs = pipe.execute()
+    pipe = r.pipeline(transaction=False)
+    plan = []
+    for name, members in zip(names, sigs, strict=True):
+        for sig in sorted(m.decode() for m in members):
+            pipe.zrange(keys.waiting(name, sig), 0, limit - 1, withscores=True)
+            plan.append(name)
+    heads: dict[str, list[tuple[float, str]]] = {name: [] for name in names}
+    for name, rows in zip(plan, pipe.execute(), strict=True):
+        heads[name].extend((score, member.decode()) for member, score in rows)
+    firsts = {name: heapq.nsmallest(limit, rows) for name, rows in heads.items()}
+    ids = [entry_id for rows in firsts.values() for _, entry_id in rows]
+    docs = dict(zip(ids, r.hmget(keys.entries, ids), strict=True)) if ids else {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        callers = []
+        for _, entry_id in firsts[name]:
+            raw = docs.get(entry_id)
+            if not raw:
+                continue  # gone between the two reads
+            entry = json.loads(raw)
+            if entry.get("state") != "waiting" or entry.get("queue") != name:
+                continue
+            callers.append(
+                {
+                    "entry": entry_id,
+                    "phone": entry.get("phone") or None,
+                    "name": None,
+                    "kind": entry.get("kind") or "call",
+                    "priority": int(entry.get("prio") or 0),
+                    "waited_seconds": max(0, round((now_ms - int(entry["qt"])) / 1000)),
+                }
+            )
+        out[name] = callers
+    return out
+
+
+def agents_calls(router) -> dict[str, dict[str, Any]]:
+    """Every call an agent is on or is offered now: ``{entry: {phone, kind, queue}}``, from
+    the agents' documents and one HMGET of their entries."""
+    ids = set()
+    for raw in router.redis.hvals(router.keys.agents):
+        doc = json.loads(raw)
+        ids.update(v for v in (doc.get("call"), doc.get("offer")) if v)
+    ids = sorted(ids)
+    raws = router.redis.hmget(router.keys.entries, ids) if ids else []
+    out: dict[str, dict[str, Any]] = {}
+    for entry_id, raw in zip(ids, raws, strict=True):
+        entry = json.loads(raw) if raw else {}
+        out[entry_id] = {
+            "phone": entry.get("phone") or None,
+            "name": None,
+            "kind": entry.get("kind") or "call",
+            "queue": entry.get("queue") or None,
+        }
     return out
