@@ -1,18 +1,18 @@
 """The download job: a completed recording's file, from the carrier into our storage, once.
 
-``enqueue_download`` puts ``download_recording(sid)`` on the ``low`` rq queue under the job
-id ``recording-<RecordingSid>`` with ``unique=True``: rq refuses a second job with an id
-that still exists, so duplicate callbacks make one job while it is queued, scheduled for a
-retry or running. (Without ``unique`` rq would overwrite the job and queue the id again:
-the download would run twice.) A job of that id that will not run again (failed, stopped,
-canceled, finished without the file, or abandoned: its worker died, so its entry in rq's
-``StartedJobRegistry`` expired) is replaced, so a repeated callback heals a download that
-was lost. Failures are retried by rq's ``Retry``: once at once, then with the backoff of
-``RECORDING_DOWNLOAD_RETRY_SECONDS``. A worker killed mid-download (SIGKILL, the machine
-lost) leaves its job ``started``; the next worker's registry cleanup (``callcenter
-worker`` runs it every few seconds, and a running job's heartbeat lapses in seconds) finds
-it abandoned and retries it, at once the first time, so the download resumes within a
-minute of a worker starting.
+``enqueue_download`` puts ``download_recording(sid)`` (recording/jobs.py) on the ``low`` rq
+queue under the job id ``recording-<RecordingSid>`` with ``unique=True``: rq refuses a
+second job with an id that still exists, so duplicate callbacks make one job while it is
+queued, scheduled for a retry or running. (Without ``unique`` rq would overwrite the job
+and queue the id again: the download would run twice.) A job of that id that will not run
+again (failed, stopped, canceled, finished without the file, or abandoned: its worker died,
+so its entry in rq's ``StartedJobRegistry`` expired) is replaced, so a repeated callback
+heals a download that was lost. Failures are retried by rq's ``Retry``: once at once, then
+with the backoff of ``RECORDING_DOWNLOAD_RETRY_SECONDS``. A worker killed mid-download
+(SIGKILL, the machine lost) leaves its job ``started``; the next worker's registry cleanup
+(``callcenter worker`` runs it every few seconds, and a running job's heartbeat lapses in
+seconds) finds it abandoned and retries it, at once the first time, so the download resumes
+within a minute of a worker starting.
 
 One attempt (``Downloader.run``):
 
@@ -46,16 +46,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import struct
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, has_app_context
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -66,12 +64,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm_core.clock import Clock
 from crm_core.models import Call
 from recording.models import Recording, RecordingStatus
-from recording.storage import CHUNK, PARTIAL_SUFFIX, Storage, key_for, storage_from_config
-from telephony.carrier import Carrier, CarrierNotFound
+from recording.storage import CHUNK, PARTIAL_SUFFIX, Storage, key_for
+from telephony.carrier import Carrier
 
 log = logging.getLogger("callcenter.recording")
 
 DOWNLOAD_QUEUE = "low"  # bulk work: calls' own jobs go first
+DOWNLOAD_JOB = "recording.jobs.download_recording"  # the rq job, by dotted path
 JOB_TIMEOUT = 30 * 60  # a two-hour dual-channel WAV is ~230 MB
 RESULT_TTL = 24 * 3600  # a finished job's id refuses duplicates this long (then the row does)
 FAILURE_TTL = 7 * 24 * 3600
@@ -128,7 +127,7 @@ def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]
     _drop_dead_job(queue, job_id(recording_sid))
     try:
         job = queue.enqueue(
-            download_recording,
+            DOWNLOAD_JOB,
             recording_sid,
             job_id=job_id(recording_sid),
             unique=True,
@@ -400,31 +399,6 @@ def _drop_partials(storage: Storage, key: str) -> None:
             log.info("removed %s, left by an interrupted download", partial.name)
 
 
-# ---------------------------------------------------------------------------- the rq job
-
-
-def download_recording(recording_sid: str) -> str:
-    """rq job (``recording.download.download_recording``): one attempt; an exception makes
-    rq retry it with backoff, and the last failure leaves the row ``failed``."""
-    with _job_deps() as (deps, carrier, instance_path):
-        downloader = Downloader(
-            deps.session_factory,
-            carrier,
-            storage_from_config(deps.config, instance_path),
-            deps.clock,
-            delete_at_carrier(deps.config),
-        )
-        try:
-            return downloader.run(recording_sid).value
-        except CarrierNotFound as exc:  # deleted at the carrier: retrying cannot help
-            downloader.record_failure(recording_sid, exc, final=True)
-            return RecordingStatus.FAILED.value
-        except Exception as exc:
-            job = get_current_job()
-            downloader.record_failure(recording_sid, exc, final=job is None or not job.retries_left)
-            raise
-
-
 # A download job's whole retry budget, plus this, and it should have ended one way or the
 # other: a row still pending then lost its job (a worker killed during the last attempt is
 # moved to rq's failed registry without our failure code running).
@@ -466,34 +440,3 @@ def fail_stuck(deps: Any, queue: Queue) -> list[str]:
     for sid in stuck:
         log.error("recording download never finished RecordingSid=%s: marked failed", sid)
     return stuck
-
-
-@contextmanager
-def _job_deps():
-    """The app's dependencies in a job, and a Carrier to use.
-
-    Under ``callcenter worker`` the app context is the worker's, inherited by rq's forked
-    work horse. The connections pooled in the parent (the worker's ACD ticker uses them) are
-    not to be shared: the database pools already open their own in a forked process
-    (``crm_core.db``), and the job talks to the carrier through a Carrier of its own.
-    Anywhere else (a plain ``rq worker``) the app is built from the environment.
-    """
-    from telephony.twilio_carrier import TwilioCarrier
-
-    if has_app_context():
-        deps, instance_path = current_app.extensions["callcenter"], current_app.instance_path
-        if os.getpid() == current_app.extensions.get(BUILT_IN_PID, os.getpid()):
-            yield deps, deps.carrier, instance_path  # not forked: the app's own are fine
-            return
-        with TwilioCarrier.from_config(deps.config) as carrier:
-            yield deps, carrier, instance_path
-        return
-    from app import create_app
-
-    app = create_app()
-    try:
-        with app.app_context():
-            deps = app.extensions["callcenter"]
-            yield deps, deps.carrier, app.instance_path
-    finally:
-        app.extensions["callcenter"].close()

@@ -12,7 +12,7 @@ A recording is deleted in two steps, so that no failure leaves a file nobody wil
    repaired by the next run, which always finishes what earlier runs left.
 
 Retention (``purge``): every recording created more than ``RECORDING_RETENTION_DAYS`` ago
-and not on legal hold. The rq job ``recording.retention.purge_expired`` runs it daily at
+and not on legal hold. The rq job ``recording.jobs.purge_expired`` runs it daily at
 ``RUN_AT`` UTC: each run schedules the next one with ``Queue.enqueue_at`` under a job id
 named after its day (so two workers starting at once schedule one job, and a job never
 re-enqueues itself under its own id), and ``callcenter worker`` calls ``ensure_scheduled``
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -46,7 +46,6 @@ from crm_core.audit import audit
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call
-from recording.download import DOWNLOAD_QUEUE, fail_stuck
 from recording.models import Recording, RecordingStatus
 from recording.storage import Storage, storage_from_config
 from telephony.carrier import CarrierError
@@ -55,8 +54,8 @@ log = logging.getLogger("callcenter.recording.retention")
 
 DEFAULT_RETENTION_DAYS = 365
 RUN_AT = time(3, 15)  # UTC: the daily purge, when call centres in the Americas are closed
-JOB = "recording.retention.purge_expired"
-FINISH_JOB = "recording.retention.finish_deletions_job"
+JOB = "recording.jobs.purge_expired"
+FINISH_JOB = "recording.jobs.finish_deletions_job"
 BATCH = 200
 
 
@@ -190,14 +189,6 @@ def finish_deletions(
     return result
 
 
-def finish_deletions_job(ids: list[int]) -> dict[str, Any]:
-    """rq job: the carrier's copies of recordings an erasure deleted."""
-    app = _job_app()
-    with app.app_context():
-        d = app.extensions["callcenter"]
-        return finish_deletions(d.session_factory, storage_of(app), d.carrier, ids).as_dict()
-
-
 # --------------------------------------------------------------------------- erasure
 
 
@@ -307,26 +298,3 @@ def ensure_scheduled(queue: Queue, now: datetime) -> Job:
         failure_ttl=30 * 86400,
         description="recording retention: delete recordings past RECORDING_RETENTION_DAYS",
     )
-
-
-def purge_expired() -> dict[str, Any]:
-    """rq job (daily): the retention purge; then the next day's run is scheduled, even if
-    this one failed (rq retries it, and tomorrow's run catches up)."""
-    app = _job_app()
-    with app.app_context():
-        d = app.extensions["callcenter"]
-        try:
-            fail_stuck(d, d.queues[DOWNLOAD_QUEUE])  # downloads that never ended: seen, not lost
-            return purge(d, storage_of(app), retention_days(d.config)).as_dict()
-        finally:
-            ensure_scheduled(d.queues["low"], d.clock.now())
-
-
-def _job_app() -> Flask:
-    """The app of ``callcenter worker`` (its forked job inherits the app context), or one
-    built from the environment for a plain ``rq worker``."""
-    if has_app_context():
-        return current_app._get_current_object()
-    from app import create_app
-
-    return create_app()

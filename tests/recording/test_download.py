@@ -22,10 +22,10 @@ from recording.download import (
     Downloader,
     DownloadRejected,
     WavCheck,
-    download_recording,
     job_id,
     retry_intervals,
 )
+from recording.jobs import download_recording
 from recording.models import Recording, RecordingStatus
 from recording.storage import PARTIAL_SUFFIX, FileStorage, storage_from_config
 from telephony.carrier import CarrierUnavailable
@@ -133,7 +133,7 @@ def test_duplicate_and_late_callbacks_make_one_row_and_one_job(twilio, deps):
     queue = deps.queues[DOWNLOAD_QUEUE]
     assert queue.job_ids == [job_id(SID)]
     job = queue.fetch_job(job_id(SID))
-    assert job.func_name == "recording.download.download_recording" and job.args == (SID,)
+    assert job.func_name == "recording.jobs.download_recording" and job.args == (SID,)
     assert job.retries_left == 3  # one at once, then RECORDING_DOWNLOAD_RETRY_SECONDS="0,0"
 
 
