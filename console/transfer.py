@@ -31,7 +31,7 @@ carrier, Call row) are routing's (routing/transfers.py).
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from pydantic import Field, StrictInt
 
 from console.api import _body
@@ -49,6 +49,7 @@ from console.incall import (
 )
 from crm_core.audit import recent
 from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.schemas import parse
 from routing import transfers
@@ -58,7 +59,7 @@ from routing.model import AgentState, AwayReason
 from routing.offers import Dispatcher
 from routing.service import Router
 from telephony.carrier import Carrier, CarrierError, attempt
-from telephony.context import need, provided
+from telephony.context import need
 from telephony.errors import CarrierFailed
 
 CONSULT_ACTIONS = ("call.consult", "call.consult_cancel", "call.consult_complete")
@@ -73,13 +74,9 @@ class ConsultIn(_In):
     agent_id: StrictInt = Field(ge=1)
 
 
-def _sessions():
-    return provided(current_app.extensions)
-
-
 def _parts() -> CallParts:
     """What a transfer is written through (routing/transfers.py)."""
-    sessions = _sessions().session_factory
+    sessions = need(Database).session_factory
     return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
@@ -161,7 +158,7 @@ def _transferring(entry: dict, move, *args, **audit) -> dict:
 
 def _open_consult(entry_id: str) -> dict | None:
     """The detail of the signed-in agent's consult on this call still going, if any."""
-    with _sessions().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         for e in recent(session, target=f"call:{entry_id}", limit=500):
             if e.action in CONSULT_ACTIONS and e.actor_id == g.principal.id:
                 return dict(e.detail) if e.action == "call.consult" else None

@@ -26,22 +26,23 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.calls import insert_call_if_new
 from crm_core.clock import Clock
 from crm_core.customers import find_by_phone
+from crm_core.db import Database
 from crm_core.errors import InvalidPhone
 from crm_core.models import Call, CallDirection, CallStatus, User
 from crm_core.phones import normalize_phone, time_zone_of
-from recording import consent
+from crm_core.settings import Settings
 from routing.gate import CLOSES, OPENS, Gate
 from routing.offers import Dispatcher
 from telephony.access_tokens import identity_of
 from telephony.carrier import DEMO_NUMBER
-from telephony.context import need, provided
+from telephony.context import need
 from telephony.events import CallEvent
 from telephony.twiml import public
 from telephony.webhooks import call_start_webhook, voice_webhook
@@ -56,11 +57,6 @@ NOT_CONNECTED = {
     "failed": "The call could not be connected.",
     "canceled": "The call was canceled.",
 }
-
-
-def _sessions():
-    """The app's session factories (reading and writing)."""
-    return provided(current_app.extensions)
 
 
 def _refuse(reason: str) -> str:
@@ -99,7 +95,7 @@ def _caller(session, identity: str | None) -> User | None:
 @bp.post("")
 @call_start_webhook  # a CallSid whose call is over is hung up, never dialled again
 def dial() -> str:
-    db, clock, config = _sessions(), need(Clock), current_app.config
+    db, clock, settings = need(Database), need(Clock), need(Settings)
     event = CallEvent.from_request()
     identity = identity_of(event.from_ or event.caller)
     with db.read_session_factory() as session:
@@ -113,24 +109,24 @@ def dial() -> str:
         )
         return _refuse("This softphone is not signed in to the call center. Goodbye.")
     try:
-        phone = normalize_phone(event.to or "", region=config["DEFAULT_REGION"], field="To")
+        phone = normalize_phone(event.to or "", region=settings.default_region, field="To")
     except InvalidPhone:
         return _refuse("The number you dialed is not a valid phone number. Please check it.")
-    caller_id = config.get("TWILIO_CALLER_ID")
-    if not caller_id and config["CARRIER"] == "twilio":
+    caller_id = settings.twilio_caller_id
+    if not caller_id and settings.carrier == "twilio":
         log.error("click-to-call needs TWILIO_CALLER_ID CallSid=%s", event.call_sid)
         return _refuse("Outgoing calls are not set up yet: the caller ID is missing.")
     now = clock.now()
-    gate = need(Dispatcher).gate or Gate(db.session_factory, config["DEFAULT_TIME_ZONE"])
+    gate = need(Dispatcher).gate or Gate(db.session_factory, settings.default_time_zone)
     verdict = gate(phone, now)
     if not verdict.ok:
         log.info("click-to-call %s refused: %s CallSid=%s", phone, verdict.reason, event.call_sid)
         if verdict.reason == "do_not_call":
             return _refuse("This number is on the do-not-call list. The call was not placed.")
-        return _refuse(_window_refusal(phone, now, config["DEFAULT_TIME_ZONE"], verdict.not_before))
+        return _refuse(_window_refusal(phone, now, settings.default_time_zone, verdict.not_before))
     caller_id = caller_id or DEMO_NUMBER
     with db.session_factory.begin() as session:
-        customer = find_by_phone(session, phone, region=config["DEFAULT_REGION"])
+        customer = find_by_phone(session, phone, region=settings.default_region)
         insert_call_if_new(
             session,
             call_sid=event.call_sid[:64],
@@ -152,7 +148,7 @@ def dial() -> str:
     )
     # The customer, once they answer, hears the recording notice (or is asked to agree)
     # before the agent's leg is recorded (recording/control_views.py).
-    if consent.enabled(config):
+    if settings.recording_enabled:
         notice = public("recording_control.notice", call=event.call_sid)
         outbound.number(phone, url=notice, method="POST")
     else:
@@ -166,7 +162,7 @@ def done() -> str:
     """The Dial ended: the customer's leg on the row; why, when nobody answered."""
     event = CallEvent.from_request()
     if event.call_sid and event.dial_call_sid:
-        with _sessions().session_factory.begin() as session:
+        with need(Database).session_factory.begin() as session:
             call = session.scalars(
                 select(Call).where(Call.call_sid == event.call_sid[:64]).with_for_update()
             ).one_or_none()

@@ -39,8 +39,9 @@ from sqlalchemy import bindparam, exists, select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.models import Call
-from recording import consent as recording_consent
+from crm_core.settings import Settings
 from recording import control as recording
 from routing import lifecycle, recovery
 from routing.handover import late_end
@@ -87,7 +88,7 @@ HOUR = timedelta(hours=1)
 
 def _parts() -> CallParts:
     """What a step of the call's life is written through (routing/lifecycle.py)."""
-    sessions = _bag().session_factory
+    sessions = need(Database).session_factory
     return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
@@ -163,7 +164,7 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
     event, lang = CallEvent.from_request(), _lang()
     queue = router.queue(queue_name)
     lifecycle.enqueued(
-        d.session_factory,
+        need(Database).session_factory,
         need(Clock),
         call_sid,
         queue=queue.name,
@@ -213,7 +214,7 @@ def _agents_may_be_returning(d, queue_name: str) -> bool:
         return False  # not set (no ticker ran yet): nothing was lost that we know of
     if not 0 <= (need(Clock).now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
         return False
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         return session.scalar(_RECENTLY_ANSWERED, {"queue": queue_name, "after": since - HOUR})
 
 
@@ -350,7 +351,7 @@ def _callback_dial(entry: dict, agent_leg: str | None) -> str:
         timeout=30,
     )
     notice = None
-    if agent_leg and recording_consent.enabled(current_app.config):
+    if agent_leg and need(Settings).recording_enabled:
         notice = public("recording_control.notice", call=agent_leg, queue=entry.get("queue"))
     dial.number(entry["phone"], url=notice, method="POST" if notice else None)
     response.append(dial)
