@@ -2,12 +2,12 @@
 connected with the signed-in agent (``GET /api/agents/me/screen-pop``), and the agent's own
 live feed (``GET /api/agents/me/stream``).
 
-The feed follows console/stream.py (the wallboard's): the router's event stream
-(``routing.keys.Keys.events``) as the process's one reader hands it out (routing/live.py),
-for at most ``ACD_STREAM_MAX_SECONDS``, with ``: keep-alive`` comments between events and
-``Last-Event-ID`` resume. It differs in what it sends: only ``event: state``, the agent's
-whole state document, at the start and whenever a stream entry concerns this agent (names
-it, or the call it is offered or connected with). A state document is complete, so a page
+The feed follows console/stream.py (the wallboard's): the router's event stream as the
+process's one reader hands it out (routing/live.py), for at most ``ACD_STREAM_MAX_SECONDS``,
+with ``: keep-alive`` comments between events and ``Last-Event-ID`` resume. It differs in
+what it sends: only ``event: state``, the agent's whole state document, at the start and
+whenever a stream entry concerns this agent (names it, or the call it is offered or
+connected with). A state document is complete, so a page
 never applies deltas and can never drift from the router. And ``event: reannounce`` when
 Redis lost its data and the router was rebuilt (routing/recovery.py): the page posts its
 presence again.
@@ -122,7 +122,7 @@ def state_document(router, agent_id: int) -> dict[str, Any]:
     offer = call = None
     if doc.get("offer"):
         entry = router.entry(doc["offer"]) or {}
-        deadline = router.redis.zscore(router.keys.deadlines, f"offer|{doc['offer']}|{agent_id}")
+        deadline = router.deadlines.offer_due(doc["offer"], agent_id)
         offer = {**entry_view(doc["offer"], entry), "deadline": _iso(router, deadline)}
     if doc.get("call"):
         entry = router.entry(doc["call"]) or {}
@@ -464,7 +464,7 @@ def _feed(router, feeds, agent_id: int, last_id: str, *, block: float, limit: fl
     state first unless resumed, then again whenever an event concerns this agent."""
     yield f"retry: {RETRY_MS}\n\n"
     state: dict[str, Any] = {}
-    for tick in follow(router, feeds, last_id, block=block, limit=limit):
+    for tick in follow(feeds, last_id, block=block, limit=limit):
         if tick.entries is None:
             state = state_document(router, agent_id)  # what to watch; sent when it changes
             if not tick.resumed:

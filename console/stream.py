@@ -1,5 +1,5 @@
 """The wallboard's live feed: ``GET /api/acd/stream``, Server-Sent Events from the router's
-event stream (``routing.keys.Keys.events``, a Redis stream every ACD script appends to).
+event stream (a Redis stream every ACD script appends to, read through routing/live.py).
 
 A response opens with ``event: snapshot`` (the queues and agents the supervisors' JSON API
 returns, with ``id:`` the stream's last id read *before* them, so nothing between the two
@@ -21,7 +21,6 @@ the client goes away (the server closes the generator), the app shuts down
 from __future__ import annotations
 
 import json
-import re
 import signal
 import threading
 import time
@@ -34,8 +33,7 @@ from flask import Blueprint, Response, current_app, request
 from console.api import LEADS
 from console.auth import require_role
 from routing import snapshot
-from routing.live import BUFFER, READ_COUNT, Feeds, holds, parse_id
-from routing.live import last_id as last_stream_id
+from routing.live import BUFFER, Feeds, parse_id
 
 bp = Blueprint("stream", __name__)
 
@@ -44,7 +42,6 @@ MAX_SECONDS = 300.0  # one response, then the browser reconnects with Last-Event
 RETRY_MS = 1000  # how soon the browser reconnects (the SSE `retry:` field)
 KEEP_ALIVE = ": keep-alive\n\n"
 EXTENSION = "acd_stream"
-STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -53,7 +50,7 @@ def _setup(state) -> None:
     app = state.app
     router = app.extensions["callcenter"].router
     buffer = int(app.config.get("ACD_STREAM_BUFFER", BUFFER))
-    feeds = Feeds(router.redis, router.keys.events, buffer=buffer)
+    feeds = Feeds.of(router, buffer=buffer)
     app.extensions[EXTENSION] = feeds
     _stop_on_sigterm(feeds)
 
@@ -105,28 +102,27 @@ class Tick:
     resumed: bool = False
 
 
-def follow(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[Tick]:
+def follow(feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[Tick]:
     """The router's event stream from ``last_id`` (or from now, when the browser's id no
     longer holds), for at most ``limit`` seconds of wall time, a heartbeat tick after each
     ``block`` seconds without events: the loop under every live feed (the wallboard's, an
     agent's desk). Events come from the process's one reader (routing/live.py); the
-    stretch between ``last_id`` and where that reader stands is read here, with XRANGE.
+    stretch between ``last_id`` and where that reader stands is read here (``Feeds.backlog``).
     Runs after the view has returned, so it takes what it needs as arguments; ``finally``
     runs when the server closes the response."""
-    key = feeds.key
     # Wall time, not the injected clock: this bounds a worker's thread, not a call.
     deadline = time.monotonic() + limit
     try:
-        resumed = _resumable(router.redis, key, last_id)
+        resumed = feeds.resumable(last_id)
         if not resumed:
-            last_id = last_stream_id(router.redis, key)
+            last_id = feeds.last_id()
     except redis.RedisError:
         return  # Redis is away: end the response; the browser retries in RETRY_MS
     number, inbox = feeds.subscribe(last_id, block=block)
     try:
         yield Tick(last_id, resumed=resumed)
         seen = parse_id(last_id)
-        for batch in _backlog(router.redis, key, last_id, inbox.position):
+        for batch in feeds.backlog(last_id, inbox.position):
             last_id, seen = batch[-1][0], parse_id(batch[-1][0])
             yield Tick(last_id, batch)
         while not feeds.stopping.is_set():
@@ -156,25 +152,10 @@ def follow(router, feeds: Feeds, last_id: str, *, block: float, limit: float) ->
         feeds.remove(number)
 
 
-def _backlog(client: redis.Redis, key: str, after: str, upto: str) -> Iterator[list]:
-    """The entries after ``after`` up to ``upto`` (both stream ids), in pages."""
-    if parse_id(upto) <= parse_id(after):
-        return
-    while True:
-        found = client.xrange(key, min=f"({after}", max=upto, count=READ_COUNT)
-        if not found:
-            return
-        batch = [(raw.decode(), fields.get(b"e", b"{}")) for raw, fields in found]
-        yield batch
-        after = batch[-1][0]
-        if len(found) < READ_COUNT:
-            return
-
-
 def _feed(router, feeds: Feeds, last_id: str, *, block: float, limit: float) -> Iterator[str]:
     """The wallboard's response body: a snapshot unless resumed, then every event."""
     yield f"retry: {RETRY_MS}\n\n"
-    for tick in follow(router, feeds, last_id, block=block, limit=limit):
+    for tick in follow(feeds, last_id, block=block, limit=limit):
         if tick.entries is None:
             if not tick.resumed:
                 yield sse("snapshot", tick.last_id, _snapshot(router))
@@ -199,9 +180,3 @@ def sse(kind: str, event_id: str, data: str) -> str:
     """One Server-Sent Event."""
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {kind}\nid: {event_id}\n{lines}\n"
-
-
-def _resumable(client: redis.Redis, key: str, last_id: str) -> bool:
-    """Can a browser that saw ``last_id`` carry on from it? Only if it is a stream id and
-    the stream still holds every entry after it (routing/live.py ``holds``)."""
-    return bool(STREAM_ID.match(last_id)) and holds(client, key, last_id)

@@ -42,6 +42,11 @@ class Deadlines:
                 self.router.redis.zadd(self.keys.deadlines, {item: now + 1000})
         return actions
 
+    def offer_due(self, entry_id: str, agent_id: int | str) -> float | None:
+        """When the offer of ``entry_id`` to the agent times out (the scripts' ms), or None
+        when no such offer waits: the desk counts down to it."""
+        return self.router.redis.zscore(self.keys.deadlines, f"offer|{entry_id}|{agent_id}")
+
     def _due(self, kind: str, rest: str) -> list[Action]:
         if kind == "offer":
             entry_id, _, agent_id = rest.rpartition("|")

@@ -32,14 +32,20 @@ reader from its XREAD with ``CLIENT UNBLOCK``.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+if TYPE_CHECKING:
+    from routing.service import Router
 
 READ_COUNT = 500  # entries one XREAD returns at most
 BUFFER = 1000  # entries a subscription holds before its feed is resynced instead
@@ -47,6 +53,7 @@ OUTAGE_SECONDS = 5.0  # Redis unreachable this long: the open feeds end (browser
 RETRY_FIRST, RETRY_MAX = 0.05, 1.0  # the reader's reconnect backoff, seconds
 
 Entry = tuple[str, bytes]  # stream id, the event's JSON
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 def parse_id(value: str | bytes) -> tuple[int, int]:
@@ -120,6 +127,35 @@ class Feeds:
         self._next = 0
         self._reader: threading.Thread | None = None
         self._reader_id: int | None = None  # the reader connection's CLIENT ID
+
+    @classmethod
+    def of(cls, router: Router, *, buffer: int = BUFFER) -> Feeds:
+        """The feeds of ``router``'s event stream (``Keys.events``)."""
+        return cls(router.redis, router.keys.events, buffer=buffer)
+
+    def last_id(self) -> str:
+        """The stream's newest id ("0-0" before its first entry)."""
+        return last_id(self.redis, self.key)
+
+    def resumable(self, seen: str) -> bool:
+        """Can a browser that saw ``seen`` (its ``Last-Event-ID``) carry on from it? Only if
+        it is a stream id and the stream still holds every entry after it (``holds``)."""
+        return bool(STREAM_ID.match(seen)) and holds(self.redis, self.key, seen)
+
+    def backlog(self, after: str, upto: str) -> Iterator[list[Entry]]:
+        """The entries after ``after`` up to ``upto`` (both stream ids), in pages: what a new
+        feed reads itself, between its own id and where the reader stood."""
+        if parse_id(upto) <= parse_id(after):
+            return
+        while True:
+            found = self.redis.xrange(self.key, min=f"({after}", max=upto, count=READ_COUNT)
+            if not found:
+                return
+            batch = [(raw.decode(), fields.get(b"e", b"{}")) for raw, fields in found]
+            yield batch
+            after = batch[-1][0]
+            if len(found) < READ_COUNT:
+                return
 
     def __len__(self) -> int:
         with self._lock:
