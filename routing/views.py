@@ -1,5 +1,6 @@
 """The ACD's TwiML flow: a caller holds, an agent's softphone rings, both meet in a conference.
-Its URLs are the table in routing/urls.py.
+Its URLs are the table in routing/urls.py; the agent's side (steps 3 to 5) is served by
+routing/agent_views.py, on this blueprint; each step's writes are routing/lifecycle.py's.
 
 1. ``POST /twilio/acd/enqueue?queue=sales[&priority=vip][&needs=spanish:5]`` (where the IVR
    sends a caller): the router takes the call; the caller holds in ``<Enqueue waitUrl>``.
@@ -36,49 +37,31 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import bindparam, exists, select
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.models import Call
-from crm_core.settings import Settings
-from recording import control as recording
 from routing import lifecycle, recovery
-from routing.handover import late_end
 from routing.lifecycle import CallParts
 from routing.offers import Dispatcher
 from routing.service import Priority, Router
-from routing.urls import (
-    AGENT_ANSWERED,
-    AGENT_STATUS,
-    BRIDGE,
-    CALLBACK_DONE,
-    CONFERENCE,
-    DIGITS,
-    DONE,
-    ENQUEUE,
-    HOLD,
-    HOLD_KEY,
-    LEFT,
-    OVERFLOW,
-)
+from routing.urls import DIGITS, ENQUEUE, HOLD, HOLD_KEY, LEFT, OVERFLOW
 from scripts import Library
 from telephony.carrier import Carrier
 from telephony.context import need, provided
 from telephony.events import CallEvent
-from telephony.twiml import apology_then_voicemail, public, voicemail_document
-from telephony.webhooks import UNREACHABLE, callback_webhook, voice_webhook
+from telephony.twiml import apology_then_voicemail, voicemail_document
+from telephony.webhooks import UNREACHABLE, voice_webhook
 
 log = logging.getLogger("callcenter.routing")
 bp = Blueprint("routing", __name__)
 NEED = re.compile(r"^([a-z][a-z0-9_-]{0,31}):([0-9]{1,2})$")
 HOLD_PAUSE_SECONDS = 20
 CALLBACK_KEY = "1"
-CONFERENCE_EVENTS = "start end join leave"
 HOLD_SCRIPT = "acd_hold"  # scripts/library/acd_hold.yaml, unless the queue names another
 DEFAULT_LANGUAGE = "en-US"
 LANGUAGE_TAG = re.compile(r"^[a-z]{2}-[A-Z]{2}$")
-ENTRY_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")  # a CallSid, or a callback's id
 KEYPAD = re.compile(r"[0-9*#w]{1,32}")
 # s after the router's state was (re)built (routing/recovery.py sets a new epoch) during
 # which "nobody is logged in" is not believed: the agents' pages re-announce within seconds.
@@ -297,132 +280,6 @@ def left() -> str:
     return str(_say(VoiceResponse(), _text("goodbye", _lang()), _lang()))
 
 
-@bp.post(AGENT_ANSWERED)
-@voice_webhook
-def agent_answered() -> str:
-    """The agent's softphone answered the offer: that is the accept."""
-    parts = _parts()
-    entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
-    if agent_id is None:
-        accepted = lifecycle.Accepted("gone", None)
-    else:
-        accepted = lifecycle.accept(parts, agent_id, entry_id)
-    response = VoiceResponse()
-    if accepted.state == "gone" or accepted.entry is None:
-        _say(response, "Sorry, the caller is no longer waiting.")
-        response.hangup()
-        return str(response)
-    entry = accepted.entry
-    if accepted.state == "callback":
-        return _callback_dial(entry, CallEvent.from_request().call_sid)
-    if accepted.state == "caller_left":  # the agent is told, and was freed
-        _say(response, "Sorry, the caller hung up.")
-        response.hangup()
-        return str(response)
-    # Recorded from the moment the agent joins, on the caller's leg (which stays through
-    # transfers and barge); consent was decided before (recording/control.py).
-    try:
-        recording.start(_bag(), entry["call_sid"], actor_id=agent_id)
-    except Exception:  # the call goes on unrecorded; the agent hears no error
-        log.exception("could not start recording CallSid=%s", entry["call_sid"])
-    dial = Dial()
-    dial.conference(
-        entry_id,
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-        status_callback=parts.dispatcher.url(CONFERENCE, entry=entry_id, agent=agent_id),
-        status_callback_event=CONFERENCE_EVENTS,
-    )
-    response.append(dial)
-    return str(response)
-
-
-def _callback_dial(entry: dict, agent_leg: str | None) -> str:
-    """The agent's leg dials the customer, who hears the recording notice (or is asked to
-    agree) once they answer; the agent's leg is then recorded (recording/control_views.py)."""
-    dispatcher = need(Dispatcher)
-    response = VoiceResponse()
-    _say(response, "Callback from the queue. Calling the customer now.")
-    dial = Dial(
-        caller_id=dispatcher.caller_id,
-        action=dispatcher.url(CALLBACK_DONE, entry=entry["id"]),
-        method="POST",
-        timeout=30,
-    )
-    notice = None
-    if agent_leg and need(Settings).recording_enabled:
-        notice = public("recording_control.notice", call=agent_leg, queue=entry.get("queue"))
-    dial.number(entry["phone"], url=notice, method="POST" if notice else None)
-    response.append(dial)
-    return str(response)
-
-
-@bp.post(AGENT_STATUS)
-@callback_webhook
-def agent_status() -> None:
-    """The agent's leg: busy (rejected), no-answer or failed end the offer."""
-    entry_id, agent_id = request.args.get("entry", ""), _int(request.args.get("agent"))
-    status = request.form.get("CallStatus")
-    why = {"busy": "rejected", "no-answer": "timeout", "failed": "failed"}.get(status or "")
-    if why and agent_id is not None:
-        dispatcher = need(Dispatcher)
-        dispatcher.forget_leg(entry_id, agent_id)
-        dispatcher.run(need(Router).release(agent_id, entry_id, why).actions)
-
-
-@bp.post(BRIDGE)
-@voice_webhook
-def bridge() -> str:
-    """The caller, redirected out of the queue, joins the agent's conference."""
-    entry_id = request.args.get("entry", "")
-    if not ENTRY_ID.fullmatch(entry_id):  # not one of ours (entries are CallSids)
-        return apology_then_voicemail()
-    response = VoiceResponse()
-    dial = Dial(action=need(Dispatcher).url(DONE, entry=entry_id, lang=_lang()), method="POST")
-    dial.conference(
-        entry_id, start_conference_on_enter=True, end_conference_on_exit=True, beep=False
-    )
-    response.append(dial)
-    return str(response)
-
-
-@bp.post(DONE)
-@voice_webhook
-def done() -> str:
-    _call_ended(request.args.get("entry", ""))
-    return str(_say(VoiceResponse(), _text("goodbye", _lang()), _lang()))
-
-
-@bp.post(CALLBACK_DONE)
-@voice_webhook
-def callback_done() -> str:
-    """The agent's Dial to the customer ended: answered, or not (the router tries again)."""
-    entry_id = request.args.get("entry", "")
-    event = CallEvent.from_request()
-    _call_ended(entry_id, callback_status=event.dial_call_status)
-    response = VoiceResponse()
-    if event.dial_call_status != "completed":
-        _say(response, "The customer did not answer. We will try again later.")
-    response.hangup()
-    return str(response)
-
-
-@bp.post(CONFERENCE)
-@callback_webhook
-def conference() -> None:
-    """Every conference's statusCallback: the end of the conference ends the call, unless
-    the call is connected to another agent in another conference by now (see step 5)."""
-    if request.form.get("StatusCallbackEvent") != "conference-end":
-        return
-    entry_id = request.args.get("entry") or request.form.get("FriendlyName", "")
-    agent, sid = _int(request.args.get("agent")), request.form.get("ConferenceSid")
-    if agent is not None and late_end(need(Router).entry(entry_id), agent, sid):
-        log.info("late end of conference %s of %s ignored", sid, entry_id)
-        return
-    _call_ended(entry_id)
-
-
 @bp.post(DIGITS)
 @voice_webhook
 def digits() -> str:
@@ -446,9 +303,4 @@ def overflow() -> str:
     return voicemail_document(_text("overflow_voicemail", lang), language=lang)
 
 
-def _call_ended(entry_id: str, *, callback_status: str | None = None) -> None:
-    lifecycle.call_ended(_parts(), entry_id, callback_status=callback_status)
-
-
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+from routing import agent_views  # noqa: E402, F401  (its views join this blueprint)
