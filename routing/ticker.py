@@ -4,6 +4,9 @@ Every ``interval`` (0.25 s) it claims the deadlines that are due (offer timeouts
 ends, escalations, max waits, callback times) and carries out what they lead to; every
 ``drain_every`` (2 s) it moves the explained offers, their outcomes and the announced
 estimates from the router's Redis stream into SQL (routing_offers, routing_wait_estimates).
+What a due deadline ends is written by the call's lifecycle (routing/lifecycle.py): a
+wrap-up's end comes back as the Dispatcher's ``wrapped`` action, whose ``on_wrapped`` is
+``lifecycle.record_wrap`` (the wrap time on the Call row, the outcome's draft settled).
 
 Any number of tickers may run (one per host, or inside each ``callcenter run``): a deadline
 is claimed by exactly one (claim_due.lua), and the stream is read through one consumer
