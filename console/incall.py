@@ -1,12 +1,11 @@
 """The agent's in-call controls: mute, hold and the keypad here; transfers and consults in
 console/transfer.py (the same blueprint).
 
-A connected ACD call is a conference named after the caller's CallSid (routing/views.py):
-the caller and the agent's softphone leg (``client:<identity>``, the leg the Dispatcher
-placed) are its participants. Every control acts on the call the signed-in user is
-connected to now, as the router says (``router.agent(me)["call"]``): no call is 409, and a
-body naming another agent's call (``"call": "CA…"``, optional, so a stale page cannot act
-on the wrong call) is 404. Every action is written to the audit log (``crm_core.audit``).
+Each view parses the request, acts through routing/control.py (which finds the call, its
+conference and its legs, and steers the carrier) and writes the audit log
+(``crm_core.audit``). Every control acts on the call the signed-in user is connected to
+now, as the router says: no call is 409, and a body naming another agent's call
+(``"call": "CA…"``, optional, so a stale page cannot act on the wrong call) is 404.
 
 - mute: the agent's own leg, muted or not (the agent still hears the caller);
 - hold: the caller on conference hold, hearing the carrier's default hold music (no
@@ -24,20 +23,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, g
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import func, update
 
 from console.api import _body
 from console.auth import require_role
-from console.supervise import CarrierFailed
 from crm_core.audit import audit, recent
-from crm_core.errors import Conflict, NotFound
-from crm_core.models import Call
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.schemas import parse
 from crm_core.users import get_user
-from routing.urls import DIGITS
-from telephony.carrier import CarrierError
+from routing import control
+from routing.lifecycle import CallParts
+from routing.offers import Dispatcher
+from routing.service import Router
+from telephony.carrier import Carrier
+from telephony.context import need
 
 bp = Blueprint("incall", __name__)
 HOLD_ACTIONS = (
@@ -71,51 +72,28 @@ class DigitsIn(_In):
     digits: str = Field(min_length=1, max_length=32, pattern=r"^[0-9*#w]+$")
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
-def _carrier(operation, *args, **kwargs):
-    try:
-        return operation(*args, **kwargs)
-    except CarrierError as exc:
-        raise CarrierFailed(f"the carrier refused: {exc}") from exc
+def _parts() -> CallParts:
+    sessions = need(Database).session_factory
+    return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
 def _my_call(named: str | None) -> dict:
     """The ACD entry the signed-in agent is connected to now."""
-    router, me = _deps().router, g.principal.id
-    agent = router.agent(me) or {}
-    current = agent.get("call") or None
-    if named and named != current:
-        raise NotFound(
-            "That call is no longer yours; reload the page to see your call.", field="call"
-        )
-    entry = router.entry(str(current)) if current else None
-    if entry is None or entry.get("state") != "connected" or str(entry.get("agent")) != str(me):
-        raise Conflict("You are not connected to a call now.", field="call")
-    return entry
+    return control.my_call(need(Router), g.principal.id, named)
 
 
 def _conference(entry: dict) -> str:
-    sid = _carrier(_deps().carrier.find_conference, entry["id"])
-    if sid is None:
-        raise Conflict("the call's conference has ended", field="call")
-    return sid
+    return control.conference(need(Carrier), entry["id"])
 
 
-def _caller_leg(entry: dict) -> str:
-    if entry.get("kind") == "callback" or not entry.get("call_sid"):
-        raise Conflict("a callback placed from the agent's leg has no conference", field="call")
-    return entry["call_sid"]
+_caller_leg = control.caller_leg
 
 
 def _log(action: str, entry: dict, **detail) -> None:
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         audit(
             session,
-            d.clock,
+            need(Clock),
             actor_id=g.principal.id,
             action=action,
             target=f"call:{entry['id']}",
@@ -125,7 +103,7 @@ def _log(action: str, entry: dict, **detail) -> None:
 
 def _held_since(entry_id: str) -> datetime | None:
     """When the caller was put on hold, if they are on hold now (the audit log says)."""
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         for e in recent(session, target=f"call:{entry_id}", limit=500):
             if e.action in HOLD_ACTIONS and "caller_hold" in e.detail:
                 return e.at if e.detail["caller_hold"] else None
@@ -134,25 +112,13 @@ def _held_since(entry_id: str) -> datetime | None:
 
 def _add_hold_time(call_sid: str, since: datetime | None) -> int:
     """The hold that began at ``since`` is over: its seconds go to the Call row."""
-    if since is None:
-        return 0
-    d = _deps()
-    seconds = max(0, round((d.clock.now() - since).total_seconds()))
-    with d.session_factory.begin() as session:
-        session.execute(
-            update(Call)
-            .where(Call.call_sid == call_sid[:64])
-            .values(hold_seconds=func.coalesce(Call.hold_seconds, 0) + seconds)
-        )
-    return seconds
+    return control.add_hold_time(_parts(), call_sid, since)
 
 
 def _set_caller_hold(entry: dict, conference: str, hold: bool) -> int:
     """Hold or resume the caller; the seconds just spent on hold (on resume)."""
-    caller = _caller_leg(entry)
-    since = _held_since(entry["id"])
-    _carrier(_deps().carrier.hold, conference, caller, hold)
-    return 0 if hold else _add_hold_time(caller, since)
+    since = None if hold else _held_since(entry["id"])
+    return control.hold(_parts(), entry, conference, hold, since)
 
 
 def controls_of(entry: dict, agent_id: int) -> dict:
@@ -163,7 +129,7 @@ def controls_of(entry: dict, agent_id: int) -> dict:
     from console.transfer import _open_consult
 
     muted = False
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         for e in recent(session, target=f"call:{entry['id']}", limit=500):
             if e.action == "call.mute" and e.actor_id == agent_id:
                 muted = bool(e.detail.get("muted"))
@@ -172,7 +138,7 @@ def controls_of(entry: dict, agent_id: int) -> dict:
         "muted": muted,
         "held": _held_since(entry["id"]) is not None,
         "consulting": _open_consult(entry["id"]) is not None,
-        "leg": _deps().dispatcher.leg(entry["id"], agent_id),
+        "leg": need(Dispatcher).leg(entry["id"], agent_id),
     }
 
 
@@ -180,13 +146,9 @@ def controls_of(entry: dict, agent_id: int) -> dict:
 @require_role()
 def mute():
     """The agent's own leg muted (or not) in the conference."""
-    d = _deps()
     data = parse(MuteIn, _body())
     entry = _my_call(data.call)
-    leg = d.dispatcher.leg(entry["id"], g.principal.id)
-    if leg is None:
-        raise Conflict("your leg of this call is not known", field="call")
-    _carrier(d.carrier.mute, _conference(entry), leg, data.muted)
+    leg = control.mute(_parts(), entry, g.principal.id, data.muted)
     _log("call.mute", entry, muted=data.muted, participant=leg)
     return {"call": entry["id"], "muted": data.muted}
 
@@ -209,12 +171,9 @@ def hold():
 @require_role()
 def digits():
     """Keypad: the tones of ``digits`` (0-9, *, #; w waits half a second) to the caller."""
-    d = _deps()
     data = parse(DigitsIn, _body())
     entry = _my_call(data.call)
-    caller = _caller_leg(entry)
-    conference = _conference(entry)
-    _carrier(d.carrier.announce, conference, caller, d.dispatcher.url(DIGITS, d=data.digits))
+    control.digits(_parts(), entry, data.digits)
     _log("call.digits", entry, keys=len(data.digits))
     return {"call": entry["id"], "digits": len(data.digits)}
 
@@ -231,15 +190,8 @@ def digits():
 KEPT = "page_left"  # the audit reason of a hold begun by keep
 
 
-def _my_leg(entry: dict) -> str:
-    leg = _deps().dispatcher.leg(entry["id"], g.principal.id)
-    if leg is None:
-        raise Conflict("Your softphone's part of this call is not known.", field="call")
-    return leg
-
-
 def _held_by_keep(entry_id: str) -> bool:
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         for e in recent(session, target=f"call:{entry_id}", limit=500):
             if e.action in HOLD_ACTIONS and "caller_hold" in e.detail:
                 return bool(e.detail["caller_hold"]) and e.detail.get("reason") == KEPT
@@ -252,16 +204,12 @@ def keep():
     """``keep: true``: my page is going away; the call stays up without my leg, the caller
     on hold. ``keep: false``: my leg ends the call again when it leaves (``resume: true``
     also takes the caller off the hold ``keep`` began)."""
-    d = _deps()
     data = parse(KeepIn, _body())
     entry = _my_call(data.call)
-    caller = _caller_leg(entry)
-    leg = _my_leg(entry)
-    conference = _conference(entry)
-    _carrier(d.carrier.end_conference_on_exit, conference, leg, not data.keep)
+    conference, leg = control.keep(_parts(), entry, g.principal.id, data.keep)
     held = _held_since(entry["id"]) is not None
     if data.keep and not held:
-        _carrier(d.carrier.hold, conference, caller, True)
+        _set_caller_hold(entry, conference, True)
         _log("call.hold", entry, caller_hold=True, reason=KEPT)
         held = True
     elif not data.keep and data.resume and _held_by_keep(entry["id"]):
@@ -278,21 +226,11 @@ def rejoin():
     """My softphone is back but its leg of the call is gone (a reloaded page on Twilio): a
     new leg to my softphone joins the call's conference; it becomes the leg my controls act
     on. 409 when the call is over or is not a conference."""
-    d = _deps()
     data = parse(_In, _body())
     entry = _my_call(data.call)
-    _caller_leg(entry)
-    _conference(entry)
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         identity = get_user(session, g.principal.id).softphone_identity
-    leg = _carrier(
-        d.carrier.add_participant,
-        entry["id"],
-        f"client:{identity}",
-        d.dispatcher.caller_id,
-        label=f"agent-{g.principal.id}",
-    )
-    d.dispatcher.note_leg(entry["id"], g.principal.id, leg)  # the leg my controls act on
+    leg = control.rejoin(_parts(), entry, g.principal.id, identity)
     _log("call.rejoin", entry, participant=leg)
     return {"call": entry["id"], "leg": leg}
 

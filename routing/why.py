@@ -142,6 +142,18 @@ def _score(router: Any, record: dict) -> tuple[int, str]:
     return score, " + ".join(f"{n} {have.get(n, 0)}" for n in names) or "no skills"
 
 
+def instants(router: Any, entry_id: str) -> dict[str, str]:
+    """The router-zone clock text (``09:30:05``) of each instant the offer's reasons name →
+    its ISO time, so a page can show it in the viewer's own zone."""
+    record = _record(router, entry_id) or {}
+    out = {}
+    for key in ("idle_since", "last_offered", "at"):
+        if record.get(key):
+            when = from_ms(record[key])
+            out[_clock(router, when)] = when.isoformat()
+    return out
+
+
 def _clock(router: Any, when) -> str:
     return when.astimezone(router.zone).strftime("%H:%M:%S")
 
