@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from flask import Response, current_app, request
+from flask import Response, request
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from twilio.request_validator import (
@@ -47,7 +47,11 @@ from twilio.request_validator import (
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from crm_core.clock import Clock
+from crm_core.db import Database
+from crm_core.settings import Settings
 from telephony import service
+from telephony.context import need
 from telephony.twiml import apology_then_voicemail, call_already_ended, hold_then_retry, twiml
 
 log = logging.getLogger("callcenter.telephony")
@@ -57,17 +61,17 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 def public_url() -> str:
     """The URL Twilio requested, as Twilio saw it (the one it signed)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    base = need(Settings).public_base_url.rstrip("/")
     query = request.query_string.decode("latin-1")
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
 def signature_ok() -> bool:
-    config = current_app.config
-    if not config["TWILIO_VERIFY_SIGNATURES"]:
+    settings = need(Settings)
+    if not settings.twilio_verify_signatures:
         return True
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    token = config.get("TWILIO_AUTH_TOKEN")
+    token = settings.twilio_auth_token
     if not signature or not token:
         return False
     validator = _validator(token)
@@ -122,10 +126,6 @@ def _refuse() -> Response:
     return Response("invalid signature", status=403, mimetype="text/plain")
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
 def _record_failure(exc: BaseException, *, outage: bool = False) -> None:
     call_sid = request.form.get("CallSid") or request.form.get("MessageSid")
     if outage:  # expected while Redis restarts: one line, no traceback
@@ -135,10 +135,10 @@ def _record_failure(exc: BaseException, *, outage: bool = False) -> None:
     else:
         log.exception("webhook %s failed CallSid=%s", request.path, call_sid or "-")
     try:
-        with _deps().session_factory.begin() as session:
+        with need(Database).session_factory.begin() as session:
             service.record_error(
                 session,
-                _deps().clock,
+                need(Clock),
                 source="app",
                 url=request.path,
                 call_sid=call_sid,
@@ -180,7 +180,7 @@ def _webhook(
                 return _refuse()
             try:
                 if check_ended:
-                    with _deps().read_session_factory() as session:
+                    with need(Database).read_session_factory() as session:
                         service.refuse_if_ended(session, request.form.get("CallSid"))
                 body = view(*args, **kwargs)
             except service.CallAlreadyEnded as exc:
