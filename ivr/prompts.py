@@ -1,21 +1,32 @@
 """How one answer of the auto-attendant is built: the request's state (language, tries),
 the ``Turn`` (script, language, variables, the TwiML being written), the prompts that
 several steps share (the menus, the after-hours choices, the location question) and
-``Route``, where a choice leads. The views (``ivr/views.py``) put them together."""
+``Route``, where a choice leads. The views (``ivr/views.py``) put them together.
+
+Most answers are one of a few documents: the main menu for a caller the CRM cannot greet
+by name, a sub-menu, in a language, at a try. ``constant`` builds such a document once and
+answers the same string afterwards (see there for what keys it and when it is rebuilt).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from crm_core.hours import Openness
+from crm_core.clock import Clock
+from crm_core.db import Database
+from crm_core.hours import HolidayCache, Openness
+from crm_core.settings import Settings
 from ivr import choices, service
 from ivr.service import Caller
 from recording import consent
-from scripts import Script
+from routing.service import Router
+from scripts import Library, Script
+from telephony.context import need
 from telephony.events import CallEvent
 from telephony.twiml import public
 
@@ -23,22 +34,17 @@ SCRIPT = "auto_attendant"
 MAX_TRIES = 3  # unanswered or unknown answers to one question before a person takes over
 LOCATION_TRIES = 2
 GATHER_SECONDS = 6
-VOICEMAIL_SECONDS = 120
 BACK_KEY = "*"  # from a sub-menu, back to the main menu
 OPERATOR_KEY = "0"
 ENGLISH = "en-US"
 
 
-def deps():
-    return current_app.extensions["callcenter"]
-
-
 def call_event() -> CallEvent:
-    return CallEvent.from_form(request.form, region=current_app.config["DEFAULT_REGION"])
+    return CallEvent.from_request()
 
 
 def auto_attendant() -> Script:
-    return deps().scripts.get(SCRIPT)
+    return need(Library).get(SCRIPT)
 
 
 def language_of(script: Script) -> str:
@@ -90,10 +96,10 @@ def new_turn(
     script: Script | None = None, caller: Caller | None = None, lang: str | None = None
 ) -> Turn:
     script = script or auto_attendant()
-    config = current_app.config
+    settings = need(Settings)
     turn = Turn(script, script.language(lang) if lang else language_of(script))
     turn.context = {
-        "dealer": {"name": config.get("DEALER_NAME"), "website": config.get("DEALER_WEBSITE")},
+        "dealer": {"name": settings.dealer_name, "website": settings.dealer_website},
     }
     if caller is not None:
         turn.context["customer"] = {"first_name": caller.first_name}
@@ -102,6 +108,51 @@ def new_turn(
         if caller.vehicle:
             turn.context["vehicle"] = {"description": caller.vehicle}
     return turn
+
+
+# ``constant``'s documents; emptied whole when full (a handful are in use at any time).
+_DOCUMENTS: dict[tuple, str] = {}
+MAX_DOCUMENTS = 512
+
+
+def constant(turn: Turn, build: Callable[..., None], *args: Any, **kwargs: Any) -> str:
+    """The document ``build(turn, *args, **kwargs)`` writes on the fresh ``turn``, built
+    once and then answered as the same string.
+
+    What the document depends on is its key: the script object (the library replaces a
+    script whose file changed by a new object, so an edited script is never answered from
+    here), the language, the texts' variables (the dealer's name, the caller's first name),
+    ``build`` and its arguments, and PUBLIC_BASE_URL (its action URLs). Nothing else goes
+    into a document (no time, no call): a turn that has already said something is built
+    as usual."""
+    if turn.response.verbs:
+        build(turn, *args, **kwargs)
+        return str(turn)
+    key = (
+        turn.script,
+        turn.lang,
+        _frozen(turn.context),
+        build,
+        args,
+        tuple(sorted(kwargs.items())),
+        need(Settings).public_base_url,
+    )
+    document = _DOCUMENTS.get(key)
+    if document is None:
+        build(turn, *args, **kwargs)
+        document = str(turn)
+        if len(_DOCUMENTS) >= MAX_DOCUMENTS:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[key] = document
+    return document
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def main_menu(turn: Turn, *lead_in: str, tries: int = 0) -> None:
@@ -131,14 +182,15 @@ def speech() -> str | None:
     return choices.clean(request.form.get("SpeechResult"))
 
 
-def sub_menu(turn: Turn, option, tries: int = 0, lead_in: str | None = None) -> None:
+def sub_menu(turn: Turn, option_id: str, tries: int = 0, lead_in: str | None = None) -> None:
+    """The sub-menu of the main menu's option ``option_id``."""
     gather = turn.gather(
-        step_url("submenu", lang=turn.lang, option=option.id, tries=tries),
-        hints=turn.script.submenu_hints(option.id, turn.lang),
+        step_url("submenu", lang=turn.lang, option=option_id, tries=tries),
+        hints=turn.script.submenu_hints(option_id, turn.lang),
     )
     if lead_in:
         turn.say(lead_in, gather)
-    turn.say(f"menu.{option.id}.prompt", gather)
+    turn.say(f"menu.{option_id}.prompt", gather)
 
 
 @dataclass(frozen=True)
@@ -174,32 +226,21 @@ class Route:
 def openness_of(queues: list) -> dict[str, Openness]:
     """Which of ``queues`` are open now (holidays from the app's cache: no SQL on most
     calls, and never inside the write transaction)."""
-    d = deps()
     return service.queue_openness(
-        d.holidays, queues, d.clock.now(), current_app.config["DEFAULT_TIME_ZONE"]
+        need(HolidayCache), queues, need(Clock).now(), need(Settings).default_time_zone
     )
 
 
 def queue_config(name: str | None):
-    return deps().router.queues().get(name or "") if name else None
+    return need(Router).queues().get(name or "") if name else None
 
 
 def language_needs(lang: str) -> dict[str, int]:
     """The skills a caller's language asks of the agent (``IVR_LANGUAGE_SKILLS``)."""
-    raw = str(current_app.config.get("IVR_LANGUAGE_SKILLS") or "")
-    for part in raw.split(";"):
-        tag, _, needs = part.partition("=")
-        if tag.strip() == lang:
-            out = {}
-            for need in needs.split(","):
-                name, _, level = need.strip().partition(":")
-                if name and level.isdigit():
-                    out[name] = int(level)
-            return out
-    return {}
+    return need(Settings).ivr_language_skills.get(lang) or {}
 
 
-def enqueue(turn: Turn, route: Route) -> None:
+def enqueue(turn: Turn, route: Route, event: CallEvent) -> None:
     """Into the ACD; first, where the caller's state or the queue needs a yes to recording,
     "press 1 to agree" (``/twilio/ivr/consent``, which then goes on to the ACD). The
     recording consent decided here is stored on the Call (recording/consent.py)."""
@@ -210,9 +251,9 @@ def enqueue(turn: Turn, route: Route) -> None:
         "needs": ",".join(f"{k}:{v}" for k, v in sorted(needs.items())) or None,
         "lang": turn.lang,
     }
-    decision = recording_consent(route.queue, emergency=route.emergency)
-    with deps().session_factory.begin() as session:
-        consent.store(session, call_event().call_sid, decision)
+    decision = recording_consent(route.queue, event, emergency=route.emergency)
+    with need(Database).session_factory.begin() as session:
+        consent.store(session, event.call_sid, decision)
     if decision.ask:
         gather = turn.gather(step_url("consent_answer", **args), hints=["yes", "sí", "no"])
         turn.say("recording_consent_ask", gather)
@@ -220,12 +261,14 @@ def enqueue(turn: Turn, route: Route) -> None:
     turn.response.redirect(public("routing.enqueue", **args), method="POST")
 
 
-def recording_consent(queue: str | None, *, emergency: bool = False) -> consent.Decision:
+def recording_consent(
+    queue: str | None, event: CallEvent, *, emergency: bool = False
+) -> consent.Decision:
     """What recording needs for this caller on ``queue`` (recording/consent.py)."""
     config = queue_config(queue)
     return consent.decide(
         current_app.config,
-        phone=call_event().from_e164,
+        phone=event.from_e164,
         queue=queue,
         queue_rule=config.recording_consent if config is not None else None,
         emergency=emergency,

@@ -3,7 +3,9 @@
 to the CRM. Which option a caller chose is ``ivr/choices.py``.
 
 The views (``ivr/views.py``) turn these answers into TwiML; nothing here knows HTTP or
-Redis. Every function that writes takes the session of the webhook's one transaction.
+Redis. Every function that writes takes the session of the webhook's one transaction;
+the path on the Call (``add_step``, ``set_call``), a Core statement written on most steps,
+also takes a bare connection, so a step that writes nothing else needs no ORM session.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, cast, func, literal, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_core.acd import QueueConfig
@@ -31,6 +34,7 @@ from crm_core.models import (
     Task,
     TaskKind,
 )
+from crm_core.tasks import open_task, task_of_call
 from crm_core.timeline import add_activity
 from ivr.choices import clean
 from telephony.events import CallEvent
@@ -200,19 +204,19 @@ _STEP = (
 )
 
 
-def add_step(session: Session, call_sid: str | None, step: str, **columns: Any) -> None:
+def add_step(db: Connection | Session, call_sid: str | None, step: str, **columns: Any) -> None:
     """Append ``step`` to the Call's IVR path ("es > sales > new vehicles") and set
     ``columns`` (language, sensitive, lead_id) in the same statement: a caller who hangs up
     at any moment leaves a row that says how far they got."""
     if not call_sid:
         return
     statement = _STEP.values(**columns) if columns else _STEP
-    session.execute(statement, {"sid": call_sid[:64], "step": step[:60]})
+    db.execute(statement, {"sid": call_sid[:64], "step": step[:60]})
 
 
-def set_call(session: Session, call_sid: str | None, **columns: Any) -> None:
+def set_call(db: Connection | Session, call_sid: str | None, **columns: Any) -> None:
     if call_sid and columns:
-        session.execute(update(_calls).where(_calls.c.call_sid == call_sid[:64]).values(**columns))
+        db.execute(update(_calls).where(_calls.c.call_sid == call_sid[:64]).values(**columns))
 
 
 # ---------------------------------------------------------------- business hours
@@ -322,22 +326,20 @@ def ask_reschedule(
     if appointment is None or appointment.customer_id != customer_id:
         return None
     now = clock.now()
-    task = Task(
-        kind=TaskKind.CALLBACK,
+    task = open_task(
+        session,
+        TaskKind.CALLBACK,
+        title=f"Reschedule the {appointment.type.value.replace('_', ' ')} appointment "
+        f"of {appointment.start_at:%Y-%m-%d %H:%M} UTC",
+        at=now,
+        priority=70,
         customer_id=customer_id,
         lead_id=appointment.lead_id,
         call_id=call_id,
         phone=phone if phone and phone.startswith("+") else None,
-        title=f"Reschedule the {appointment.type.value.replace('_', ' ')} appointment "
-        f"of {appointment.start_at:%Y-%m-%d %H:%M} UTC",
         notes="Asked for a new time through the auto-attendant.",
-        due_at=now,
         pool=pool,
-        priority=70,
-        created_at=now,
     )
-    session.add(task)
-    session.flush()
     add_activity(
         session,
         customer_id=customer_id,
@@ -385,25 +387,21 @@ def callback_request(
     call_id, customer_id, phone = _customer_of(session, call_sid)
     if not phone or not phone.startswith("+"):
         return None
-    existing = session.scalar(
-        select(Task).where(Task.call_id == call_id, Task.kind == TaskKind.CALLBACK)
-    )
+    existing = task_of_call(session, call_id, TaskKind.CALLBACK)
     if existing is not None:  # the same request, repeated by Twilio
         return existing
     now = clock.now()
-    task = Task(
-        kind=TaskKind.CALLBACK,
+    task = open_task(
+        session,
+        TaskKind.CALLBACK,
+        title=f"Call back {phone} (asked after hours)",
+        at=now,
+        due_at=max(due_at or now, now),
         customer_id=customer_id,
         call_id=call_id,
         phone=phone,
-        title=f"Call back {phone} (asked after hours)",
-        due_at=max(due_at or now, now),
         pool=queue,
-        priority=60,
-        created_at=now,
     )
-    session.add(task)
-    session.flush()
     if customer_id is not None:
         add_activity(
             session,

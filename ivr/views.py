@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.hours import Openness
+from crm_core.settings import Settings
 from ivr import choices, service
 from ivr.prompts import (
     BACK_KEY,
@@ -35,14 +38,13 @@ from ivr.prompts import (
     LOCATION_TRIES,
     MAX_TRIES,
     OPERATOR_KEY,
-    VOICEMAIL_SECONDS,
     Route,
     Turn,
     ask_location,
     auto_attendant,
     call_event,
     closed_menu,
-    deps,
+    constant,
     enqueue,
     label,
     lang_step,
@@ -59,8 +61,9 @@ from ivr.prompts import (
 )
 from recording import consent
 from telephony import service as telephony
+from telephony.context import need
 from telephony.events import CallEvent
-from telephony.twiml import public
+from telephony.twiml import public, record_voicemail
 from telephony.webhooks import callback_webhook, voice_webhook
 
 log = logging.getLogger("callcenter.ivr")
@@ -75,17 +78,16 @@ bp = Blueprint("ivr", __name__, url_prefix="/twilio")
 def voice() -> str:
     """The number answers: greeting, the recording notice, then the menu (or a shortcut for
     a known caller, or the after-hours message when every team is closed)."""
-    d, event, script = deps(), call_event(), auto_attendant()
-    config = current_app.config
+    event, script, settings = call_event(), auto_attendant(), need(Settings)
     regular = [queue_config(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
     openness = openness_of([q for q in regular if q])
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         caller = service.answer(
             session,
             event,
-            d.clock,
-            region=config["DEFAULT_REGION"],
-            zone=config["DEFAULT_TIME_ZONE"],
+            need(Clock),
+            region=settings.default_region,
+            zone=settings.default_time_zone,
             script_name=script.name,
             script_version=str(script.version),
         )
@@ -116,8 +118,8 @@ def voice() -> str:
         gather = turn.gather(step_url("shortcut", lang=turn.lang, kind="lead"))
         for key in (greeting, "recording_notice", "lead_shortcut"):
             turn.say(key, gather)
-    else:
-        main_menu(turn, greeting, "recording_notice")
+    else:  # the same document for every caller not greeted by name: built once
+        return constant(turn, main_menu, greeting, "recording_notice")
     return str(turn)
 
 
@@ -136,14 +138,14 @@ def menu() -> str:
         return str(turn)
     if option.action == "language":
         lang = option.language if turn.lang != option.language else ENGLISH
-        with deps().session_factory.begin() as session:
-            service.add_step(session, event.call_sid, lang_step(lang), language=lang)
+        with need(Database).engine.begin() as connection:
+            service.add_step(connection, event.call_sid, lang_step(lang), language=lang)
         turn.lang = script.language(lang)
         main_menu(turn)
         return str(turn)
     if option.action == "appointment":
-        with deps().session_factory.begin() as session:
-            service.add_step(session, event.call_sid, label(script, option))
+        with need(Database).engine.begin() as connection:
+            service.add_step(connection, event.call_sid, label(script, option))
         return _appointment(turn, event)
     return _route(turn, event, Route.of(script, option), submenu=option if option.options else None)
 
@@ -185,8 +187,7 @@ def submenu() -> str:
     if sub is None:
         key = "invalid_input" if (event.digits or speech()) else "no_input"
         if tries + 1 < MAX_TRIES:
-            sub_menu(turn, parent, tries + 1, key)
-            return str(turn)
+            return constant(turn, sub_menu, parent.id, tries + 1, key)
         return _route(turn, event, Route.of(script, parent, step=None))  # the team decides
     return _route(turn, event, Route.of(script, parent, sub))
 
@@ -198,32 +199,31 @@ def _route(turn: Turn, event: CallEvent, route: Route, *, quiet: bool = False, s
     """The caller's choice is a queue: open → the ACD (roadside first asks where the caller
     is), or first the option's sub-menu; closed → the after-hours choices (before any
     sub-menu); not there → voicemail."""
-    d = deps()
     queue = queue_config(route.queue)
     if queue is None or not queue.active:
         log.error("auto-attendant names queue %r, which is not active", route.queue)
         return _voicemail(turn, event, queue=None, step=route.step)
     state = openness_of([queue])[queue.name]
-    with d.session_factory.begin() as session:  # the write lock only for the write
+    # Core on a pooled connection: the write lock only for the write, and no ORM session.
+    with need(Database).engine.begin() as connection:
         if route.step:
-            service.add_step(session, event.call_sid, route.step)
+            service.add_step(connection, event.call_sid, route.step)
         if not state.open:
-            service.add_step(session, event.call_sid, "holiday" if state.holiday else "closed")
+            service.add_step(connection, event.call_sid, "holiday" if state.holiday else "closed")
         elif route.sensitive and submenu is None:
-            service.set_call(session, event.call_sid, sensitive=True)
+            service.set_call(connection, event.call_sid, sensitive=True)
     if not state.open:
         closed_menu(turn, queue.hours, state, queue=queue.name)
         return str(turn)
     if submenu is not None:
-        sub_menu(turn, submenu)
-        return str(turn)
+        return constant(turn, sub_menu, submenu.id)
     if route.emergency:
         turn.say("roadside_intro")
         ask_location(turn, route, tries=0)
         return str(turn)
     if not quiet:
         turn.say(route.notice or "transferring")
-    enqueue(turn, route)
+    enqueue(turn, route, event)
     return str(turn)
 
 
@@ -236,8 +236,8 @@ def consent_answer() -> str:
     event, turn = call_event(), new_turn()
     queue = request.args.get("queue") or None
     yes = choices.yes_or_no(event.digits, speech()) is True
-    decision = consent.answered(recording_consent(queue).rule, yes)
-    with deps().session_factory.begin() as session:
+    decision = consent.answered(recording_consent(queue, event).rule, yes)
+    with need(Database).session_factory.begin() as session:
         consent.store(session, event.call_sid, decision)
     turn.say("recording_consent_yes" if yes else "recording_consent_no")
     args = {k: request.args.get(k) or None for k in ("queue", "priority", "needs", "lang")}
@@ -253,20 +253,20 @@ def consent_answer() -> str:
 def roadside() -> str:
     """Where the caller is, said aloud (one more try if nothing was heard), noted on the
     call and the customer; then the roadside queue at emergency priority."""
-    d, event, turn = deps(), call_event(), new_turn()
+    event, turn = call_event(), new_turn()
     tries = tries_so_far()
     route = Route(queue=request.args.get("queue") or "roadside", priority="emergency")
     location = speech()
     if location is None and tries + 1 < LOCATION_TRIES:
         ask_location(turn, route, tries + 1, "roadside_location_retry")
         return str(turn)
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         service.roadside_incident(
-            session, event.call_sid or "", location, event.confidence, d.clock
+            session, event.call_sid or "", location, event.confidence, need(Clock)
         )
         service.add_step(session, event.call_sid, "location" if location else "no location")
     turn.say("roadside_thanks")
-    enqueue(turn, route)
+    enqueue(turn, route, event)
     return str(turn)
 
 
@@ -274,10 +274,9 @@ def roadside() -> str:
 
 
 def _appointment(turn: Turn, event: CallEvent, tries: int = 0, lead_in: str | None = None) -> str:
-    d = deps()
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         caller = service.caller_of(
-            session, event.call_sid or "", current_app.config["DEFAULT_TIME_ZONE"], d.clock.now()
+            session, event.call_sid or "", need(Settings).default_time_zone, need(Clock).now()
         )
     upcoming = caller.appointment if caller else None
     if upcoming is None:
@@ -302,9 +301,9 @@ def shortcut() -> str:
     if answer is not True:
         main_menu(turn)
         return str(turn)
-    d = deps()
+    database = need(Database)
     if request.args.get("kind") == "lead":
-        with d.session_factory.begin() as session:
+        with database.session_factory.begin() as session:
             lead_id = service.answer_lead(session, event.call_sid or "")
             service.add_step(session, event.call_sid, "lead", lead_id=lead_id)
         sales = next((o for o in turn.script.menu if o.queue == "sales"), None)
@@ -312,8 +311,8 @@ def shortcut() -> str:
             main_menu(turn)
             return str(turn)
         return _route(turn, event, Route.of(turn.script, sales))
-    with d.session_factory.begin() as session:
-        service.add_step(session, event.call_sid, "appointment shortcut")
+    with database.engine.begin() as connection:
+        service.add_step(connection, event.call_sid, "appointment shortcut")
     return _appointment(turn, event)
 
 
@@ -321,7 +320,8 @@ def shortcut() -> str:
 @voice_webhook
 def appointment() -> str:
     """1 confirms the appointment, 2 asks for another time (a callback task), 0 a person."""
-    d, event, turn = deps(), call_event(), new_turn()
+    event, turn = call_event(), new_turn()
+    database, clock = need(Database), need(Clock)
     tries = tries_so_far()
     appt = request.args.get("appt", "")
     appointment_id = int(appt) if appt.isascii() and appt.isdigit() and len(appt) < 12 else 0
@@ -332,20 +332,18 @@ def appointment() -> str:
     elif digit is None and said & {"reschedule", "change", "cambiar", "otro", "another"}:
         digit = "2"
     if digit == "1":
-        with d.session_factory.begin() as session:
-            done = service.confirm_appointment(
-                session, event.call_sid or "", appointment_id, d.clock
-            )
+        with database.session_factory.begin() as session:
+            done = service.confirm_appointment(session, event.call_sid or "", appointment_id, clock)
             service.add_step(session, event.call_sid, "confirmed" if done else "not found")
         turn.say("appointment_confirmed" if done else "no_appointment")
         turn.say("goodbye")
         turn.response.hangup()
         return str(turn)
     if digit == "2":
-        pool = _appointment_queue(d, appointment_id)
-        with d.session_factory.begin() as session:
+        pool = _appointment_queue(database, appointment_id)
+        with database.session_factory.begin() as session:
             task = service.ask_reschedule(
-                session, event.call_sid or "", appointment_id, d.clock, pool=pool
+                session, event.call_sid or "", appointment_id, clock, pool=pool
             )
             service.add_step(session, event.call_sid, "reschedule" if task else "not found")
         turn.say("appointment_reschedule" if task else "no_appointment")
@@ -353,7 +351,7 @@ def appointment() -> str:
         turn.response.hangup()
         return str(turn)
     if digit == OPERATOR_KEY:
-        queue = _appointment_queue(d, appointment_id)
+        queue = _appointment_queue(database, appointment_id)
         option = next((o for o in turn.script.menu if o.queue == queue), None)
         if option is not None:
             return _route(turn, event, Route.of(turn.script, option))
@@ -364,9 +362,9 @@ def appointment() -> str:
     return _appointment(turn, event, tries + 1, key)
 
 
-def _appointment_queue(d, appointment_id: int) -> str:
+def _appointment_queue(database: Database, appointment_id: int) -> str:
     """Service appointments belong to the service team; every other kind to sales."""
-    with d.read_session_factory() as session:
+    with database.read_session_factory() as session:
         kind = service.appointment_type(session, appointment_id)
     return "service" if kind == "service" else "sales"
 
@@ -377,7 +375,7 @@ def _appointment_queue(d, appointment_id: int) -> str:
 @bp.post("/ivr/closed")
 @voice_webhook
 def closed() -> str:
-    d, event, turn = deps(), call_event(), new_turn()
+    event, turn = call_event(), new_turn()
     tries, queue = tries_so_far(), request.args.get("queue") or None
     digit = choices.digit_of(event.digits, speech())
     said = set(choices.words(speech()))
@@ -391,9 +389,9 @@ def closed() -> str:
         return _voicemail(turn, event, queue=queue, step="voicemail")
     if digit == "2":
         due = service.parse_stamp(request.args.get("at"))
-        with d.session_factory.begin() as session:
+        with need(Database).session_factory.begin() as session:
             task = service.callback_request(
-                session, event.call_sid or "", d.clock, queue=queue, due_at=due
+                session, event.call_sid or "", need(Clock), queue=queue, due_at=due
             )
             if task is not None:
                 service.add_step(session, event.call_sid, "callback")
@@ -424,18 +422,13 @@ def _voicemail(
     turn: Turn, event: CallEvent, *, queue: str | None, step: str | None, greet: bool = True
 ) -> str:
     if step:
-        with deps().session_factory.begin() as session:
-            service.add_step(session, event.call_sid, step)
+        with need(Database).engine.begin() as connection:
+            service.add_step(connection, event.call_sid, step)
     if greet:
         turn.say("voicemail_greeting")
-    turn.response.record(
-        action=step_url("voicemail", lang=turn.lang, queue=queue),
-        method="POST",
-        max_length=VOICEMAIL_SECONDS,
-        play_beep=True,
-        finish_on_key="#",
-        timeout=5,
-        transcribe=True,
+    record_voicemail(
+        turn.response,
+        step_url("voicemail", lang=turn.lang, queue=queue),
         transcribe_callback=step_url("transcription"),
     )
     turn.say("no_message")  # <Record> falls through only when nothing was recorded
@@ -446,10 +439,10 @@ def _voicemail(
 @bp.post("/ivr/voicemail")
 @voice_webhook
 def voicemail() -> str:
-    d, event, turn = deps(), call_event(), new_turn()
-    with d.session_factory.begin() as session:
+    event, turn = call_event(), new_turn()
+    with need(Database).session_factory.begin() as session:
         task = telephony.take_voicemail(
-            session, event, d.clock, pool=request.args.get("queue") or None
+            session, event, need(Clock), pool=request.args.get("queue") or None
         )
     turn.say("voicemail_thanks" if task is not None else "no_message")
     turn.response.hangup()
@@ -459,10 +452,10 @@ def voicemail() -> str:
 @bp.post("/ivr/transcription")
 @callback_webhook
 def transcription() -> None:
-    d, form = deps(), request.form
+    form = request.form
     if form.get("TranscriptionStatus", "completed") != "completed":
         return
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         service.attach_transcription(
             session, form.get("CallSid"), form.get("RecordingSid"), form.get("TranscriptionText")
         )
