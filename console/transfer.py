@@ -44,17 +44,16 @@ from console.incall import (
     _In,
     _log,
     _my_call,
+    _parts,
     _set_caller_hold,
     bp,
 )
 from crm_core.audit import recent
-from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.schemas import parse
 from routing import transfers
 from routing.handover import BUSY_NOW
-from routing.lifecycle import CallParts
 from routing.model import AgentState, AwayReason
 from routing.offers import Dispatcher
 from routing.service import Router
@@ -72,12 +71,6 @@ class TransferIn(_In):
 
 class ConsultIn(_In):
     agent_id: StrictInt = Field(ge=1)
-
-
-def _parts() -> CallParts:
-    """What a transfer is written through (routing/transfers.py)."""
-    sessions = need(Database).session_factory
-    return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
 def _colleague(agent_id: int, *, states: tuple[str, ...], field: str):
