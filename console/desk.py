@@ -30,17 +30,9 @@ from console.acd_live import entry_view
 from console.api import ANY
 from console.auth import require_role
 from console.softphone import page_settings as softphone_settings
-from console.stream import (
-    BLOCK_SECONDS,
-    EXTENSION,
-    HEADERS,
-    KEEP_ALIVE,
-    MAX_SECONDS,
-    RETRY_MS,
-    follow,
-    sse,
-)
+from console.stream import EXTENSION, HEADERS, KEEP_ALIVE, RETRY_MS, follow, sse
 from crm_core.calls import OPEN_STAGES, remote_party
+from crm_core.db import Database
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import (
     Appointment,
@@ -58,8 +50,11 @@ from crm_core.models import (
 )
 from crm_core.phones import normalize_phone
 from crm_core.serialize import customer_summary
+from crm_core.settings import Settings
 from crm_core.timeline import activity_dict, timeline
 from routing.model import AwayReason
+from routing.service import Router
+from telephony.context import need
 
 # The page's script and style are console/static/agent.*, served under their own path so
 # this blueprint needs nothing from the others.
@@ -76,10 +71,6 @@ OPEN_APPOINTMENTS = (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
 LIST_LIMIT = 10
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
 # ----------------------------------------------------------------------------- the page
 
 
@@ -93,9 +84,9 @@ def desk():
         "screenPop": url_for("desk.screen_pop"),
         "desk": url_for("desk.my_desk"),
         "draft": "/api/agents/me/call/draft",  # console/wrapup.py: GET ?call_sid= / PUT
-        "defaultTimeZone": _deps().config["DEFAULT_TIME_ZONE"],
+        "defaultTimeZone": need(Settings).default_time_zone,
         # Queues by the name a person reads (the transfer list names them so).
-        "queueNames": {q.name: q.display_name or q.name for q in _deps().router.queues().values()},
+        "queueNames": {q.name: q.display_name or q.name for q in need(Router).queues().values()},
         "presence": url_for("acd_live.my_presence"),
         "offers": "/api/agents/me/offers/",  # + <entry>/accept | /reject
         "wrapUpEnd": url_for("acd_live.end_wrap_up"),
@@ -103,7 +94,7 @@ def desk():
         "awayReasons": [r.value for r in AwayReason if r is not AwayReason.MISSED_OFFERS],
         "dispositions": [d.value for d in Disposition],
         "appointmentTypes": [t.value for t in AppointmentType],
-        "softphone": softphone_settings(_deps().config),  # console/softphone.py
+        "softphone": softphone_settings(current_app.config),  # console/softphone.py
     }
     return render_template("agent.html", settings=settings)
 
@@ -163,15 +154,15 @@ def _iso(router, value) -> str | None:
 def screen_pop():
     """Everything about the caller offered to (or connected with, or being wrapped up by)
     the signed-in agent, without a click. 404 when there is no such call."""
-    d = _deps()
-    state = state_document(d.router, g.principal.id)
-    with d.read_session_factory() as session:
+    router, settings = need(Router), need(Settings)
+    state = state_document(router, g.principal.id)
+    with need(Database).read_session_factory() as session:
         return build_pop(
             session,
-            d.router,
+            router,
             state,
-            region=d.config["DEFAULT_REGION"],
-            default_zone=d.config["DEFAULT_TIME_ZONE"],
+            region=settings.default_region,
+            default_zone=settings.default_time_zone,
         )
 
 
@@ -417,24 +408,24 @@ def my_desk():
     from console.call_script import current_call, script_position
     from console.incall import controls_of
 
-    d = _deps()
+    router, settings = need(Router), need(Settings)
     me = g.principal.id
-    state = state_document(d.router, me)
+    state = state_document(router, me)
     body: dict[str, Any] = {"state": state, "pop": None, "controls": None, "script": None}
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         if state.get("offer") or state.get("connected") or state.get("wrap_call_sid"):
             body["pop"] = build_pop(
                 session,
-                d.router,
+                router,
                 state,
-                region=d.config["DEFAULT_REGION"],
-                default_zone=d.config["DEFAULT_TIME_ZONE"],
+                region=settings.default_region,
+                default_zone=settings.default_time_zone,
             )
-        current = current_call(session, d.router, me)
+        current = current_call(session, router, me)
         if current is not None and current.stage != "offer":
             body["script"] = script_position(session, current.call_sid)
     if state.get("call"):
-        entry = d.router.entry(state["call"])
+        entry = router.entry(state["call"])
         if entry is not None and entry.get("state") == "connected":
             body["controls"] = controls_of(entry, me)
     return body
@@ -447,14 +438,14 @@ def my_desk():
 @require_role(*ANY)
 def my_stream():
     """The signed-in agent's state, live (text/event-stream); see the module docstring."""
-    config = current_app.config
+    settings = need(Settings)
     feed = _feed(
-        _deps().router,
+        need(Router),
         current_app.extensions[EXTENSION],
         g.principal.id,
         request.headers.get("Last-Event-ID", "").strip(),
-        block=float(config.get("ACD_STREAM_BLOCK_SECONDS", BLOCK_SECONDS)),
-        limit=float(config.get("ACD_STREAM_MAX_SECONDS", MAX_SECONDS)),
+        block=float(settings.acd_stream_block_seconds),
+        limit=float(settings.acd_stream_max_seconds),
     )
     return Response(feed, mimetype="text/event-stream", headers=HEADERS)
 

@@ -32,13 +32,14 @@ from flask import Blueprint, Response, current_app, request
 
 from console.api import LEADS
 from console.auth import require_role
+from crm_core.settings import Settings
 from routing import snapshot
-from routing.live import BUFFER, Feeds, parse_id
+from routing.live import Feeds, parse_id
+from routing.service import Router
+from telephony.context import need
 
 bp = Blueprint("stream", __name__)
 
-BLOCK_SECONDS = 10.0  # one blocking read; a heartbeat after each empty one
-MAX_SECONDS = 300.0  # one response, then the browser reconnects with Last-Event-ID
 RETRY_MS = 1000  # how soon the browser reconnects (the SSE `retry:` field)
 KEEP_ALIVE = ": keep-alive\n\n"
 EXTENSION = "acd_stream"
@@ -48,9 +49,9 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
-    router = app.extensions["callcenter"].router
-    buffer = int(app.config.get("ACD_STREAM_BUFFER", BUFFER))
-    feeds = Feeds.of(router, buffer=buffer)
+    with app.app_context():
+        router, settings = need(Router), need(Settings)
+    feeds = Feeds.of(router, buffer=settings.acd_stream_buffer)
     app.extensions[EXTENSION] = feeds
     _stop_on_sigterm(feeds)
 
@@ -78,14 +79,13 @@ def _stop_on_sigterm(feeds: Feeds) -> None:
 @require_role(*LEADS)
 def acd_stream():
     """The wallboard's feed (text/event-stream); see the module docstring."""
-    deps = current_app.extensions["callcenter"]
-    config = current_app.config
+    settings = need(Settings)
     feed = _feed(
-        deps.router,
+        need(Router),
         current_app.extensions[EXTENSION],
         request.headers.get("Last-Event-ID", "").strip(),
-        block=float(config.get("ACD_STREAM_BLOCK_SECONDS", BLOCK_SECONDS)),
-        limit=float(config.get("ACD_STREAM_MAX_SECONDS", MAX_SECONDS)),
+        block=float(settings.acd_stream_block_seconds),  # a heartbeat after each empty read
+        limit=float(settings.acd_stream_max_seconds),  # then the browser reconnects
     )
     return Response(feed, mimetype="text/event-stream", headers=HEADERS)
 

@@ -12,13 +12,16 @@ the agent table shows who is on the line rather than a CallSid.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import select
 
 from console.api import LEADS
 from console.auth import require_role
+from crm_core.db import Database
 from crm_core.models import Customer, CustomerPhone
+from routing.service import Router
 from routing.snapshot import agents_calls, waiting
+from telephony.context import need
 
 bp = Blueprint("waiting", __name__)
 LIMIT = 20  # callers shown per queue; the tile's count says how many there are in all
@@ -49,12 +52,12 @@ def waiting_view():
     "calls": {entry: {phone, name, kind, queue}}}``: each queue's list in the order the
     router will serve it, at most LIMIT long; ``calls`` the agents' current calls and
     offers. ``name`` is the customer's whose number it is, or null."""
-    deps = current_app.extensions["callcenter"]
-    queues = waiting(deps.router, LIMIT)
-    calls = agents_calls(deps.router)
+    router = need(Router)
+    queues = waiting(router, LIMIT)
+    calls = agents_calls(router)
     phones = {c["phone"] for rows in queues.values() for c in rows}
     phones |= {c["phone"] for c in calls.values()}
-    with deps.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         names = names_by_phone(session, phones)
     for row in [c for rows in queues.values() for c in rows] + list(calls.values()):
         row["name"] = names.get(row["phone"])
