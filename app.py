@@ -59,7 +59,7 @@ class Deps:
     queues: dict[str, Queue]
     clock: Clock
     carrier: Carrier
-    erasure_hooks: list[Any] = field(default_factory=list)
+    erasure_hooks: list[Any] = field(default_factory=list)  # crm_core.privacy.ErasureHooks
     router: Router | None = None  # the ACD (routing.service), built from the above
     dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
     scripts: Library | None = None  # the call-script library (scripts/), reloaded on change
@@ -142,6 +142,7 @@ def build_deps(settings: Settings, instance_path: str, clock: Clock | None = Non
     from crm_core.db import Database
     from crm_core.drafts import outcome_pending
     from crm_core.hours import HolidayCache
+    from crm_core.privacy import ErasureHooks
     from crm_core.settings import Mirrored, Settings
     from routing.config import QueueCache
     from routing.connection import connect
@@ -170,7 +171,7 @@ def build_deps(settings: Settings, instance_path: str, clock: Clock | None = Non
         queues={name: Queue(name, connection=connection) for name in QUEUE_NAMES},
         clock=clock or SystemClock(),
         carrier=TwilioCarrier.from_config(config),
-        erasure_hooks=[erase_texts],
+        erasure_hooks=ErasureHooks([erase_texts]),
     )
     deps.scripts = Library(settings.scripts_dir, deps.clock)
     deps.holidays = HolidayCache(deps.read_session_factory)
@@ -200,6 +201,7 @@ def build_deps(settings: Settings, instance_path: str, clock: Clock | None = Non
             Dispatcher: deps.dispatcher,
             Library: deps.scripts,
             HolidayCache: deps.holidays,
+            ErasureHooks: deps.erasure_hooks,
         }
     )
     return deps

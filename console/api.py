@@ -7,15 +7,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from flask_wtf.csrf import generate_csrf
 
 from console.auth import require_role
 from crm_core import calls, customers, leads, privacy
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.duplicates import find_duplicates, merge_customers
 from crm_core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_core.models import Call, LeadSource, LeadStage, Role
 from crm_core.phones import normalize_phone
+from crm_core.privacy import ErasureHooks
 from crm_core.schemas import (
     ConsentIn,
     CustomerCreate,
@@ -26,8 +29,11 @@ from crm_core.schemas import (
     parse,
 )
 from crm_core.serialize import call_dict, customer_detail, customer_summary, lead_dict, row
+from crm_core.settings import Settings
 from crm_core.timeline import activity_dict, timeline
 from crm_core.users import get_user
+from routing.service import Router
+from telephony.context import need
 
 bp = Blueprint("api", __name__)
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")  # ASCII only: str.isdigit() accepts "¹"
@@ -36,12 +42,8 @@ LEADS = (Role.SUPERVISOR, Role.ADMIN)
 ADMIN = (Role.ADMIN,)
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
 def _region() -> str:
-    return _deps().config["DEFAULT_REGION"]
+    return need(Settings).default_region
 
 
 def _body() -> Any:
@@ -112,7 +114,7 @@ def me():
 def list_customers():
     """``?phone=`` is the screen pop (one match or none); ``?q=`` searches names and e-mail."""
     phone, text = request.args.get("phone"), request.args.get("q")
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         if phone is not None:
             found = customers.find_by_phone(session, phone, region=_region())
             return {"customers": [customer_summary(found)] if found else []}
@@ -131,15 +133,15 @@ def list_customers():
 def create_customer():
     """A new customer; ``call_sid`` links the call it is taken on (and adds its number)."""
     data = parse(CustomerCreate, _body(), region=_region())
-    with _deps().session_factory.begin() as session:
-        customer = customers.create_customer(session, data, _deps().clock, actor=g.principal)
+    with need(Database).session_factory.begin() as session:
+        customer = customers.create_customer(session, data, need(Clock), actor=g.principal)
         return customers.customer_card(session, customer), 201
 
 
 @bp.get("/customers/<int:customer_id>")
 @require_role(*ANY)
 def get_customer(customer_id: int):
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         customer = customers.load_detail(session, customer_id)
         body = customers.customer_card(session, customer)
         body["leads"] = [lead_dict(x) for x in leads.list_leads(session, customer_id=customer_id)]
@@ -155,9 +157,9 @@ def get_customer(customer_id: int):
 def update_customer(customer_id: int):
     """Change some fields; the edit is one timeline entry saying who changed what."""
     data = parse(CustomerUpdate, _body(), region=_region())
-    with _deps().session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         customer = customers.update_customer(
-            session, customer_id, data, _deps().clock, actor=g.principal
+            session, customer_id, data, need(Clock), actor=g.principal
         )
         return customers.customer_card(session, customer)
 
@@ -168,7 +170,7 @@ def add_phone(customer_id: int):
     body = _body()
     if not isinstance(body, dict) or "number" not in body:
         raise InvalidInput("give the number", field="number")
-    with _deps().session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         customers.add_phone(session, customer_id, body["number"], region=_region())
         return customer_detail(customers.get_customer(session, customer_id)), 201
 
@@ -177,7 +179,7 @@ def add_phone(customer_id: int):
 @require_role(*ANY)
 def customer_timeline(customer_id: int):
     limit, before = _int_arg("limit", 50, 1, 200), _int_arg("before_id")
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         customers.get_customer(session, customer_id)
         items = timeline(session, customer_id, limit=limit, before_id=before)
         return {"timeline": [activity_dict(a) for a in items]}
@@ -187,9 +189,9 @@ def customer_timeline(customer_id: int):
 @require_role(*ANY)
 def record_consent(customer_id: int):
     data = parse(ConsentIn, _body(), region=_region())
-    with _deps().session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         entry = customers.record_consent(
-            session, customer_id, data, _deps().clock, actor_id=g.principal.id
+            session, customer_id, data, need(Clock), actor_id=g.principal.id
         )
         return row(entry), 201
 
@@ -204,7 +206,7 @@ def duplicates(customer_id: int):
         phone = normalize_phone(phone, region=_region())
     if email not in (None, ""):
         email = parse(CustomerUpdate, {"email": email}).email
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         found = find_duplicates(session, customer_id, phone=phone, email=email)
         return {"duplicates": found}
 
@@ -215,8 +217,8 @@ def merge(customer_id: int):
     """Fold ``{"other_id": N}`` into this customer (supervisors and admins; an agent merges
     from their call: POST /api/calls/<CallSid>/customer/merge)."""
     other = _other_id(_body())
-    with _deps().session_factory.begin() as session:
-        keep = merge_customers(session, customer_id, other, _deps().clock, actor=g.principal)
+    with need(Database).session_factory.begin() as session:
+        keep = merge_customers(session, customer_id, other, need(Clock), actor=g.principal)
         return customers.customer_card(session, keep)
 
 
@@ -230,17 +232,16 @@ def _other_id(body: Any) -> int:
 @bp.get("/customers/<int:customer_id>/export")
 @require_role(*ADMIN)
 def export(customer_id: int):
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         return privacy.export_customer(session, customer_id)
 
 
 @bp.post("/customers/<int:customer_id>/erase")
 @require_role(*ADMIN)
 def erase(customer_id: int):
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         privacy.erase_customer(
-            session, customer_id, d.clock, hooks=d.erasure_hooks, actor_id=g.principal.id
+            session, customer_id, need(Clock), hooks=need(ErasureHooks), actor_id=g.principal.id
         )
     return "", 204
 
@@ -252,15 +253,15 @@ def erase(customer_id: int):
 @require_role(*ANY)
 def create_lead():
     data = parse(LeadIn, _body(), region=_region())
-    d = _deps()
-    with d.session_factory.begin() as session:
+    settings = need(Settings)
+    with need(Database).session_factory.begin() as session:
         lead = leads.create_lead(
             session,
             data,
-            d.clock,
+            need(Clock),
             actor_id=g.principal.id,
-            region=_region(),
-            default_time_zone=d.config["DEFAULT_TIME_ZONE"],
+            region=settings.default_region,
+            default_time_zone=settings.default_time_zone,
         )
         return lead_dict(lead), 201
 
@@ -269,7 +270,7 @@ def create_lead():
 @require_role(*ANY)
 def list_leads():
     limit, offset = _page()
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         found = leads.list_leads(
             session,
             stage=_enum_arg("stage", LeadStage),
@@ -288,7 +289,7 @@ def list_leads():
 @bp.get("/leads/<int:lead_id>")
 @require_role(*ANY)
 def get_lead(lead_id: int):
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         lead = leads.get_lead(session, lead_id)
         return lead_dict(lead) | {"customer": customer_summary(lead.customer)}
 
@@ -297,8 +298,8 @@ def get_lead(lead_id: int):
 @require_role(*ANY)
 def change_stage(lead_id: int):
     change = parse(StageChangeIn, _body())
-    with _deps().session_factory.begin() as session:
-        lead = leads.change_stage(session, lead_id, change, _deps().clock, actor_id=g.principal.id)
+    with need(Database).session_factory.begin() as session:
+        lead = leads.change_stage(session, lead_id, change, need(Clock), actor_id=g.principal.id)
         return lead_dict(lead)
 
 
@@ -309,7 +310,7 @@ def change_stage(lead_id: int):
 @require_role(*ANY)
 def list_calls():
     limit, offset = _page()
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         found = calls.list_calls(
             session,
             customer_id=_int_arg("customer_id"),
@@ -326,7 +327,7 @@ def list_calls():
 @require_role(*ANY)
 def get_call(call_ref: str):
     """A call by its CallSid (``CA…``) or its numeric id."""
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         if WHOLE_NUMBER.fullmatch(call_ref):
             call = session.get(Call, int(call_ref))
             if call is None:
@@ -350,7 +351,7 @@ def merge_into_call_customer(call_sid: str):
         raise InvalidInput("customer_id must be a customer id", field="customer_id")
     if g.principal.role is Role.AGENT and call_sid not in _my_live_calls():
         raise NotFound("you are not on that call now", field="call_sid")
-    with _deps().session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         call = calls.get_call(session, call_sid[:64])
         if call.customer_id is None:
             raise Conflict(
@@ -359,13 +360,13 @@ def merge_into_call_customer(call_sid: str):
             )
         if shown is not None and shown != call.customer_id:
             raise Conflict("this call belongs to another customer", field="customer_id")
-        keep = merge_customers(session, call.customer_id, other, _deps().clock, actor=g.principal)
+        keep = merge_customers(session, call.customer_id, other, need(Clock), actor=g.principal)
         return customers.customer_card(session, keep)
 
 
 def _my_live_calls() -> set[str]:
     """The CallSids of the call the signed-in agent is connected with or wrapping up."""
-    router = _deps().router
+    router = need(Router)
     doc = router.agent(g.principal.id) or {}
     sids = set()
     if doc.get("call"):
@@ -387,8 +388,7 @@ def record_outcome(call_sid: str):
     nobody took is not theirs to claim, nor is its recording; supervisors and admins write
     any call's outcome."""
     outcome = parse(OutcomeIn, _body(), region=_region())
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         actor = get_user(session, g.principal.id)
         if actor.role is Role.AGENT:
             owner = calls.get_call(session, call_sid[:64]).agent_id
@@ -399,7 +399,7 @@ def record_outcome(call_sid: str):
                     field="call_sid",
                 )
         call = calls.record_call_outcome(
-            session, call_sid[:64], outcome, d.clock, actor=actor, region=_region()
+            session, call_sid[:64], outcome, need(Clock), actor=actor, region=_region()
         )
         answer, agent_id, sid = call_dict(call), call.agent_id, call.call_sid
     from console.wrapup import outcome_saved  # (it imports this module)

@@ -22,10 +22,14 @@ from flask import (
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from redis import Redis
 
 from crm_core import users as user_service
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import Forbidden, Unauthorized
 from crm_core.models import Role, User
+from telephony.context import need
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 csrf = CSRFProtect()
@@ -63,10 +67,6 @@ class Principal:
         )
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
-
-
 # The key of the session generation in the signed session cookie. A session whose number
 # is not the user's current one (logged out, new password, deactivated since) is no login.
 GENERATION_KEY = "_gen"
@@ -97,7 +97,7 @@ def init_auth(app: Flask) -> None:
     def load_user(user_id: str) -> Principal | None:
         if not user_id.isascii() or not user_id.isdigit():
             return None
-        with _deps().read_session_factory() as db:
+        with need(Database).read_session_factory() as db:
             user = db.get(User, int(user_id))  # the row read anyway: the check is free
             if user is None or not user.active:
                 return None
@@ -111,9 +111,9 @@ def init_auth(app: Flask) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        with _deps().session_factory() as db:
+        with need(Database).session_factory() as db:
             try:
-                user = user_service.user_for_token(db, token.strip(), _deps().clock)
+                user = user_service.user_for_token(db, token.strip(), need(Clock))
             except user_service.TokenRefused as exc:
                 # Anonymous, and the API says why (unauthorized); raised here, it would be
                 # raised again by every later look at current_user, the error page's too.
@@ -188,8 +188,8 @@ class LoginThrottle:
     """Counts failed logins in Redis, in fixed windows of the injected clock (so tests and
     every process agree), keys expiring after two windows."""
 
-    def __init__(self, deps) -> None:
-        self.redis, self.clock = deps.redis, deps.clock
+    def __init__(self, redis: Redis, clock: Clock) -> None:
+        self.redis, self.clock = redis, clock
 
     def _keys(self, username: str, address: str) -> tuple[str, str, int]:
         now = self.clock.now().timestamp()
@@ -221,13 +221,13 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
         password = request.form.get("password", "")[:256]
-        throttle, address = LoginThrottle(_deps()), request.remote_addr or "-"
+        throttle, address = LoginThrottle(need(Redis), need(Clock)), request.remote_addr or "-"
         wait = throttle.blocked(username, address)
         if wait is not None:
             flash(f"Too many failed logins. Try again in {max(1, wait // 60)} minutes.")
             page = render_template("login.html", username=username)
             return page, 429, {"Retry-After": str(wait)}
-        with _deps().read_session_factory() as db:
+        with need(Database).read_session_factory() as db:
             user = user_service.authenticate(db, username, password)
             principal = Principal.of(user) if user is not None else None
         if principal is not None:
@@ -245,7 +245,7 @@ def logout():
     """Ends this user's sessions on the server, not only this cookie: a copy of it, and the
     user's sessions in other browsers, stop working too."""
     if current_user.is_authenticated and not current_user.via_token:
-        with _deps().session_factory.begin() as db:
+        with need(Database).session_factory.begin() as db:
             user_service.end_sessions(db, current_user.id)
     logout_user()
     session.pop(GENERATION_KEY, None)

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from pydantic import StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,8 +42,10 @@ from sqlalchemy.orm import Session
 from console.auth import require_role
 from crm_core.audit import audit, recent
 from crm_core.calls import OPEN_STAGES
+from crm_core.clock import Clock
 from crm_core.customers import find_by_phone
-from crm_core.errors import CallCenterError, Conflict, InvalidInput, NotFound
+from crm_core.db import Database
+from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import (
     TEXT_LEN,
     ActivityKind,
@@ -58,9 +60,12 @@ from crm_core.models import (
     VehicleRelation,
 )
 from crm_core.schemas import Strict, parse
+from crm_core.settings import Settings
 from crm_core.timeline import add_activity
-from scripts import Script
+from routing.service import Router
+from scripts import Library, Script
 from scripts.choice import AGENT_KINDS, agent_script, is_outbound
+from telephony.context import need
 
 bp = Blueprint("call_script", __name__)
 
@@ -88,10 +93,6 @@ class PositionIn(Strict):
 
 
 POSITION_ACTION = "call.script_step"
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 # ------------------------------------------------------------------------ my current call
@@ -195,7 +196,9 @@ def _agent_script(library, name: str) -> Script:
     return script
 
 
-def script_context(session: Session, config, agent_name: str, current: Current | None):
+def script_context(
+    session: Session, settings: Settings, now: datetime, agent_name: str, current: Current | None
+):
     """The variables the scripts name, from the CRM; what is unknown is left out (the
     renderer then reads the variable's fallback). Returns (context, customer, lead)."""
     customer = lead = None
@@ -204,7 +207,7 @@ def script_context(session: Session, config, agent_name: str, current: Current |
         customer = session.get(Customer, call.customer_id)
     elif current is not None and current.entry.get("phone"):
         try:
-            phone, region = current.entry["phone"], config["DEFAULT_REGION"]
+            phone, region = current.entry["phone"], settings.default_region
             customer = find_by_phone(session, phone, region=region)
         except InvalidInput:  # a client identity or a withheld number
             customer = None
@@ -213,7 +216,7 @@ def script_context(session: Session, config, agent_name: str, current: Current |
     first = agent_name.split()[0] if agent_name.split() else None
     context: dict[str, Any] = {
         "agent": {"name": agent_name or None, "first_name": first},
-        "dealer": {"name": config.get("DEALER_NAME"), "website": config.get("DEALER_WEBSITE")},
+        "dealer": {"name": settings.dealer_name, "website": settings.dealer_website},
     }
     if customer is None:
         return context, None, None
@@ -249,7 +252,6 @@ def script_context(session: Session, config, agent_name: str, current: Current |
     if vehicle is not None:
         words = [str(vehicle.year) if vehicle.year else None, vehicle.make, vehicle.model]
         context["vehicle"] = {"description": " ".join(w for w in [*words, vehicle.trim] if w)}
-    now = _deps().clock.now()
     appointment = session.scalars(
         select(Appointment)
         .where(
@@ -261,7 +263,7 @@ def script_context(session: Session, config, agent_name: str, current: Current |
         .limit(1)
     ).first()
     if appointment is not None:
-        zone = ZoneInfo(customer.time_zone or config["DEFAULT_TIME_ZONE"])
+        zone = ZoneInfo(customer.time_zone or settings.default_time_zone)
         context["appointment"] = {
             "when": appointment.start_at.astimezone(zone),
             "with": appointment.resource,
@@ -321,19 +323,19 @@ def render_script(script: Script, lang: str | None, context: dict[str, Any]) -> 
 @require_role()
 def my_script():
     """The script for my current call (or ``?name=``), rendered for me; see the docstring."""
-    d = _deps()
+    library = need(Library)
     name = request.args.get("name")
     if name is not None and not name.strip():
         raise InvalidInput("name must be a script name", field="name")
-    with d.read_session_factory() as session:
-        current = current_call(session, d.router, g.principal.id)
+    with need(Database).read_session_factory() as session:
+        current = current_call(session, need(Router), g.principal.id)
         if name is None:
-            name, why = choose_script(d.scripts, current)
+            name, why = choose_script(library, current)
         else:
             why = "asked for by name"
-        script = _agent_script(d.scripts, name.strip())
+        script = _agent_script(library, name.strip())
         context, customer, lead = script_context(
-            session, d.config, g.principal.display_name, current
+            session, need(Settings), need(Clock).now(), g.principal.display_name, current
         )
         lang = (current.language if current is not None else None) or "en-US"
         body = render_script(script, lang, context)
@@ -358,10 +360,9 @@ def record_answer():
     (the Call's notes when the caller is unknown). 404: no such call; 409: not my current
     call, or only offered to me."""
     data = parse(AnswerIn, request.get_json(silent=True))
-    d = _deps()
-    me = g.principal
-    with d.session_factory.begin() as session:
-        current = current_call(session, d.router, me.id)
+    library, clock, me = need(Library), need(Clock), g.principal
+    with need(Database).session_factory.begin() as session:
+        current = current_call(session, need(Router), me.id)
         if current is None or current.call_sid != data.call_sid:
             if _call(session, data.call_sid) is None:
                 raise NotFound(f"no call {data.call_sid}", field="call_sid")
@@ -369,9 +370,9 @@ def record_answer():
         if current.stage == "offer":
             raise Conflict("accept the call before answering its script", field="call_sid")
         script = (
-            _agent_script(d.scripts, data.script)
+            _agent_script(library, data.script)
             if data.script
-            else _agent_script(d.scripts, choose_script(d.scripts, current)[0])
+            else _agent_script(library, choose_script(library, current)[0])
         )
         try:
             step = script.step(data.step)
@@ -388,8 +389,8 @@ def record_answer():
         label = script.text(f"{step.id}.{chosen.id}", "en-US")
         lead_field = step.field.value if step.field else None
         value = chosen.value if lead_field else None
-        now = d.clock.now()
-        _, customer, lead = script_context(session, d.config, me.display_name, current)
+        now = clock.now()
+        _, customer, lead = script_context(session, need(Settings), now, me.display_name, current)
         summary = f"Script {script.ref}, {step.id}: {label}"
         if lead_field and value:
             summary += f" ({lead_field}: {value})"
@@ -430,7 +431,7 @@ def record_answer():
             body["recorded"] = "call_notes"
         else:
             raise Conflict("this call has no record and no known caller yet", field="call_sid")
-        record_position(session, d.clock, me.id, current.call_sid, script.name, chosen.next)
+        record_position(session, clock, me.id, current.call_sid, script.name, chosen.next)
         if lead_field and value:
             body["why"] = (
                 f"crm_core has no service that sets a lead's {lead_field}: the answer is kept "
@@ -438,7 +439,9 @@ def record_answer():
             )
     # The step the script moves to: a sensitive one pauses the call's recording, leaving
     # it resumes (recording/control.py), once the answer is written.
-    body["recording"] = _follow_script(d, current, script, chosen.next, me.id)
+    from console.recording_control import follow_script  # it imports this module
+
+    body["recording"] = follow_script(current, script, chosen.next, me.id)
     return body
 
 
@@ -481,29 +484,16 @@ def position():
     """My script shows ``step`` of ``script`` now (a "Next" click): kept for a reload. 404:
     no such script or step; 409: not the call I am on."""
     data = parse(PositionIn, request.get_json(silent=True))
-    d, me = _deps(), g.principal.id
-    script = _agent_script(d.scripts, data.script)
+    me = g.principal.id
+    script = _agent_script(need(Library), data.script)
     if data.step is not None and data.step not in {s.id for s in script.steps}:
         raise InvalidInput(f"{script.name} has no step {data.step}", field="step")
-    with d.session_factory.begin() as session:
-        current = current_call(session, d.router, me)
+    with need(Database).session_factory.begin() as session:
+        current = current_call(session, need(Router), me)
         if current is None or current.call_sid != data.call_sid:
             raise Conflict("that is not the call you are on", field="call_sid")
-        record_position(session, d.clock, me, current.call_sid, script.name, data.step)
+        record_position(session, need(Clock), me, current.call_sid, script.name, data.step)
     return {"call_sid": data.call_sid, "script": script.name, "step": data.step}
-
-
-def _follow_script(d, current: Current, script: Script, step_id: str | None, agent_id: int):
-    from recording import control, control_views
-
-    step = next((s for s in script.steps if s.id == step_id), None)
-    leg = control_views.recorded_leg(d, current, agent_id)
-    sensitive = bool(step is not None and step.sensitive)
-    try:
-        doc = control.follow_script(d, leg, actor_id=agent_id, step=step_id, sensitive=sensitive)
-    except CallCenterError as exc:  # the answer is saved; the page shows the recording's error
-        return control.describe(control.live(d.redis, leg), None) | {"error": exc.message}
-    return control.describe(doc, None)
 
 
 def append_note(call: Call, text: str, now: datetime, author: str) -> None:

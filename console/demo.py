@@ -29,9 +29,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from crm_core.calls import record_call_outcome
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.demo import CUSTOMERS, DEMO_LOGINS, sim_agents
 from crm_core.errors import (
     CallCenterError,
@@ -44,11 +47,16 @@ from crm_core.errors import (
 from crm_core.models import Call, Role, User
 from crm_core.phones import normalize_phone
 from crm_core.schemas import OutcomeIn
+from crm_core.settings import Settings
 from routing import ending
 from routing.config import profile
 from routing.model import AgentProfile
+from routing.offers import Dispatcher
 from routing.scripts import IllegalTransition
+from routing.service import Router
 from telephony.carrier import DEMO_NUMBER
+from telephony.context import need, provided
+from telephony.simulator.errors import InvalidSetting
 from telephony.simulator.parties import Party
 from telephony.simulator.traffic import MAX_AGENTS, MAX_CALLERS_PER_MINUTE, Traffic
 
@@ -66,19 +74,27 @@ class SimDesk:
     """The simulated agents' side of the traffic (telephony.simulator.traffic.Desk), through
     the same router, dispatcher and crm_core services a person's desk uses."""
 
-    def __init__(self, deps: Any, seed: int | None = None) -> None:
-        self.deps = deps
+    def __init__(
+        self,
+        session_factory: sessionmaker,
+        clock: Clock,
+        router: Router,
+        dispatcher: Dispatcher,
+        seed: int | None = None,
+    ) -> None:
+        self.session_factory, self.clock = session_factory, clock
+        self.router, self.dispatcher = router, dispatcher
         self.rng = random.Random(seed)
         self.profiles: dict[str, AgentProfile] = {}
 
     def prepare(self, count: int) -> list[str]:
-        with self.deps.session_factory.begin() as session:
-            for user in sim_agents(session, count, self.deps.clock):
+        with self.session_factory.begin() as session:
+            for user in sim_agents(session, count, self.clock):
                 self.profiles[user.softphone_identity] = profile(user)
         return list(self.profiles)[:count]
 
     def available(self, identity: str) -> None:
-        agent, router = self.profiles[identity], self.deps.router
+        agent, router = self.profiles[identity], self.router
         state = (router.agent(agent.id) or {}).get("state")
         if state == "wrap_up":
             outcome = router.end_wrap_up(agent.id)
@@ -86,19 +102,19 @@ class SimDesk:
             outcome = router.set_presence(agent, "available")
         else:  # available already, or ringing, or on a call: nothing to do now
             return
-        self.deps.dispatcher.run(outcome.actions)
+        self.dispatcher.run(outcome.actions)
 
     def offline(self, identity: str) -> bool:
         try:
-            outcome = self.deps.router.set_presence(self.profiles[identity], "offline")
+            outcome = self.router.set_presence(self.profiles[identity], "offline")
         except IllegalTransition:  # ringing or on a call: signed out after it
             return False
-        self.deps.dispatcher.run(outcome.actions)
+        self.dispatcher.run(outcome.actions)
         return True
 
     def wrapped(self, identity: str, call_sid: str) -> bool:
-        agent, d = self.profiles[identity], self.deps
-        with d.session_factory.begin() as session:
+        agent = self.profiles[identity]
+        with self.session_factory.begin() as session:
             call = session.scalars(select(Call).where(Call.call_sid == call_sid)).one_or_none()
             if call is None or call.agent_id != agent.id:
                 return False  # the caller left as the phone answered: nothing to record
@@ -108,17 +124,17 @@ class SimDesk:
                 disposition=self.rng.choice(DISPOSITIONS), notes="Simulated call (demo traffic)"
             )
             actor = session.get(User, agent.id)
-            record_call_outcome(session, call_sid, outcome, d.clock, actor=actor)
+            record_call_outcome(session, call_sid, outcome, self.clock, actor=actor)
         return True
 
 
 class Demo:
     """One embedded simulator's demo: its traffic and the browser phone's calls."""
 
-    def __init__(self, app: Any, sim: Any) -> None:
+    def __init__(self, sim: Any, desk: SimDesk, caller_id: str | None) -> None:
         self.sim = sim
-        self.number = app.config.get("TWILIO_CALLER_ID") or DEMO_NUMBER
-        self.traffic = Traffic(sim, self.number, SimDesk(app.extensions["callcenter"]))
+        self.number = caller_id or DEMO_NUMBER
+        self.traffic = Traffic(sim, self.number, desk)
         self.calls: dict[str, Party] = {}  # the browser phone's calls, by CallSid
 
     def dial(self, caller: str) -> Party:
@@ -188,7 +204,11 @@ def _demo() -> Demo:
     with sim.lock:
         demo = app.extensions.get("demo")
         if demo is None or demo.sim is not sim:
-            demo = app.extensions["demo"] = Demo(app, sim)
+            desk = SimDesk(
+                need(Database).session_factory, need(Clock), need(Router), need(Dispatcher)
+            )
+            demo = Demo(sim, desk, need(Settings).twilio_caller_id)
+            app.extensions["demo"] = demo
     return demo
 
 
@@ -200,7 +220,7 @@ def shutdown(app: Any) -> None:
         return
     # The system ends the calls, not their callers: the ACD forgets them first (no wait
     # counts as abandoned) and their Call rows say so; the hang-ups below then end nothing.
-    deps = app.extensions["callcenter"]
+    deps = provided(app.extensions)  # routing.ending's Parts: router, dispatcher, carrier...
     with demo.sim.lock:
         live = [c.sid for c in demo.sim.calls.values() if not c.ended]
     ending.end_all(deps, "system")
@@ -274,7 +294,7 @@ def traffic_page():
 @api.post("/calls")
 def dial():
     body = _body()
-    region = current_app.config["DEFAULT_REGION"]
+    region = need(Settings).default_region
     caller = normalize_phone(body.get("from"), region=region, field="from")
     party = _demo().dial(caller)
     return jsonify({"sid": party.call.sid, "number": party.call.to}), 201
@@ -333,7 +353,10 @@ def traffic_switch():
         raise InvalidInput("running is true or false", field="running")
     if not running:
         return traffic.stop()
-    return traffic.start(body.get("callers_per_minute", 4), body.get("agents", 4))
+    try:
+        return traffic.start(body.get("callers_per_minute", 4), body.get("agents", 4))
+    except InvalidSetting as exc:  # the simulator's own error, as this API's 400
+        raise InvalidInput(exc.message, field=exc.field) from None
 
 
 @api.errorhandler(CallCenterError)

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
+from redis import Redis
 
 from console.api import LEADS
 from console.auth import require_role
+from crm_core.db import Database
+from crm_core.settings import Settings
 from routing.model import AwayReason
+from routing.service import Router
+from telephony.context import need
 
 # The pages' own scripts and styles, served by the app itself: no CDN, no build step.
 bp = Blueprint(
@@ -18,15 +23,13 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/console/static",
 )
-SERVICE_LEVEL_TARGET = 80  # the classic 80/20: 80 % answered within the queue's threshold
-LONG_WAIT_SECONDS = 120  # a tile's alert for queues with no max_wait_seconds of their own
 MISSING_DISPOSITION_DAYS = 2  # the "Calls without a disposition" panel: today and yesterday
 
 
-def service_level_target(config) -> float:
+def service_level_target(settings: Settings) -> float:
     """``WALLBOARD_SERVICE_LEVEL_TARGET`` as a ratio. The setting is a percentage (80, as
     the README says); a value up to 1 is taken as a ratio already (0.8), so either works."""
-    value = float(config.get("WALLBOARD_SERVICE_LEVEL_TARGET", SERVICE_LEVEL_TARGET))
+    value = settings.wallboard_service_level_target
     return value / 100 if value > 1 else value
 
 
@@ -50,9 +53,9 @@ def role_word(role) -> str:
     return ROLE_WORDS.get(str(value), str(value).replace("_", " ").capitalize())
 
 
-def brand(config) -> str:
+def brand(settings: Settings) -> str:
     """The dealership's name (``DEALER_NAME``) as the console's brand, else "Call center"."""
-    return (config.get("DEALER_NAME") or "").strip() or DEFAULT_BRAND
+    return (settings.dealer_name or "").strip() or DEFAULT_BRAND
 
 
 @bp.app_context_processor
@@ -74,7 +77,7 @@ def navigation():
                 }
             )
     return {
-        "brand": brand(current_app.config),
+        "brand": brand(need(Settings)),
         "nav_links": links,
         "role_word": role_word,
     }
@@ -90,14 +93,14 @@ def index():
 def wallboard():
     """The supervisors' live wallboard: a shell that static/wallboard.js fills from
     GET /api/acd/stream (console/stream.py) and the /api/acd/queues and /agents snapshots."""
-    config = current_app.config
-    queues = current_app.extensions["callcenter"].router.queues().values()
+    config = need(Settings)
+    queues = need(Router).queues().values()
     settings = {
         "stream": url_for("stream.acd_stream"),
         "queuesUrl": url_for("acd_live.queue_snapshot"),
         "agentsUrl": url_for("acd_live.agent_snapshot"),
         "serviceLevelTarget": service_level_target(config),
-        "longWaitSeconds": int(config.get("WALLBOARD_LONG_WAIT_SECONDS", LONG_WAIT_SECONDS)),
+        "longWaitSeconds": config.wallboard_long_wait_seconds,
         "maxWait": {q.name: q.max_wait_seconds for q in queues if q.max_wait_seconds},
         # The actions (the APIs in console/acd_live.py and supervise.py); "ID" stands for
         # the agent's id or the caller's entry, "PART" for a monitoring participant.
@@ -131,11 +134,9 @@ def wallboard():
 @bp.get("/healthz")
 def healthz():
     """Liveness for a load balancer: the database and Redis both answer."""
-    from flask import current_app
     from sqlalchemy import text
 
-    deps = current_app.extensions["callcenter"]
-    with deps.engine.connect() as connection:
+    with need(Database).engine.connect() as connection:
         connection.execute(text("SELECT 1"))
-    deps.redis.ping()
+    need(Redis).ping()
     return {"status": "ok"}

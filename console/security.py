@@ -25,7 +25,10 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response
+
+from crm_core.settings import Settings
+from telephony.context import need
 
 TWILIO_CONNECT = ("wss://*.twilio.com", "https://eventgw.twilio.com", "https://sdk.twilio.com")
 TWILIO_MEDIA = ("https://sdk.twilio.com",)
@@ -74,16 +77,14 @@ def init_security(app: Flask) -> None:
 def security_headers(response: Response) -> Response:
     """Every answer says nosniff and its referrer policy; HTML pages also carry the CSP
     and refuse framing; behind https, HSTS."""
-    headers, config = response.headers, current_app.config
+    headers, settings = response.headers, need(Settings)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
-    if str(config.get("PUBLIC_BASE_URL", "")).startswith("https://"):
+    if settings.public_base_url.startswith("https://"):
         headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         policy = content_security_policy(
-            str(config.get("CARRIER", "")),
-            config.get("TWILIO_API_BASE_URL"),
-            config.get("PUBLIC_BASE_URL"),
+            settings.carrier or "", settings.twilio_api_base_url, settings.public_base_url
         )
         headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Frame-Options", "DENY")

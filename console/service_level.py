@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from sqlalchemy import case, func, select
 
 from console.api import LEADS
@@ -39,7 +39,12 @@ from console.auth import require_role
 from console.pages import service_level_target
 from crm_core.acd_records import WaitRecord, epoch_ms
 from crm_core.acd_schemas import WaitOutcome
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import InvalidInput, NotFound
+from crm_core.settings import Settings
+from routing.service import Router
+from telephony.context import need
 
 bp = Blueprint("service_level", __name__)
 BUCKET_MINUTES = (30, 60)
@@ -199,21 +204,20 @@ def report(day: Day, target: float) -> dict[str, Any]:
 def service_level_view():
     """Per queue (or the one ``queue``), the day's buckets: ``?date=YYYY-MM-DD`` (today in
     each queue's zone), ``&minutes=30|60``."""
-    d = current_app.extensions["callcenter"]
-    config = current_app.config
+    settings = need(Settings)
     minutes = _minutes(request.args.get("minutes"))
-    queues = list(d.router.queues().values())
+    queues = list(need(Router).queues().values())
     name = request.args.get("queue")
     if name is not None:
         queues = [q for q in queues if q.name == name[:64]]
         if not queues:
             raise NotFound(f"no queue {name[:64]!r}", field="queue")
-    now = d.clock.now()
+    now = need(Clock).now()
     days = []
     for q in sorted(queues, key=lambda q: q.name):
-        zone = ZoneInfo(q.time_zone or config["DEFAULT_TIME_ZONE"])
+        zone = ZoneInfo(q.time_zone or settings.default_time_zone)
         days.append(day_of(q, zone, _date(request.args.get("date"), zone, now), minutes))
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         service_level(session, days)
-    target = service_level_target(config)
+    target = service_level_target(settings)
     return {"bucket_minutes": minutes, "queues": [report(day, target) for day in days]}

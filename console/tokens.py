@@ -17,20 +17,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from sqlalchemy import select
 
 from console.api import ADMIN, _body
 from console.auth import require_role
 from crm_core import users
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import InvalidInput
 from crm_core.models import User
+from telephony.context import need
 
 bp = Blueprint("tokens", __name__)
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -67,11 +66,10 @@ def _text(body: dict, field: str, *, required: bool = True) -> str | None:
 def list_tokens():
     username = request.args.get("username")
     include_revoked = request.args.get("revoked") in ("1", "true", "yes")
-    d = _deps()
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         user_id = users.get_by_username(session, username[:64]).id if username else None
         views = users.list_tokens(session, user_id=user_id, include_revoked=include_revoked)
-        now = d.clock.now()
+        now = need(Clock).now()
         return {"tokens": [token_dict(v, now) for v in views]}
 
 
@@ -86,31 +84,30 @@ def create_token():
     expires = body.get("expires")
     if expires is not None and not isinstance(expires, str):
         raise InvalidInput("expires is a text such as 90d, 12h or 2027-01-31.", field="expires")
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         user = users.get_by_username(session, username)
-        at = users.parse_expiry(expires, d.clock.now())
+        at = users.parse_expiry(expires, need(Clock).now())
         row, token = users.create_token(
-            session, user.id, name, d.clock, expires_at=at, actor_id=g.principal.id
+            session, user.id, name, need(Clock), expires_at=at, actor_id=g.principal.id
         )
-        answer = token_dict(users.TokenView(row, user), d.clock.now()) | {"token": token}
+        answer = token_dict(users.TokenView(row, user), need(Clock).now()) | {"token": token}
     return answer, 201, {"Cache-Control": "no-store"}  # a credential: no cache may keep it
 
 
 @bp.delete("/api/tokens/<int:token_id>")
 @require_role(*ADMIN)
 def revoke_token(token_id: int):
-    d = _deps()
-    with d.session_factory.begin() as session:
-        row, _ = users.revoke_token(session, token_id, d.clock, actor_id=g.principal.id)
-        return token_dict(users.TokenView(row, row.user), d.clock.now())
+    clock = need(Clock)
+    with need(Database).session_factory.begin() as session:
+        row, _ = users.revoke_token(session, token_id, clock, actor_id=g.principal.id)
+        return token_dict(users.TokenView(row, row.user), clock.now())
 
 
 @bp.get("/admin/tokens")
 @require_role(*ADMIN)
 def tokens_page():
     """The tokens, and a form to make one for any active user (picked by name)."""
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         people = session.scalars(
             select(User).where(User.active.is_(True)).order_by(User.display_name, User.username)
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from pydantic import StringConstraints
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -16,6 +16,8 @@ from console.api import _int_arg
 from console.auth import require_role
 from console.call_script import append_note, current_call, iso
 from crm_core.calls import OPEN_STAGES
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import Forbidden, NotFound
 from crm_core.models import (
     TEXT_LEN,
@@ -33,6 +35,8 @@ from crm_core.models import (
 from crm_core.schemas import Strict, parse
 from crm_core.users import get_user
 from routing.config import profile
+from routing.service import Router
+from telephony.context import need
 
 bp = Blueprint("worklists", __name__)
 
@@ -44,10 +48,6 @@ MAX_LIMIT = 100
 NoteText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_LEN)
 ]
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 class NotesIn(Strict):
@@ -63,19 +63,18 @@ def add_notes(call_sid: str):
     """My free notes on my current or just-wrapped call (an agent: their own calls only;
     supervisors and admins: any call), appended with a time stamp."""
     data = parse(NotesIn, request.get_json(silent=True))
-    d = _deps()
     me = g.principal
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         call = session.scalars(
             select(Call).where(Call.call_sid == call_sid[:64]).with_for_update()
         ).one_or_none()
         if call is None:
             raise NotFound(f"no call {call_sid[:64]}", field="call_sid")
         if me.role is Role.AGENT and call.agent_id != me.id:
-            current = current_call(session, d.router, me.id) if call.agent_id is None else None
+            current = current_call(session, need(Router), me.id) if call.agent_id is None else None
             if current is None or current.call_sid != call.call_sid:
                 raise Forbidden("an agent may add notes to their own calls only", field="call_sid")
-        append_note(call, data.notes, d.clock.now(), me.display_name)
+        append_note(call, data.notes, need(Clock).now(), me.display_name)
         return {"call_sid": call.call_sid, "notes": call.notes}
 
 
@@ -92,11 +91,10 @@ def my_callbacks():
     """Open callback tasks due within a day (overdue ones included), mine or left to the
     pool of a queue I take (unclaimed: no owner), soonest first, then highest priority."""
     limit, offset = _page()
-    d = _deps()
-    now = d.clock.now()
-    with d.read_session_factory() as session:
+    now = need(Clock).now()
+    with need(Database).read_session_factory() as session:
         user = get_user(session, g.principal.id)
-        pools = [q.name for q in d.router.queues_of(profile(user).skills)]
+        pools = [q.name for q in need(Router).queues_of(profile(user).skills)]
         where = (
             Task.status == TaskStatus.OPEN,
             Task.kind == TaskKind.CALLBACK,
@@ -151,8 +149,7 @@ def my_leads():
     """My open leads, hottest first: stage, last touch (newest timeline entry of the
     customer), next open appointment."""
     limit, offset = _page()
-    d = _deps()
-    now = d.clock.now()
+    now = need(Clock).now()
     me = g.principal.id
     last_touch = (
         select(func.max(Activity.occurred_at))
@@ -169,7 +166,7 @@ def my_leads():
         .scalar_subquery()
     )
     where = (Lead.assigned_agent_id == me, Lead.stage.in_(OPEN_STAGES))
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         total = session.scalar(select(func.count()).select_from(Lead).where(*where))
         rows = session.execute(
             select(Lead, last_touch, next_visit)

@@ -16,22 +16,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from sqlalchemy import select
 
 from console.api import ANY, LEADS, _body
 from console.auth import require_role
 from crm_core import drafts
 from crm_core.acd import RoutingQueue
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import Forbidden, InvalidInput
 from crm_core.models import Call
+from crm_core.settings import Settings
+from routing.offers import Dispatcher
+from routing.service import Router
+from telephony.context import need
 
 bp = Blueprint("wrapup", __name__)
 MAX_DAYS = 31
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 def _call_sid(raw: Any) -> str:
@@ -44,11 +46,11 @@ def _call_sid(raw: Any) -> str:
 
 def _live_calls(agent_id: int) -> set[str]:
     """The CallSids the agent is on or wrapping up, as the router knows them now."""
-    d = _deps()
-    doc = d.router.agent(agent_id) or {}
+    router = need(Router)
+    doc = router.agent(agent_id) or {}
     sids = {doc.get("last_call")} if doc.get("state") == "wrap_up" else set()
     if doc.get("call"):
-        entry = d.router.entry(str(doc["call"])) or {}
+        entry = router.entry(str(doc["call"])) or {}
         sids |= {str(doc["call"]), entry.get("call_sid")}
     return {s for s in sids if s}
 
@@ -68,11 +70,10 @@ def save_draft():
         raise InvalidInput("The body must be a JSON object.")
     call_sid = _call_sid(body.get("call_sid"))
     fields = {k: v for k, v in body.items() if k != "call_sid"}
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         call = drafts.find_call(session, call_sid)
         _own(call, g.principal.id)
-        drafts.save_draft(session, call, fields, d.clock)
+        drafts.save_draft(session, call, fields, need(Clock))
         return {"call_sid": call.call_sid, "saved_at": call.outcome_draft_at.isoformat()}
 
 
@@ -81,7 +82,7 @@ def save_draft():
 def get_draft():
     """What a reloaded desk restores: the draft, or the outcome already saved."""
     call_sid = _call_sid(request.args.get("call_sid"))
-    with _deps().session_factory() as session:
+    with need(Database).session_factory() as session:
         call = drafts.find_call(session, call_sid)
         _own(call, g.principal.id)
         return drafts.draft_view(call)
@@ -99,9 +100,8 @@ def _days() -> int:
 def missing_disposition():
     """Answered calls with an agent and no saved outcome (none, or an incomplete one), from
     local midnight ``days - 1`` days ago (default: today) in the call center's time zone."""
-    d = _deps()
-    since = drafts.day_start(d.clock, d.config["DEFAULT_TIME_ZONE"], _days())
-    with d.read_session_factory() as session:
+    since = drafts.day_start(need(Clock), need(Settings).default_time_zone, _days())
+    with need(Database).read_session_factory() as session:
         names = dict(session.execute(select(RoutingQueue.name, RoutingQueue.display_name)).all())
         calls = drafts.missing_disposition(session, since)
         return {"calls": [drafts.missing_view(session, c, names) for c in calls]}
@@ -110,10 +110,10 @@ def missing_disposition():
 def outcome_saved(agent_id: int | None, call_sid: str) -> None:
     """The call's outcome was just saved (and committed): an agent held in wrap-up past its
     time for it (a queue with ``disposition_required``) is released now."""
-    d = _deps()
     if agent_id is None:
         return
-    doc = d.router.agent(agent_id)
-    if doc is None or doc.get("last_call") != call_sid or not d.router.wrap_overdue(doc):
+    router = need(Router)
+    doc = router.agent(agent_id)
+    if doc is None or doc.get("last_call") != call_sid or not router.wrap_overdue(doc):
         return
-    d.dispatcher.run(d.router.end_wrap_up(agent_id).actions)
+    need(Dispatcher).run(router.end_wrap_up(agent_id).actions)

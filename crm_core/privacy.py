@@ -32,7 +32,15 @@ from crm_core.serialize import customer_detail, row
 from crm_core.timeline import add_activity
 
 ErasureHook = Callable[[Session, int], None]
+
+
 """Called with (session, customer_id) inside the erasure's transaction, before the data goes."""
+
+
+class ErasureHooks(list[ErasureHook]):
+    """What other packages keep of a customer (texts, recordings), each removed by its own
+    hook when the customer is erased: the app builds one list, and each package adds its
+    hook to it."""
 
 
 def export_customer(session: Session, customer_id: int) -> dict[str, Any]:
