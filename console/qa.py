@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from console.api import ANY, LEADS, _body, _int_arg
 from console.auth import require_role
+from crm_core.clock import Clock
+from crm_core.db import Database
 from recording.qa import (
     DEFAULT_SCORECARD,
     add_score,
@@ -30,29 +32,26 @@ from recording.qa import (
     scorecard_dict,
     scorecards,
 )
+from scripts import Library
+from telephony.context import need
 
 bp = Blueprint("qa", __name__)
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 @bp.get("/api/qa/scorecards")
 @require_role(*ANY)
 def scorecards_view():
-    return {"scorecards": [scorecard_dict(c) for c in scorecards(_deps().scripts)]}
+    return {"scorecards": [scorecard_dict(c) for c in scorecards(need(Library))]}
 
 
 @bp.post("/api/recordings/<int:recording_id>/scores")
 @require_role(*LEADS)
 def add_score_view(recording_id: int):
-    deps = _deps()
-    with deps.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         score = add_score(
             session,
-            deps.clock,
-            deps.scripts,
+            need(Clock),
+            need(Library),
             recording_id=recording_id,
             reviewer_id=g.principal.id,
             body=_body(),
@@ -64,7 +63,7 @@ def add_score_view(recording_id: int):
 @bp.get("/api/recordings/<int:recording_id>/scores")
 @require_role(*LEADS)
 def recording_scores_view(recording_id: int):
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         return {"scores": recording_scores(session, recording_id)}
 
 
@@ -72,16 +71,16 @@ def recording_scores_view(recording_id: int):
 @require_role(*ANY)
 def my_scores_view():
     limit = _int_arg("limit", 50, 1, 200)
-    with _deps().read_session_factory() as session:
-        return {"scores": agent_scores(session, g.principal.id, limit, _deps().scripts)}
+    with need(Database).read_session_factory() as session:
+        return {"scores": agent_scores(session, g.principal.id, limit, need(Library))}
 
 
 @bp.get("/api/qa/averages")
 @require_role(*LEADS)
 def averages_view():
     days = _int_arg("days", 30, 1, 366)
-    since = _deps().clock.now() - timedelta(days=days)
-    with _deps().read_session_factory() as session:
+    since = need(Clock).now() - timedelta(days=days)
+    with need(Database).read_session_factory() as session:
         return {"days": days, "since": since.isoformat(), "agents": averages(session, since)}
 
 
@@ -104,8 +103,8 @@ def _page(mode: str, recordings: list[dict[str, Any]]):
 @require_role(*LEADS)
 def qa_page():
     """Score recordings: the newest stored ones, a player, the scorecard form (qa.js)."""
-    with _deps().read_session_factory() as session:
-        return _page("review", recent_recordings(session, library=_deps().scripts))
+    with need(Database).read_session_factory() as session:
+        return _page("review", recent_recordings(session, library=need(Library)))
 
 
 @bp.get("/qa/mine")

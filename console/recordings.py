@@ -1,4 +1,4 @@
-"""The recordings in the console: the list, one recording, its media, and legal hold.
+"""The recordings' pages' API: the list, one recording, its media, and legal hold.
 
 - ``GET /api/recordings`` (``?call=CA…&status=&limit=&offset=``) and
   ``GET /api/recordings/<id>``: who sees which recording is recording/access.py.
@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.datastructures import Range
@@ -30,6 +31,8 @@ from werkzeug.wsgi import FileWrapper
 
 from console.auth import require_role
 from crm_core.audit import audit
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import Call, Role
 from recording import retention
@@ -43,17 +46,14 @@ from recording.access import (
     visible,
 )
 from recording.models import Recording, RecordingStatus
-from recording.storage import CHUNK
+from recording.storage import CHUNK, Storage
+from telephony.context import need
 
 bp = Blueprint("recordings", __name__)
 ANY = ()
 ADMIN = (Role.ADMIN,)
 PLAY_WINDOW = 30 * 60  # seconds a playback lasts for the audit, without a new byte-0 request
 CACHE_CONTROL = "private, no-store"
-
-
-def _deps():
-    return current_app.extensions["callcenter"]
 
 
 @bp.get("/recordings")
@@ -74,7 +74,7 @@ def list_recordings():
     if g.principal.role not in SEES_ALL:
         query = query.where(handled_by(g.principal.id))
     query = query.order_by(Recording.created_at.desc(), Recording.id.desc())
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         found = session.execute(query.limit(limit).offset(offset)).all()
         return {
             "recordings": [recording_dict(r, agent) for r, agent in found],
@@ -86,7 +86,7 @@ def list_recordings():
 @bp.get("/recordings/<int:recording_id>")
 @require_role(*ANY)
 def get_recording(recording_id: int):
-    with _deps().read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         recording = visible(session, recording_id, g.principal)
         return recording_dict(recording, agent_of(session, recording))
 
@@ -103,10 +103,9 @@ def hold(recording_id: int):
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
         raise InvalidInput("The reason must be text of at most 500 characters.", field="reason")
-    d = _deps()
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         recording = retention.set_hold(
-            session, d.clock, recording_id, body["hold"], reason, g.principal.id
+            session, need(Clock), recording_id, body["hold"], reason, g.principal.id
         )
         return recording_dict(recording, agent_of(session, recording))
 
@@ -114,8 +113,7 @@ def hold(recording_id: int):
 @bp.get("/recordings/<int:recording_id>/media")
 @require_role(*ANY)
 def media(recording_id: int):
-    d = _deps()
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         recording = visible(session, recording_id, g.principal)
         if recording.status != RecordingStatus.STORED or not recording.storage_key:
             why = WHY_NO_FILE.get(recording.status.value, "it is not stored")
@@ -125,7 +123,7 @@ def media(recording_id: int):
         key, sha256, mimetype = recording.storage_key, recording.sha256, content_type(recording)
         call_sid = recording.call_sid
     try:
-        stream = retention.storage_of(current_app).open(key)
+        stream = need(Storage).open(key)
     except FileNotFoundError:
         raise NotFound(
             f"Recording {recording_id}'s file is missing from storage.", field="recording"
@@ -189,19 +187,19 @@ def _not_satisfiable(length: int | None):
 
 def _audit_play(recording_id: int, call_sid: str, status: int) -> None:
     """One audit entry per playback (module docstring)."""
-    d, principal = _deps(), g.principal
+    principal, redis_client = g.principal, need(redis.Redis)
     key = f"recording-play:{recording_id}:{principal.id}"
     header = request.headers.get("Range")
     parsed = parse_range_header(header) if header else None
     starts = parsed is None or status == 200 or parsed.ranges[0][0] == 0
     if starts:
-        d.redis.set(key, "1", ex=PLAY_WINDOW)
-    elif not d.redis.set(key, "1", ex=PLAY_WINDOW, nx=True):
+        redis_client.set(key, "1", ex=PLAY_WINDOW)
+    elif not redis_client.set(key, "1", ex=PLAY_WINDOW, nx=True):
         return
-    with d.session_factory.begin() as session:
+    with need(Database).session_factory.begin() as session:
         audit(
             session,
-            d.clock,
+            need(Clock),
             actor_id=principal.id,
             action="recording.play",
             target=f"recording:{recording_id}",

@@ -1,7 +1,8 @@
 """Call recording: consent, start/pause/resume, the download job, storage, access checks,
-retention and QA scores. ``init_recording(app)`` registers the package's webhooks and its
-part of a customer's erasure; its tables are in ``recording.models``; its screens and
-JSON API are console's (console/recordings.py, console/qa.py, console/recording_control.py)."""
+retention and QA scores. ``init_recording(app)`` files the recordings' store among the
+app's collaborators (``need(Storage)``), registers the package's webhooks and its part of a
+customer's erasure; its tables are in ``recording.models``; its screens and JSON API are
+the agent's and supervisors' pages' (recordings, qa, recording_control)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,24 @@ from recording import models  # noqa: F401  (the recording tables on Base.metada
 
 def init_recording(app: Flask) -> None:
     """Each part of the package registers itself here, one line each."""
-    from recording import views  # consent notice, POST /twilio/recording → download job
+    import redis
+    from rq import Queue
 
-    views.init_app(app)
-    from recording.access import init_access  # the recordings' part of a customer's erasure
+    from crm_core.clock import Clock
+    from crm_core.db import Database
+    from crm_core.privacy import ErasureHooks
+    from crm_core.settings import Settings
+    from recording import views
+    from recording.jobs import RETENTION_QUEUE
+    from recording.retention import erasure_hook
+    from recording.storage import Storage, storage_at
+    from telephony.context import provided
 
-    init_access(app)
+    bag = provided(app.extensions)
+    storage = storage_at(bag.get(Settings).recording_storage_dir, app.instance_path)
+    bag.provides[Storage] = storage  # the one store: views, jobs and commands need(Storage)
+    app.register_blueprint(views.bp)  # consent notice, POST /twilio/recording → download job
+    queue = Queue(RETENTION_QUEUE, connection=bag.get(redis.Redis))
+    sessions = bag.get(Database).session_factory
+    erase = erasure_hook(sessions, bag.get(Clock), queue, storage)
+    bag.get(ErasureHooks).append(erase)  # a customer's erasure deletes their recordings

@@ -1,11 +1,11 @@
-"""Who may hear a recording, and what the console shows of one.
+"""Who may hear a recording, and what the pages show of one.
 
 Supervisors and admins see every recording; an agent sees the recordings of calls they
 handled: the Call's ``agent_id``, or a transfer or consult leg of it the audit log records
 them on (as the agent who transferred or consulted, or the one taken in). Anything else is
 403 for an agent. The carrier's media URL is never stored, so it can never be shown; the
-storage key is not shown either. The HTTP side (the list, the media with Range, the
-playback audit, legal hold): console/recordings.py.
+storage key is not shown either. Nothing here knows HTTP: the list, the media with Range,
+the playback audit and legal hold are the recordings pages' views.
 """
 
 from __future__ import annotations
@@ -13,18 +13,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.audit import AuditEntry
 from crm_core.errors import Forbidden, NotFound
 from crm_core.models import Call, Role
-from recording import retention
 from recording.models import Recording, RecordingStatus
 
 SEES_ALL = (Role.SUPERVISOR, Role.ADMIN)
-# Audit actions that put an agent on a call besides Call.agent_id (console/transfer.py).
+# Audit actions that put an agent on a call besides Call.agent_id (transfers, consults).
 LEG_ACTIONS = ("call.transfer", "call.consult", "call.consult_complete")
 URL = re.compile(r"https?://\S+")  # a download error may quote the carrier's media URL
 # Why a recording has no file, in words (RecordingStatus values other than "stored").
@@ -34,12 +32,6 @@ WHY_NO_FILE = {
     "deleted": "it was deleted (retention or the customer's erasure)",
     "absent": "the carrier had nothing to record",
 }
-
-
-def init_access(app: Flask) -> None:
-    """The recordings' part of a customer's erasure."""
-    deps = app.extensions["callcenter"]
-    deps.erasure_hooks.append(retention.erasure_hook(deps, retention.storage_of(app)))
 
 
 # ----------------------------------------------------------------------- who sees what

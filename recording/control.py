@@ -35,16 +35,20 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_core.audit import audit
+from crm_core.clock import Clock
+from crm_core.db import Database
 from crm_core.errors import CallCenterError, Conflict
 from crm_core.models import Call, RecordingConsent
 from recording.models import Recording, RecordingStatus
-from telephony.carrier import CarrierError
+from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger("callcenter.recording")
 KEY = "recording:live:{}"  # one JSON document per recorded leg (its CallSid)
@@ -63,6 +67,20 @@ class NotRecording(Conflict):
     error_id = "not-recording"
 
 
+@dataclass(frozen=True)
+class Recorder:
+    """What a live call's recording is controlled with: its live state in Redis, the Call
+    and Recording rows, the carrier's recording API, the clock of the audit, and the URL
+    the carrier reports the recording's progress to. A view builds one per request
+    (``recording.views.recorder``), so a carrier swapped after start-up is the one used."""
+
+    redis: redis.Redis
+    database: Database
+    carrier: Carrier
+    clock: Clock
+    callback_url: str  # the public POST /twilio/recording
+
+
 def live(redis, call_sid: str | None) -> dict[str, Any] | None:
     """The recording running on ``call_sid``'s leg (paused or not), or None."""
     if not call_sid:
@@ -78,8 +96,10 @@ def _save(redis, doc: dict[str, Any]) -> None:
     redis.set(KEY.format(doc["call_sid"]), json.dumps(doc), ex=LIVE_SECONDS)
 
 
-def _audit(d, action: str, doc: dict[str, Any], actor_id: int | None, **detail: Any) -> None:
-    with d.session_factory.begin() as session:
+def _audit(
+    d: Recorder, action: str, doc: dict[str, Any], actor_id: int | None, **detail: Any
+) -> None:
+    with d.database.session_factory.begin() as session:
         audit(
             session,
             d.clock,
@@ -92,7 +112,7 @@ def _audit(d, action: str, doc: dict[str, Any], actor_id: int | None, **detail: 
 
 
 def start(
-    d,
+    d: Recorder,
     call_sid: str,
     *,
     actor_id: int | None = None,
@@ -106,7 +126,7 @@ def start(
     running = live(d.redis, call_sid)
     if running is not None:
         return running
-    with d.read_session_factory() as session:
+    with d.database.read_session_factory() as session:
         row = session.execute(
             select(Call.id, Call.recording_consent, Call.sensitive).where(
                 Call.call_sid == call_sid[:64]
@@ -120,11 +140,8 @@ def start(
     claim = KEY.format(call_sid[:64])
     if not d.redis.set(claim, json.dumps({"starting": True}), nx=True, ex=30):
         return live(d.redis, call_sid)  # another request is starting it this instant
-    base = str(d.config["PUBLIC_BASE_URL"]).rstrip("/")
     try:
-        sid = d.carrier.start_recording(
-            call_sid, channels="dual", status_callback=base + CALLBACK_PATH
-        )
+        sid = d.carrier.start_recording(call_sid, channels="dual", status_callback=d.callback_url)
     except CarrierError:
         d.redis.delete(claim)
         log.warning("could not start recording CallSid=%s", call_sid, exc_info=True)
@@ -152,11 +169,11 @@ def start(
     return live(d.redis, call_sid)
 
 
-def _pending_row(d, doc: dict[str, Any], now) -> None:
+def _pending_row(d: Recorder, doc: dict[str, Any], now) -> None:
     """The Recording row, ``pending`` until the pipeline stores the file; its callback may
     have made it first (then this changes nothing)."""
     try:
-        with d.session_factory.begin() as session:
+        with d.database.session_factory.begin() as session:
             exists = session.scalar(
                 select(Recording.id).where(Recording.recording_sid == doc["recording_sid"])
             )
@@ -178,7 +195,7 @@ def _pending_row(d, doc: dict[str, Any], now) -> None:
 
 
 def pause(
-    d, call_sid: str, *, actor_id: int | None, reason: str, step: str | None = None
+    d: Recorder, call_sid: str, *, actor_id: int | None, reason: str, step: str | None = None
 ) -> dict[str, Any]:
     """Pause the recording on ``call_sid`` (``reason``: manual, script or path). Already
     paused: unchanged, and nothing is audited twice."""
@@ -195,7 +212,7 @@ def pause(
 
 
 def resume(
-    d, call_sid: str, *, actor_id: int | None, reason: str, step: str | None = None
+    d: Recorder, call_sid: str, *, actor_id: int | None, reason: str, step: str | None = None
 ) -> dict[str, Any]:
     """Capture again. Not paused: unchanged."""
     doc = live(d.redis, call_sid)
@@ -212,7 +229,7 @@ def resume(
 
 
 def follow_script(
-    d, call_sid: str | None, *, actor_id: int, step: str | None, sensitive: bool
+    d: Recorder, call_sid: str | None, *, actor_id: int, step: str | None, sensitive: bool
 ) -> dict[str, Any] | None:
     """The agent's script is now at ``step``: a sensitive step pauses the recording, a step
     that is not resumes it if a sensitive step paused it. No recording: nothing."""

@@ -47,7 +47,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.clock import Clock
 from crm_core.models import Call
+from crm_core.settings import parse_retry_seconds
 from recording.models import Recording, RecordingStatus
 from recording.storage import CHUNK, PARTIAL_SUFFIX, Storage, key_for
 from telephony.carrier import Carrier
@@ -76,7 +77,6 @@ RESULT_TTL = 24 * 3600  # a finished job's id refuses duplicates this long (then
 FAILURE_TTL = 7 * 24 * 3600
 WAV_TYPES = ("audio/x-wav", "audio/wav", "audio/wave")
 HEADER_BYTES = 4096  # RIFF header, fmt and any LIST chunk before the data
-BUILT_IN_PID = "recording.pid"  # app.extensions: the process the app (and its pools) was made in
 DURATION_SLACK = 1.5  # seconds: the callback's duration is rounded to whole seconds
 
 
@@ -89,39 +89,20 @@ def job_id(recording_sid: str) -> str:
 
 
 def retry_intervals(config: Mapping[str, Any]) -> list[int]:
-    """``RECORDING_DOWNLOAD_RETRY_SECONDS`` ("30,120,600"): one retry per value."""
-    raw = config.get("RECORDING_DOWNLOAD_RETRY_SECONDS") or ""
-    values = raw if isinstance(raw, list | tuple) else str(raw).replace(" ", "").split(",")
-    try:
-        intervals = [int(v) for v in values if str(v) != ""]
-    except ValueError:
-        intervals = [-1]
-    if any(i < 0 for i in intervals):
-        raise ValueError(
-            f"RECORDING_DOWNLOAD_RETRY_SECONDS must be whole seconds, comma-separated: {raw!r}"
-        )
-    return intervals
+    """``RECORDING_DOWNLOAD_RETRY_SECONDS`` ("30,120,600"): one retry per value (the
+    settings' own parser: crm_core.settings)."""
+    return list(parse_retry_seconds(config.get("RECORDING_DOWNLOAD_RETRY_SECONDS")))
 
 
-def delete_at_carrier(config: Mapping[str, Any]) -> bool:
-    value = config.get("RECORDING_DELETE_AT_CARRIER", True)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"RECORDING_DELETE_AT_CARRIER must be true or false, not {value!r}")
-    return text in ("1", "true", "yes", "on")
-
-
-def retry_policy(config: Mapping[str, Any]) -> Retry:
+def retry_policy(retry_seconds: Sequence[int]) -> Retry:
     """The first retry at once: an attempt cut short by a worker that died (rq's abandoned
     job) should resume as soon as it is found, and a failed attempt has already had the
     HTTP client's own retries. Then one retry per ``RECORDING_DOWNLOAD_RETRY_SECONDS``."""
-    intervals = [0, *retry_intervals(config)]
+    intervals = [0, *retry_seconds]
     return Retry(max=len(intervals), interval=intervals)
 
 
-def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]) -> Job | None:
+def enqueue_download(queue: Queue, recording_sid: str, retry_seconds: Sequence[int]) -> Job | None:
     """The download job for this recording, unless a live one exists (then None); a job of
     that id that will not run again is replaced (``_drop_dead_job``)."""
     _drop_dead_job(queue, job_id(recording_sid))
@@ -131,7 +112,7 @@ def enqueue_download(queue: Queue, recording_sid: str, config: Mapping[str, Any]
             recording_sid,
             job_id=job_id(recording_sid),
             unique=True,
-            retry=retry_policy(config),
+            retry=retry_policy(retry_seconds),
             job_timeout=JOB_TIMEOUT,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
@@ -406,14 +387,16 @@ STUCK_GRACE_SECONDS = 3600
 LIVE_JOB_STATES = ("queued", "started", "scheduled", "deferred")
 
 
-def fail_stuck(deps: Any, queue: Queue) -> list[str]:
+def fail_stuck(
+    session_factory: sessionmaker, clock: Clock, queue: Queue, retry_seconds: Sequence[int]
+) -> list[str]:
     """Recordings announced complete whose download job is gone or failed, still
     ``pending``: ``failed``, with the reason, where a person sees them (the recordings API,
     ``callcenter recordings list --status failed``). Run daily with the retention purge."""
-    budget = sum(retry_intervals(deps.config)) + STUCK_GRACE_SECONDS
-    cutoff = deps.clock.now() - timedelta(seconds=budget)
+    budget = sum(retry_seconds) + STUCK_GRACE_SECONDS
+    cutoff = clock.now() - timedelta(seconds=budget)
     stuck = []
-    with deps.session_factory.begin() as session:
+    with session_factory.begin() as session:
         rows = session.scalars(
             select(Recording)
             .where(

@@ -16,7 +16,7 @@ absent ones; scores given before a recording was deleted stay (they are the agen
 history, and carry no audio). The agent scored is the Call's agent: a recording whose call
 has no agent (an IVR-only call) has nobody to score and is refused too.
 
-The API and the /qa pages: console/qa.py.
+Nothing here knows HTTP: the QA API and the /qa pages call these functions.
 """
 
 from __future__ import annotations
@@ -325,7 +325,7 @@ def recent_recordings(
     session: Session, limit: int = PAGE_RECORDINGS, library: Library | None = None
 ) -> list[dict[str, Any]]:
     """The newest stored recordings with their call's agent and how often each was scored
-    (the /qa page's list; the recordings API with its filters is console/recordings.py)."""
+    (the /qa page's list; the recordings API has its own, with filters)."""
     scored = (
         select(QaScore.recording_id, func.count(QaScore.id).label("n"))
         .group_by(QaScore.recording_id)

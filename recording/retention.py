@@ -34,21 +34,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Flask
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import event as sa_event
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from crm_core.audit import audit
 from crm_core.clock import Clock
 from crm_core.errors import Conflict, InvalidInput, NotFound
 from crm_core.models import Call
 from recording.models import Recording, RecordingStatus
-from recording.storage import Storage, storage_from_config
-from telephony.carrier import CarrierError
+from recording.storage import Storage
+from telephony.carrier import Carrier, CarrierError
 
 log = logging.getLogger("callcenter.recording.retention")
 
@@ -76,10 +75,6 @@ class PurgeResult:
             "carrier_removed": self.carrier_removed,
             "left": self.left,
         }
-
-
-def storage_of(app: Flask) -> Storage:
-    return storage_from_config(app.config, app.instance_path)
 
 
 def retention_days(config: dict[str, Any]) -> int:
@@ -128,22 +123,30 @@ def expired(session: Session, now: datetime, days: int, limit: int = BATCH) -> l
     return list(session.scalars(query))
 
 
-def purge(deps: Any, storage: Storage, days: int, *, dry_run: bool = False) -> PurgeResult:
+def purge(
+    session_factory: sessionmaker,
+    clock: Clock,
+    carrier: Carrier,
+    storage: Storage,
+    days: int,
+    *,
+    dry_run: bool = False,
+) -> PurgeResult:
     """Delete every recording past retention, in batches of their own transactions, then
     finish every deletion still pending. Running it twice deletes nothing more."""
-    result, now = PurgeResult(), deps.clock.now()
+    result, now = PurgeResult(), clock.now()
     while True:
-        with deps.session_factory.begin() as session:
+        with session_factory.begin() as session:
             batch = expired(session, now, days, limit=BATCH)
             if dry_run:
                 result.recordings = [r.id for r in expired(session, now, days, limit=10**9)]
                 return result
             for recording in batch:
-                mark_deleted(session, deps.clock, recording, "retention", None)
+                mark_deleted(session, clock, recording, "retention", None)
                 result.recordings.append(recording.id)
         if len(batch) < BATCH:
             break
-    finished = finish_deletions(deps.session_factory, storage, deps.carrier)
+    finished = finish_deletions(session_factory, storage, carrier)
     result.files_removed, result.carrier_removed = finished.files_removed, finished.carrier_removed
     result.left = finished.left
     if result.recordings:
@@ -155,7 +158,10 @@ def purge(deps: Any, storage: Storage, days: int, *, dry_run: bool = False) -> P
 
 
 def finish_deletions(
-    session_factory: Any, storage: Storage, carrier: Any | None, ids: list[int] | None = None
+    session_factory: sessionmaker,
+    storage: Storage,
+    carrier: Carrier | None,
+    ids: list[int] | None = None,
 ) -> PurgeResult:
     """Remove the files (and, given a carrier, the carrier's copies) of deleted recordings
     that still have them; ``ids`` limits it to those. Idempotent."""
@@ -192,8 +198,10 @@ def finish_deletions(
 # --------------------------------------------------------------------------- erasure
 
 
-def erasure_hook(deps: Any, storage: Storage):
-    """The ErasureHook (crm_core.privacy) that deletes a customer's recordings."""
+def erasure_hook(session_factory: sessionmaker, clock: Clock, queue: Queue, storage: Storage):
+    """The ErasureHook (crm_core.privacy) that deletes a customer's recordings: the files
+    right after the erasure commits (``session_factory``, ``storage``), the carrier's copies
+    in a job on ``queue``."""
 
     def erase_recordings(session: Session, customer_id: int) -> None:
         calls = select(Call.id).where(Call.customer_id == customer_id)
@@ -207,7 +215,7 @@ def erasure_hook(deps: Any, storage: Storage):
             if recording.legal_hold:
                 audit(
                     session,
-                    deps.clock,
+                    clock,
                     actor_id=None,
                     action="recording.erasure_held",
                     target=f"recording:{recording.id}",
@@ -215,19 +223,21 @@ def erasure_hook(deps: Any, storage: Storage):
                     customer=customer_id,
                 )
                 continue
-            mark_deleted(session, deps.clock, recording, "erasure", None)
+            mark_deleted(session, clock, recording, "erasure", None)
             deleted.append(recording.id)
         if deleted:
-            _after_commit(session, deps, storage, deleted)
+            _after_commit(session, session_factory, queue, storage, deleted)
 
     return erase_recordings
 
 
-def _after_commit(session: Session, deps: Any, storage: Storage, ids: list[int]) -> None:
+def _after_commit(
+    session: Session, session_factory: sessionmaker, queue: Queue, storage: Storage, ids: list[int]
+) -> None:
     def removed(_session: Session) -> None:
         try:  # the erasure has committed: nothing here may fail it any more
-            finish_deletions(deps.session_factory, storage, None, ids)
-            deps.queues["low"].enqueue(FINISH_JOB, ids, retry=Retry(max=5, interval=[60, 600]))
+            finish_deletions(session_factory, storage, None, ids)
+            queue.enqueue(FINISH_JOB, ids, retry=Retry(max=5, interval=[60, 600]))
         except Exception:
             log.exception("recordings %s: deletion left for the daily purge", ids)
 
@@ -283,12 +293,18 @@ def job_id(when: datetime) -> str:
 
 
 def ensure_scheduled(queue: Queue, now: datetime) -> Job:
-    """The next daily purge, scheduled once however many workers ask."""
+    """The next daily purge, scheduled once however many workers ask. A job of that id
+    naming another function (scheduled before the job moved to recording.jobs) would fail
+    to import and end the daily chain: it is replaced."""
     when = next_run(now)
     try:
-        return Job.fetch(job_id(when), connection=queue.connection)
+        job = Job.fetch(job_id(when), connection=queue.connection)
     except NoSuchJobError:
         pass
+    else:
+        if job.func_name == JOB:
+            return job
+        job.delete()
     return queue.enqueue_at(
         when,
         JOB,

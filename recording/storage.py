@@ -153,9 +153,13 @@ class FileStorage:
         return removed
 
 
+def storage_at(directory: str | None, instance_path: str) -> Storage:
+    """The store under ``RECORDING_STORAGE_DIR``, else ``<instance>/recordings``."""
+    return FileStorage(directory or os.path.join(instance_path, "recordings"))
+
+
 def storage_from_config(config: dict, instance_path: str) -> Storage:
-    root = config.get("RECORDING_STORAGE_DIR") or os.path.join(instance_path, "recordings")
-    return FileStorage(root)
+    return storage_at(config.get("RECORDING_STORAGE_DIR"), instance_path)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -9,24 +9,33 @@ recorded, and the carrier's recording status callbacks.
                                                 (recording/hooks.py folds it into the row)
 
 A called party never hears an error: whatever fails in the whisper, the call is bridged
-unrecorded. The agent's own controls (pause, resume) are console/recording_control.py.
+unrecorded. The agent's own controls (pause, resume) are the agent desk's views.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 
-from flask import Blueprint, Flask, current_app, request
+import redis
+from flask import Blueprint, current_app, request
+from rq import Queue
+from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from crm_core.acd import RoutingQueue
+from crm_core.clock import Clock
 from crm_core.customers import find_by_phone
+from crm_core.db import Database
 from crm_core.errors import InvalidPhone
 from crm_core.models import RecordingConsent
+from crm_core.settings import Settings
 from recording import consent, control
-from recording.download import BUILT_IN_PID, DOWNLOAD_QUEUE, enqueue_download
+from recording.control import CALLBACK_PATH, Recorder
+from recording.download import DOWNLOAD_QUEUE, enqueue_download
 from recording.hooks import RecordingCallback, fold_callback
+from telephony.carrier import Carrier
+from telephony.context import need
 from telephony.twiml import caller_language, public, sentence
 from telephony.webhooks import callback_webhook, voice_webhook
 
@@ -38,8 +47,10 @@ CALL_SID = re.compile(r"[A-Za-z0-9]{2,64}")
 NOTICES = "voicemail"
 
 
-def _deps():
-    return current_app.extensions["callcenter"]
+def recorder() -> Recorder:
+    """The recording's controls over the app's collaborators, for this request."""
+    callback_url = need(Settings).public_base_url.rstrip("/") + CALLBACK_PATH
+    return Recorder(need(redis.Redis), need(Database), need(Carrier), need(Clock), callback_url)
 
 
 # ------------------------------------------------------------ outbound: the called party
@@ -54,7 +65,7 @@ def _called_language(session) -> str:
     """The called customer's language (their card's), else English."""
     phone = request.form.get("To") or request.form.get("Called") or ""
     try:
-        customer = find_by_phone(session, phone, region=current_app.config["DEFAULT_REGION"])
+        customer = find_by_phone(session, phone, region=need(Settings).default_region)
     except InvalidPhone:
         return caller_language()
     return (customer.language if customer is not None else None) or caller_language()
@@ -70,12 +81,12 @@ def _bridge(response: VoiceResponse | None = None) -> str:
 def notice() -> str:
     """The called party answered: the "may be recorded" notice then recording, or first
     "press 1 to agree" (all-party state or the queue asks), or nothing (not recorded)."""
-    d, parent = _deps(), _parent()
+    parent = _parent()
     if parent is None:
         return _bridge()
     try:
         decision = _decide()
-        with d.session_factory.begin() as session:
+        with need(Database).session_factory.begin() as session:
             consent.store(session, parent, decision)
             lang = _called_language(session)
         response = VoiceResponse()
@@ -106,12 +117,17 @@ def _queue() -> dict[str, str]:
 
 def _decide() -> consent.Decision:
     queue = _queue().get("queue")
-    config = _deps().router.queues().get(queue) if queue else None
+    rule = None
+    if queue:  # the queue's own rule (its row: the ACD's cache is routing's, above us)
+        with need(Database).read_session_factory() as session:
+            rule = session.scalar(
+                select(RoutingQueue.recording_consent).where(RoutingQueue.name == queue)
+            )
     return consent.decide(
-        current_app.config,
+        current_app.config,  # the recording settings by name (as the IVR's decision reads them)
         phone=request.form.get("To") or request.form.get("Called"),
         queue=queue,
-        queue_rule=config.recording_consent if config is not None else None,
+        queue_rule=rule,
     )
 
 
@@ -119,20 +135,20 @@ def _decide() -> consent.Decision:
 @voice_webhook
 def answer() -> str:
     """1: granted, recording starts; anything else (silence too): declined, not recorded."""
-    d, parent = _deps(), _parent()
+    parent = _parent()
     if parent is None:
         return _bridge()
     response = VoiceResponse()
     try:
         yes = request.form.get("Digits") == "1"
         decision = consent.answered(_decide().rule, yes)
-        with d.session_factory.begin() as session:
+        with need(Database).session_factory.begin() as session:
             consent.store(session, parent, decision)
         lang = caller_language()
         said = sentence("recording_consent_yes" if yes else "recording_consent_no", lang, NOTICES)
         response.say(said, language=lang)
         if yes:
-            control.start(d, parent, consent=RecordingConsent.GRANTED)
+            control.start(recorder(), parent, consent=RecordingConsent.GRANTED)
     except Exception:
         log.exception("recording consent answer failed ParentCallSid=%s", parent)
     return _bridge(response)
@@ -143,10 +159,10 @@ def answer() -> str:
 def start() -> str:
     """The notice has been heard: record the conversation from now (the parent leg,
     dual-channel), then connect the called party."""
-    d, parent = _deps(), _parent()
+    parent = _parent()
     if parent is not None:
         try:
-            control.start(d, parent, consent=RecordingConsent.NOTIFIED)
+            control.start(recorder(), parent, consent=RecordingConsent.NOTIFIED)
         except Exception:
             log.exception("recording start failed ParentCallSid=%s", parent)
     return _bridge()
@@ -155,19 +171,13 @@ def start() -> str:
 # ------------------------------------------------------------ the recording's callbacks
 
 
-def init_app(app: Flask) -> None:
-    """Register the webhooks, and note the process the app's connection pools belong to (the
-    download job, in a forked work horse, must not use them: recording.download)."""
-    app.register_blueprint(bp)
-    app.extensions[BUILT_IN_PID] = os.getpid()
-
-
 @bp.post("/twilio/recording")
 @callback_webhook
 def recording_status() -> None:
-    d = current_app.extensions["callcenter"]
     callback = RecordingCallback.from_form(request.form)
-    with d.session_factory.begin() as session:
-        download = fold_callback(session, callback, d.clock)
+    with need(Database).session_factory.begin() as session:
+        download = fold_callback(session, callback, need(Clock))
     if download:  # after the commit: the job must find the row
-        enqueue_download(d.queues[DOWNLOAD_QUEUE], callback.recording_sid, d.config)
+        queue = Queue(DOWNLOAD_QUEUE, connection=need(redis.Redis))
+        retries = need(Settings).recording_download_retry_seconds
+        enqueue_download(queue, callback.recording_sid, retries)

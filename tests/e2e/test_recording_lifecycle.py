@@ -18,6 +18,8 @@ from crm_core.audit import AuditEntry
 from recording import retention
 from recording.download import DOWNLOAD_QUEUE, Downloader, job_id
 from recording.models import Recording, RecordingStatus
+from recording.storage import Storage
+from telephony.context import provided
 from tests.e2e import test_recording_control as control
 from tests.e2e.test_ivr import run
 
@@ -49,7 +51,7 @@ def test_recorded_paused_resumed_stored_once_played_by_the_right_people_then_del
     assert row.status is RecordingStatus.PENDING and row.channels == 2
     assert deps.queues[DOWNLOAD_QUEUE].job_ids == [job_id(row.recording_sid)]
 
-    storage = retention.storage_of(app)
+    storage = provided(app.extensions).get(Storage)
     downloader = Downloader(deps.session_factory, deps.carrier, storage, clock, True)
     assert downloader.run(row.recording_sid) is RecordingStatus.STORED
     assert downloader.run(row.recording_sid) is RecordingStatus.STORED  # again: nothing new
@@ -82,7 +84,8 @@ def test_recorded_paused_resumed_stored_once_played_by_the_right_people_then_del
 
     clock.advance(366 * 86400)
     days = retention.retention_days(deps.config)
-    assert retention.purge(deps, storage, days).recordings == [row.id]
+    purged = retention.purge(deps.session_factory, deps.clock, deps.carrier, storage, days)
+    assert purged.recordings == [row.id]
     with deps.session_factory() as s:
         gone = s.get(Recording, row.id)
     assert gone.status is RecordingStatus.DELETED and gone.deleted_reason == "retention"

@@ -66,6 +66,7 @@ class Recordings:
 
 @pytest.fixture
 def recordings(app, deps, clock) -> Recordings:
-    from recording.retention import storage_of
+    from recording.storage import Storage
+    from telephony.context import provided
 
-    return Recordings(deps, clock, storage_of(app))
+    return Recordings(deps, clock, provided(app.extensions).get(Storage))

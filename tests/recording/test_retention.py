@@ -17,7 +17,9 @@ from crm_core.models import Customer
 from crm_core.privacy import erase_customer
 from recording import retention
 from recording.models import Recording, RecordingStatus
+from recording.storage import Storage
 from telephony.carrier import CarrierUnavailable
+from telephony.context import provided
 from telephony.simulator.engine import Simulator
 from telephony.simulator.model import Recording as SimRecording
 from telephony.simulator.rest import make_rest_app
@@ -90,8 +92,8 @@ def test_purge_deletes_what_is_past_retention_unless_held(deps, clock, sim, reco
     clock.advance(days=20)
     recent = recordings.add()
     clock.advance(days=11)  # old ones: 31 days, recent: 11
-    storage = retention.storage_of(app)
-    result = retention.purge(deps, storage, 30)
+    storage = provided(app.extensions).get(Storage)
+    result = retention.purge(deps.session_factory, deps.clock, deps.carrier, storage, 30)
     assert sorted(result.recordings) == sorted([old.id, failed.id])
     assert result.files_removed == 1 and result.carrier_removed == 1 and result.left == 0
     gone = _row(deps, old.id)
@@ -107,7 +109,8 @@ def test_purge_deletes_what_is_past_retention_unless_held(deps, clock, sim, reco
     deletions = _actions(deps, "recording.delete")
     assert {e.target for e in deletions} == {f"recording:{old.id}", f"recording:{failed.id}"}
     assert all(e.actor_id is None and e.detail["reason"] == "retention" for e in deletions)
-    again = retention.purge(deps, storage, 30)  # idempotent
+    # Idempotent:
+    again = retention.purge(deps.session_factory, deps.clock, deps.carrier, storage, 30)
     assert again.recordings == [] and again.files_removed == again.carrier_removed == 0
     assert len(_actions(deps, "recording.delete")) == 2
 
@@ -122,14 +125,14 @@ def test_a_carrier_outage_is_finished_by_the_next_run(deps, clock, sim, recordin
             raise CarrierUnavailable("no answer", operation="delete_recording")
 
     working, deps.carrier = deps.carrier, Down()
-    storage = retention.storage_of(app)
+    storage = provided(app.extensions).get(Storage)
     try:
-        first = retention.purge(deps, storage, 30)
+        first = retention.purge(deps.session_factory, deps.clock, deps.carrier, storage, 30)
     finally:
         deps.carrier = working
     assert first.recordings == [rec.id] and first.files_removed == 1 and first.left == 1
     assert not _row(deps, rec.id).deleted_at_carrier and not copy.deleted
-    second = retention.purge(deps, storage, 30)
+    second = retention.purge(deps.session_factory, deps.clock, deps.carrier, storage, 30)
     assert second.recordings == [] and second.carrier_removed == 1 and copy.deleted
     assert _row(deps, rec.id).deleted_at_carrier
 
@@ -211,7 +214,7 @@ def test_erasure_deletes_the_customers_recordings_after_commit(api, app, deps, c
     theirs = recordings.add(customer_id=customer)
     held = recordings.add(customer_id=customer, legal_hold=True)
     someone_else = recordings.add(customer_id=_customer(deps, clock))
-    storage = retention.storage_of(app)
+    storage = provided(app.extensions).get(Storage)
     # An erasure that rolls back deletes nothing.
     with deps.session_factory() as s:
         erase_customer(s, customer, clock, hooks=deps.erasure_hooks)
