@@ -50,16 +50,12 @@ from console.incall import (
 )
 from crm_core.audit import recent
 from crm_core.db import Database
-from crm_core.errors import Conflict, InvalidInput, NotFound
+from crm_core.errors import Conflict, InvalidInput
 from crm_core.schemas import parse
 from routing import transfers
-from routing.handover import BUSY_NOW
-from routing.model import AgentState, AwayReason
-from routing.offers import Dispatcher
+from routing.model import AgentState
 from routing.service import Router
-from telephony.carrier import Carrier, CarrierError, attempt
 from telephony.context import need
-from telephony.errors import CarrierFailed
 
 CONSULT_ACTIONS = ("call.consult", "call.consult_cancel", "call.consult_complete")
 
@@ -74,17 +70,7 @@ class ConsultIn(_In):
 
 
 def _colleague(agent_id: int, *, states: tuple[str, ...], field: str):
-    """The logged-in colleague's router profile and state; 404 / 409 naming ``field``."""
-    router = need(Router)
-    if agent_id == g.principal.id:
-        raise Conflict("That is you; choose a colleague.", field=field)
-    other = router.profile(agent_id)
-    state = (router.agent(agent_id) or {}).get("state")
-    if other is None or not other.identity or state == AgentState.OFFLINE:
-        raise NotFound(BUSY_NOW["offline"], field=field)
-    if state not in states:
-        raise Conflict(BUSY_NOW.get(state, BUSY_NOW[""]), field=field)
-    return other, state
+    return transfers.colleague(need(Router), g.principal.id, agent_id, states=states, field=field)
 
 
 @bp.post("/agents/me/call/transfer")
@@ -162,7 +148,6 @@ def _open_consult(entry_id: str) -> dict | None:
 @require_role()
 def consult():
     """A colleague's softphone joins the call while the caller holds (warm transfer)."""
-    router, dispatcher, carrier = need(Router), need(Dispatcher), need(Carrier)
     data = parse(ConsultIn, _body())
     entry = _my_call(data.call)
     if _open_consult(entry["id"]) is not None:
@@ -170,25 +155,14 @@ def consult():
     states = (AgentState.AVAILABLE, AgentState.AWAY)
     other, state = _colleague(data.agent_id, states=states, field="agent_id")
     conference = _conference(entry)
-    made_away = False
-    if state == AgentState.AVAILABLE:  # no offers while consulted
-        router.set_presence(other, "away", AwayReason.MEETING, expect=("available",))
-        made_away = (router.agent(data.agent_id) or {}).get("state") == AgentState.AWAY
-        if not made_away:
-            raise Conflict(f"agent {data.agent_id} just took another call", field="agent_id")
-    try:
-        participant = carrier.add_participant(
-            conference,
-            f"client:{other.identity}",
-            dispatcher.caller_id,
-            label=f"consult-{data.agent_id}",
-        )
-    except CarrierError as exc:
-        if made_away:
-            _restore(data.agent_id)
-        raise CarrierFailed(f"the carrier refused: {exc}") from exc
-    if _held_since(entry["id"]) is None:
-        attempt(carrier.hold, conference, _caller_leg(entry), True)
+    participant, made_away = transfers.consult(
+        _parts(),
+        entry,
+        other,
+        state,
+        conference=conference,
+        hold_caller=_held_since(entry["id"]) is None,
+    )
     _log(
         "call.consult",
         entry,
@@ -198,13 +172,6 @@ def consult():
         caller_hold=True,
     )
     return {"call": entry["id"], "agent_id": data.agent_id, "participant": participant}, 201
-
-
-def _restore(agent_id: int) -> None:
-    router = need(Router)
-    profile = router.profile(agent_id)
-    if profile is not None:
-        need(Dispatcher).run(router.set_presence(profile, "available", expect=("away",)).actions)
 
 
 def _going(entry: dict) -> dict:
@@ -221,10 +188,14 @@ def cancel_consult():
     entry = _my_call(parse(_In, _body()).call)
     going = _going(entry)
     conference = _conference(entry)
-    left = attempt(need(Carrier).remove_participant, conference, going["participant"])
-    seconds = _set_caller_hold(entry, conference, False)
-    if going.get("made_away"):
-        _restore(int(going["agent_id"]))
+    left, seconds = transfers.cancel_consult(
+        _parts(),
+        conference,
+        going["participant"],
+        int(going["agent_id"]),
+        made_away=bool(going.get("made_away")),
+        caller_back=lambda: _set_caller_hold(entry, conference, False),
+    )
     _log(
         "call.consult_cancel",
         entry,

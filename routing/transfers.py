@@ -1,5 +1,6 @@
-"""An agent's call moves on: a cold transfer to a queue or to a colleague, a consult that
-ends with the colleague taking the call over, and where a call can go.
+"""An agent's call moves on: a cold transfer to a queue or to a colleague, a consult (the
+colleague's softphone joins while the caller holds) that is cancelled or ends with the
+colleague taking the call over, and where a call can go.
 
 Each transfer moves three sides in one order: the router (Redis, its Lua scripts), the
 carrier (the caller's leg, the conference's participants) and SQL (the Call row, through
@@ -13,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from crm_core.errors import Conflict
+from crm_core.errors import Conflict, NotFound
 from routing import lifecycle, snapshot
+from routing.handover import BUSY_NOW
 from routing.lifecycle import Parts
-from routing.model import Action, AgentState, Outcome, Priority
+from routing.model import Action, AgentProfile, AgentState, AwayReason, Outcome, Priority
 from routing.service import Router
 from routing.urls import ENQUEUE
 from telephony.carrier import CarrierError, attempt
+from telephony.errors import CarrierFailed
 
 
 class CallerHungUp(Conflict):
@@ -77,6 +80,85 @@ def to_agent(parts: Parts, entry: dict[str, Any], agent_id: int, colleague: int)
         "state": (router.entry(entry["id"]) or {}).get("state", "gone"),
         "agent_state": handed.detail["agent_state"],
     }
+
+
+def colleague(
+    router: Router, me: int, agent_id: int, *, states: tuple[str, ...], field: str
+) -> tuple[AgentProfile, str]:
+    """The logged-in colleague a call may go to: their router profile and state; 404 /
+    409 naming ``field`` (oneself, logged out, or not in one of ``states`` now)."""
+    if agent_id == me:
+        raise Conflict("That is you; choose a colleague.", field=field)
+    other = router.profile(agent_id)
+    state = (router.agent(agent_id) or {}).get("state")
+    if other is None or not other.identity or state == AgentState.OFFLINE:
+        raise NotFound(BUSY_NOW["offline"], field=field)
+    if state not in states:
+        raise Conflict(BUSY_NOW.get(state, BUSY_NOW[""]), field=field)
+    return other, state
+
+
+def consult(
+    parts: Parts,
+    entry: dict[str, Any],
+    other: AgentProfile,
+    state: str,
+    *,
+    conference: str,
+    hold_caller: bool,
+) -> tuple[str, bool]:
+    """The colleague's softphone joins ``conference`` (warm transfer); the caller is put
+    on hold if ``hold_caller``. An available colleague is made away (a meeting) first, so
+    the router offers them nothing else meanwhile: ``restore`` undoes it. Returns the
+    colleague's participant and whether they were made away."""
+    router = parts.router
+    made_away = False
+    if state == AgentState.AVAILABLE:  # no offers while consulted
+        router.set_presence(other, "away", AwayReason.MEETING, expect=("available",))
+        made_away = (router.agent(other.id) or {}).get("state") == AgentState.AWAY
+        if not made_away:
+            raise Conflict(f"agent {other.id} just took another call", field="agent_id")
+    try:
+        participant = parts.carrier.add_participant(
+            conference,
+            f"client:{other.identity}",
+            parts.dispatcher.caller_id,
+            label=f"consult-{other.id}",
+        )
+    except CarrierError as exc:
+        if made_away:
+            restore(parts, other.id)
+        raise CarrierFailed(f"the carrier refused: {exc}") from exc
+    if hold_caller:
+        attempt(parts.carrier.hold, conference, entry["call_sid"], True)
+    return participant, made_away
+
+
+def cancel_consult(
+    parts: Parts,
+    conference: str,
+    participant: str,
+    agent_id: int,
+    *,
+    made_away: bool,
+    caller_back: Callable[[], int],
+) -> tuple[bool, int]:
+    """The consulted colleague's leg is hung up, ``caller_back()`` takes the caller off
+    hold (its seconds on hold), and a colleague made away for the consult is available
+    again. Returns whether the leg was still there to leave, and the seconds on hold."""
+    left = attempt(parts.carrier.remove_participant, conference, participant)
+    seconds = caller_back()
+    if made_away:
+        restore(parts, agent_id)
+    return left, seconds
+
+
+def restore(parts: Parts, agent_id: int) -> None:
+    """A colleague made away for a consult is available again (if still away)."""
+    profile = parts.router.profile(agent_id)
+    if profile is not None:
+        actions = parts.router.set_presence(profile, "available", expect=("away",)).actions
+        parts.dispatcher.run(actions)
 
 
 def take_over(
