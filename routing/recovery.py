@@ -34,7 +34,7 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -44,7 +44,13 @@ from crm_core.models import Call, CallStatus, User
 from routing.config import profile
 from routing.results import Reply
 from routing.scripts import ms
-from telephony.carrier import CarrierError
+from telephony.carrier import Carrier, CarrierError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
+    from routing.offers import Dispatcher
+    from routing.service import Router
 
 log = logging.getLogger("callcenter.routing.recovery")
 CHECK_SECONDS = 0.5  # how often a ticker looks for the epoch
@@ -52,7 +58,24 @@ LIVE = (CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.
 CALL_HOURS = 12  # a call not ended that began longer ago than this is not looked at
 
 
-def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
+class Parts(Protocol):
+    """What a rebuild is done with: the router, the carrier (who is holding, which calls
+    are bridged), the Dispatcher (offers to make once callers are back) and SQL (the
+    durable truth; the router's stream records are drained into it first)."""
+
+    @property
+    def router(self) -> Router: ...
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+    @property
+    def carrier(self) -> Carrier: ...
+    @property
+    def session_factory(self) -> sessionmaker: ...
+    @property
+    def read_session_factory(self) -> sessionmaker: ...
+
+
+def epoch_lost(deps: Parts, *, consumer: str = "recovery") -> bool:
     """True once, in one process, when the epoch key is missing; that process rebuilds."""
     router = deps.router
     token = f"{router.clock.now().isoformat()} {uuid.uuid4().hex}"
@@ -69,7 +92,7 @@ def epoch_lost(deps: Any, *, consumer: str = "recovery") -> bool:
     return True
 
 
-def epoch_set_at(deps: Any) -> datetime | None:
+def epoch_set_at(deps: Parts) -> datetime | None:
     """When the current epoch was set (a first start or the last rebuild), or None: not set
     yet, or not readable. The epoch's value starts with that time (``epoch_lost``)."""
     raw = deps.router.redis.get(deps.router.keys.epoch)
@@ -81,14 +104,14 @@ def epoch_set_at(deps: Any) -> datetime | None:
         return None
 
 
-def ensure(deps: Any) -> bool:
+def ensure(deps: Parts) -> bool:
     """The epoch is there (one EXISTS), else rebuilt now; for a web process about to route."""
     if deps.router.redis.exists(deps.router.keys.epoch):
         return False
     return epoch_lost(deps, consumer="web")
 
 
-def rebuild(deps: Any, *, consumer: str = "recovery") -> dict[str, int]:
+def rebuild(deps: Parts, *, consumer: str = "recovery") -> dict[str, int]:
     """Put the holding callers back in line and the bridged calls back with their agents,
     recount today's figures; returns how many of each."""
     from routing.ticker import drain  # the ticker imports this module
@@ -125,7 +148,7 @@ def rebuild(deps: Any, *, consumer: str = "recovery") -> dict[str, int]:
     return restored
 
 
-def _callers(deps: Any) -> int:
+def _callers(deps: Parts) -> int:
     router = deps.router
     try:
         holding = deps.carrier.holding_callers()
@@ -154,7 +177,7 @@ def _callers(deps: Any) -> int:
     return restored
 
 
-def _calls(deps: Any) -> int:
+def _calls(deps: Parts) -> int:
     """The calls SQL says an agent took and that have not ended, which the carrier still has
     in conference: connected again, their agent busy."""
     router = deps.router
@@ -181,7 +204,7 @@ def _calls(deps: Any) -> int:
     return restored
 
 
-def _taken_calls(deps: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def _taken_calls(deps: Parts) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(entry, agent profile) of each call an agent took that SQL has not seen end: no end
     time, no talk counted, begun within ``CALL_HOURS``."""
     router = deps.router
@@ -254,7 +277,7 @@ def _taken_calls(deps: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return found
 
 
-def _agents(deps: Any) -> int:
+def _agents(deps: Parts) -> int:
     """Every agent who took calls today gets the day's calls and talk back (from SQL)."""
     router = deps.router
     now_ms, day = router.now()
@@ -281,7 +304,7 @@ def _agents(deps: Any) -> int:
     return len(docs)
 
 
-def _profile(router: Any, user: User) -> dict[str, Any]:
+def _profile(router: Router, user: User) -> dict[str, Any]:
     agent = profile(user)
     return {
         "id": agent.id,
@@ -292,7 +315,7 @@ def _profile(router: Any, user: User) -> dict[str, Any]:
     }
 
 
-def recount(deps: Any) -> int:
+def recount(deps: Parts) -> int:
     """Today's counters (``stats``, what the wallboard's "today" shows) from SQL: the ended
     waits of today (routing_waits), the talk of today's calls, and the callers in the
     router now who have not been answered yet (entered, not ended). Returns how many."""
@@ -340,7 +363,7 @@ def recount(deps: Any) -> int:
     return len(values)
 
 
-def _day(router: Any) -> tuple[datetime, datetime]:
+def _day(router: Router) -> tuple[datetime, datetime]:
     """Today in the router's zone, as UTC instants (half-open)."""
     local = router.clock.now().astimezone(router.zone)
     midnight = datetime.combine(local.date(), datetime.min.time(), router.zone)

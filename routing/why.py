@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routing.model import levels
+
+if TYPE_CHECKING:
+    from routing.service import Router
 from routing.scripts import from_ms
 
 RULES = {
@@ -30,7 +33,7 @@ RULES = {
 }
 
 
-def explain(router: Any, entry_id: str) -> dict[str, Any] | None:
+def explain(router: Router, entry_id: str) -> dict[str, Any] | None:
     """``{entry, queue, agent_id, agent, strategy, offered_at, eligible, reasons}`` for the
     call's offer (see the module doc), or None when no offer of it is known."""
     record = _record(router, entry_id)
@@ -49,7 +52,7 @@ def explain(router: Any, entry_id: str) -> dict[str, Any] | None:
     }
 
 
-def _record(router: Any, entry_id: str) -> dict[str, Any] | None:
+def _record(router: Router, entry_id: str) -> dict[str, Any] | None:
     today = router.clock.now().astimezone(router.zone).date()
     days = [today.isoformat(), (today - timedelta(days=1)).isoformat()]
     live = router.entry(entry_id) or {}
@@ -67,7 +70,7 @@ def _text(raw: bytes | None) -> str | None:
     return raw.decode() if raw else None
 
 
-def reasons(router: Any, record: dict[str, Any]) -> list[str]:
+def reasons(router: Router, record: dict[str, Any]) -> list[str]:
     """Human-readable lines, the deciding one first."""
     name = record.get("name") or f"agent {record['agent']}"
     strategy = record.get("strategy") or ""
@@ -96,7 +99,7 @@ def reasons(router: Any, record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _deciding(router: Any, record: dict, name: str, strategy: str, at) -> str:
+def _deciding(router: Router, record: dict, name: str, strategy: str, at) -> str:
     idle = from_ms(record.get("idle_since") or record["at"])
     idle_for = _duration((at - idle).total_seconds())
     idle_line = f"idle since {_clock(router, idle)} ({idle_for} before the offer)"
@@ -114,7 +117,7 @@ def _deciding(router: Any, record: dict, name: str, strategy: str, at) -> str:
     return f"{name} had been {idle_line}."
 
 
-def _needed(router: Any, record: dict) -> dict[str, int]:
+def _needed(router: Router, record: dict) -> dict[str, int]:
     config = router.queues().get(record.get("queue") or "")
     needed = dict(config.required_skills) if config else {}
     for skill, level in (record.get("need") or {}).items():
@@ -122,7 +125,7 @@ def _needed(router: Any, record: dict) -> dict[str, int]:
     return needed
 
 
-def _skills(router: Any, record: dict) -> list[str]:
+def _skills(router: Router, record: dict) -> list[str]:
     needed, have = _needed(router, record), record.get("skills") or {}
     if not needed:
         return ["The call needed no particular skill."]
@@ -132,7 +135,7 @@ def _skills(router: Any, record: dict) -> list[str]:
     return [f"Skills matched: {matched}."]
 
 
-def _score(router: Any, record: dict) -> tuple[int, str]:
+def _score(router: Router, record: dict) -> tuple[int, str]:
     have = record.get("skills") or {}
     config = router.queues().get(record.get("queue") or "")
     if config is None:
@@ -142,7 +145,7 @@ def _score(router: Any, record: dict) -> tuple[int, str]:
     return score, " + ".join(f"{n} {have.get(n, 0)}" for n in names) or "no skills"
 
 
-def instants(router: Any, entry_id: str) -> dict[str, str]:
+def instants(router: Router, entry_id: str) -> dict[str, str]:
     """The router-zone clock text (``09:30:05``) of each instant the offer's reasons name →
     its ISO time, so a page can show it in the viewer's own zone."""
     record = _record(router, entry_id) or {}
@@ -154,7 +157,7 @@ def instants(router: Any, entry_id: str) -> dict[str, str]:
     return out
 
 
-def _clock(router: Any, when) -> str:
+def _clock(router: Router, when) -> str:
     return when.astimezone(router.zone).strftime("%H:%M:%S")
 
 
