@@ -48,7 +48,7 @@ from crm_core.db import Database
 from crm_core.errors import CallCenterError, Conflict
 from crm_core.models import Call, RecordingConsent
 from recording.models import Recording, RecordingStatus
-from telephony.carrier import Carrier, CarrierError
+from telephony.carrier import Carrier, CarrierError, attempt
 
 log = logging.getLogger("callcenter.recording")
 KEY = "recording:live:{}"  # one JSON document per recorded leg (its CallSid)
@@ -56,11 +56,6 @@ LIVE_SECONDS = 12 * 3600  # a call lasts less; the key then goes by itself
 PAUSE_BEHAVIOR = "skip"
 RECORDED = (RecordingConsent.NOTIFIED, RecordingConsent.GRANTED)
 CALLBACK_PATH = "/twilio/recording"  # the pipeline's status callback (recording/views.py)
-
-
-class CarrierRefused(CallCenterError):
-    status = 502
-    error_id = "carrier-failed"
 
 
 class NotRecording(Conflict):
@@ -204,7 +199,7 @@ def pause(
         raise NotRecording("this call is not being recorded", field="call")
     if doc["status"] == "paused":
         return doc
-    _carrier(d.carrier.pause_recording, call_sid, doc["recording_sid"], PAUSE_BEHAVIOR)
+    attempt(d.carrier.pause_recording, call_sid, doc["recording_sid"], PAUSE_BEHAVIOR)
     doc |= {"status": "paused", "paused_by": reason, "step": step}
     _save(d.redis, doc)
     _audit(d, "recording.pause", doc, actor_id, reason=reason, step=step)
@@ -220,7 +215,7 @@ def resume(
         raise NotRecording("this call is not being recorded", field="call")
     if doc["status"] != "paused":
         return doc
-    _carrier(d.carrier.resume_recording, call_sid, doc["recording_sid"])
+    attempt(d.carrier.resume_recording, call_sid, doc["recording_sid"])
     was = doc.get("paused_by")
     doc |= {"status": "in-progress", "paused_by": None, "step": None}
     _save(d.redis, doc)
@@ -241,13 +236,6 @@ def follow_script(
     if doc["status"] == "paused" and doc.get("paused_by") == "script":
         return resume(d, call_sid, actor_id=actor_id, reason="script", step=step)
     return doc
-
-
-def _carrier(operation, *args) -> None:
-    try:
-        operation(*args)
-    except CarrierError as exc:
-        raise CarrierRefused(f"the carrier refused: {exc}") from exc
 
 
 def describe(doc: dict[str, Any] | None, call: Call | None) -> dict[str, Any]:
