@@ -15,12 +15,13 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from crm_core.settings import Settings
 from recording import control as recording
+from recording.views import recorder
 from routing import lifecycle
 from routing.handover import late_end
 from routing.offers import Dispatcher
 from routing.service import Router
 from routing.urls import AGENT_ANSWERED, AGENT_STATUS, BRIDGE, CALLBACK_DONE, CONFERENCE, DONE
-from routing.views import _bag, _lang, _parts, _say, _text, bp
+from routing.views import _lang, _parts, _say, _text, bp
 from telephony.context import need
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, public
@@ -56,7 +57,7 @@ def agent_answered() -> str:
     # Recorded from the moment the agent joins, on the caller's leg (which stays through
     # transfers and barge); consent was decided before (recording/control.py).
     try:
-        recording.start(_bag(), entry["call_sid"], actor_id=agent_id)
+        recording.start(recorder(), entry["call_sid"], actor_id=agent_id)
     except Exception:  # the call goes on unrecorded; the agent hears no error
         log.exception("could not start recording CallSid=%s", entry["call_sid"])
     dial = Dial()
