@@ -7,7 +7,7 @@ on its own channel), through the carrier's recording API (Twilio's Call Recordin
   caller's leg stays through transfers, consults and a supervisor's barge, so they all stay
   in this one recording; a second agent answering after a transfer finds it running.
 * a click-to-call or the ACD's callback: the agent's softphone leg (the Dial's parent),
-  once the called party has heard the notice (recording/control_views.py).
+  once the called party has heard the notice (recording/views.py).
 
 Whether to record at all was decided before (recording/consent.py, on the Call): only
 ``notified`` and ``granted`` calls are recorded; a Call without a decision (a number that
