@@ -35,9 +35,10 @@ from crm_core.clock import Clock
 from crm_core.customers import find_by_phone
 from crm_core.db import Database
 from crm_core.errors import InvalidPhone
-from crm_core.models import Call, CallDirection, CallStatus, User
+from crm_core.models import CallDirection, CallStatus, User
 from crm_core.phones import normalize_phone, time_zone_of
 from crm_core.settings import Settings
+from routing import lifecycle
 from routing.gate import CLOSES, OPENS, Gate
 from routing.offers import Dispatcher
 from telephony.access_tokens import identity_of
@@ -147,7 +148,7 @@ def dial() -> str:
         answer_on_bridge=True,  # the agent hears the customer's phone ring, not silence
     )
     # The customer, once they answer, hears the recording notice (or is asked to agree)
-    # before the agent's leg is recorded (recording/control_views.py).
+    # before the agent's leg is recorded (recording/views.py).
     if settings.recording_enabled:
         notice = public("recording_control.notice", call=event.call_sid)
         outbound.number(phone, url=notice, method="POST")
@@ -162,14 +163,12 @@ def done() -> str:
     """The Dial ended: the customer's leg on the row; why, when nobody answered."""
     event = CallEvent.from_request()
     if event.call_sid and event.dial_call_sid:
-        with need(Database).session_factory.begin() as session:
-            call = session.scalars(
-                select(Call).where(Call.call_sid == event.call_sid[:64]).with_for_update()
-            ).one_or_none()
-            if call is not None and event.dial_call_sid[:64] not in (call.leg_sids or []):
-                call.leg_sids = [*(call.leg_sids or []), event.dial_call_sid[:64]]
-                if event.dial_call_duration is not None and event.dial_call_duration >= 0:
-                    call.talk_seconds = event.dial_call_duration
+        lifecycle.customer_leg(
+            need(Database).session_factory,
+            event.call_sid,
+            event.dial_call_sid,
+            talk_seconds=event.dial_call_duration,
+        )
     status = event.dial_call_status or "failed"
     if status == "completed":
         response = VoiceResponse()

@@ -7,8 +7,8 @@ routing columns (its queue, the agent who has it, the wait, talk and wrap-up tim
 ended it) and of what follows the end of a call (a callback the router gave up on becomes
 a person's task; a wrap-up's end settles the outcome's draft). The TwiML flow
 (routing/views.py), the Dispatcher's wrap-up actions (swept by the ticker), the
-supervisor's end (routing/ending.py) and the agent's transfers (routing/transfers.py)
-call these functions.
+supervisor's end (routing/ending.py), the agent's transfers (routing/transfers.py) and
+click-to-call's customer leg (routing/client.py) call these functions.
 
 Each function takes the collaborators it uses: SQL alone (a ``sessionmaker``, the clock),
 or ``Parts`` when a step moves the router, the carrier and SQL together. The app's bag of
@@ -120,6 +120,22 @@ def agent_part_over(
             wait_seconds=round(waited_ms / 1000),
             talk_seconds=round(talked_ms / 1000),
         )
+
+
+def customer_leg(
+    session_factory: sessionmaker, call_sid: str, leg_sid: str, *, talk_seconds: int | None
+) -> None:
+    """An agent's click-to-call reached the customer's leg ``leg_sid`` (routing/client.py):
+    the leg joins the row's ``leg_sids``, and its length is the talk time. Written once,
+    however often the Dial's action is repeated."""
+    with session_factory.begin() as session:
+        call = session.scalars(
+            select(Call).where(Call.call_sid == call_sid[:64]).with_for_update()
+        ).one_or_none()
+        if call is not None and leg_sid[:64] not in (call.leg_sids or []):
+            call.leg_sids = [*(call.leg_sids or []), leg_sid[:64]]
+            if talk_seconds is not None and talk_seconds >= 0:
+                call.talk_seconds = talk_seconds
 
 
 def ended_by(session_factory: sessionmaker, call_sids: list[str], by: str) -> int:
