@@ -92,7 +92,7 @@ class Deps:
         from telephony.twilio_carrier import TwilioCarrier
 
         self.pid = os.getpid()
-        self.use_carrier(TwilioCarrier.from_config(self.config))
+        self.use_carrier(TwilioCarrier.from_config(self.settings.as_config()))
 
     def close(self) -> None:
         """Release pooled connections (tests and short-lived commands)."""

@@ -30,34 +30,33 @@ def serve(host: str, port: int) -> None:
     server = make_server(host, port, app, threaded=True)
     if "PUBLIC_BASE_URL" not in os.environ:  # the default names port 5000: use the real one
         _set_public_url(app, d, f"http://{host}:{server.port}")
-    wsgi, ticker = app, None
-    if d.config["CARRIER"] == "simulator" and (
-        d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
+    wsgi, ticker, settings = app, None, d.settings
+    if settings.carrier == "simulator" and (
+        settings.twilio_api_base_url == settings.public_base_url
     ):
         from telephony.simulator import live
         from telephony.simulator.transport import WsgiAdapter, WsgiTransport
 
-        sim = live.from_config(d.config)
+        sim = live.from_config(settings.as_config())
         sim_wsgi = live.make_app(sim)
         # In one process, webhooks and the app's REST calls stay on the calling thread, as
         # in the tests: no sockets between the two halves of one process. (The simulator
         # lets go of its lock while a webhook is out, so over HTTP it works as well.)
         sim.transport = WsgiTransport(app)
-        d.carrier.http.session.mount(d.config["TWILIO_API_BASE_URL"], WsgiAdapter(sim_wsgi))
+        d.carrier.http.session.mount(settings.twilio_api_base_url, WsgiAdapter(sim_wsgi))
         app.extensions["simulator"] = sim  # the demo's phone and traffic (console/demo.py)
         ticker = live.Ticker(sim).start()
         wsgi = live.mount(app, sim_wsgi)
         click.echo(
             f"  Local carrier simulator: call {', '.join(sim.numbers)} with POST "
-            f"{d.config['PUBLIC_BASE_URL']}/simulator/calls, basic auth "
-            f"{d.config['TWILIO_ACCOUNT_SID']}:{d.config['TWILIO_AUTH_TOKEN']}"
+            f"{settings.public_base_url}/simulator/calls, basic auth "
+            f"{settings.twilio_account_sid}:{settings.twilio_auth_token}"
         )
     server.app = wsgi
     # The same installation, and the URL this server really has (the worker's ACD ticker
     # builds the agents' callback URLs and reaches the embedded simulator from it).
-    env = dict(
-        os.environ, INSTANCE_PATH=app.instance_path, PUBLIC_BASE_URL=d.config["PUBLIC_BASE_URL"]
-    )
+    env = dict(os.environ, INSTANCE_PATH=app.instance_path)
+    env["PUBLIC_BASE_URL"] = settings.public_base_url
     stop = _Stop(server)
     # SIGTERM (systemd, docker, timeout) and Ctrl-C stop the worker first, while the server
     # still answers it, then the server; exit hooks then run (the embedded Redis stops with
@@ -119,13 +118,17 @@ def _stop_worker(worker: subprocess.Popen | None) -> None:
 
 
 def _set_public_url(app: Flask, d: Any, url: str) -> None:
-    embedded = d.config["TWILIO_API_BASE_URL"] == d.config["PUBLIC_BASE_URL"]
-    for config in (app.config, d.config):
+    """The server's real address, where the settings name port 5000 (``--port 0``, another
+    port): in the settings, Flask's and the bag's config views of them, the carrier's
+    address when the simulator is the embedded one, and the callback URLs."""
+    from telephony.twilio_carrier import TwilioCarrier
+
+    settings = d.settings
+    embedded = settings.twilio_api_base_url == settings.public_base_url
+    for config in (app.config, d.config):  # each view writes through to the settings
         config["PUBLIC_BASE_URL"] = url
         if embedded:
             config["TWILIO_API_BASE_URL"] = url
-    from telephony.twilio_carrier import TwilioCarrier
-
     d.carrier.close()
-    d.use_carrier(TwilioCarrier.from_config(d.config))
+    d.use_carrier(TwilioCarrier.from_config(settings.as_config()))
     d.dispatcher.base_url = url
