@@ -167,6 +167,17 @@ def test_the_daily_job_purges_and_schedules_the_next_day(app, deps, clock, sim, 
     assert scheduled.get_job_ids() == ["recording-retention-20260206"]
 
 
+def test_a_day_scheduled_under_the_jobs_old_path_is_scheduled_again(deps, clock):
+    """A purge scheduled before the job moved to recording.jobs would fail to import, and
+    with it the chain of days: a worker's start replaces it."""
+    queue = deps.queues["low"]
+    when = retention.next_run(clock.now())
+    old = queue.enqueue_at(when, "recording.retention.purge_expired", job_id=retention.job_id(when))
+    job = retention.ensure_scheduled(queue, clock.now())
+    assert job.id == old.id and job.func_name == retention.JOB
+    assert ScheduledJobRegistry(queue=queue).get_job_ids() == [retention.job_id(when)]
+
+
 def test_next_run_is_the_next_quarter_past_three_utc():
     at = datetime(2026, 3, 1, 3, 15, tzinfo=UTC)
     assert retention.next_run(at - timedelta(seconds=1)) == at
