@@ -75,7 +75,7 @@ def agent_answered() -> str:
 
 def _callback_dial(entry: dict, agent_leg: str | None) -> str:
     """The agent's leg dials the customer, who hears the recording notice (or is asked to
-    agree) once they answer; the agent's leg is then recorded (recording/control_views.py)."""
+    agree) once they answer; the agent's leg is then recorded (recording/views.py)."""
     dispatcher = need(Dispatcher)
     response = VoiceResponse()
     _say(response, "Callback from the queue. Calling the customer now.")

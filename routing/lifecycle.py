@@ -54,13 +54,16 @@ class Parts(Protocol):
 
 @dataclass(frozen=True)
 class CallParts:
-    """``Parts`` as a view gathers them (``need(Router)``, ``need(Dispatcher)``…)."""
+    """``Parts`` as a view gathers them (``need(Router)``, ``need(Dispatcher)``…). With
+    the reading sessions too, they are also what a rebuild after a Redis loss is done with
+    (routing/recovery.py ``Parts``)."""
 
     router: Router
     dispatcher: Dispatcher
     carrier: Carrier
     session_factory: sessionmaker
     clock: Clock
+    read_session_factory: sessionmaker | None = None
 
 
 # ------------------------------------------------------------------ the Call row's columns

@@ -35,7 +35,7 @@ import math
 import re
 from datetime import timedelta
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from sqlalchemy import bindparam, exists, select
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -49,7 +49,7 @@ from routing.service import Priority, Router
 from routing.urls import DIGITS, ENQUEUE, HOLD, HOLD_KEY, LEFT, OVERFLOW
 from scripts import Library
 from telephony.carrier import Carrier
-from telephony.context import need, provided
+from telephony.context import need
 from telephony.events import CallEvent
 from telephony.twiml import apology_then_voicemail, voicemail_document
 from telephony.webhooks import UNREACHABLE, voice_webhook
@@ -70,14 +70,17 @@ HOUR = timedelta(hours=1)
 
 
 def _parts() -> CallParts:
-    """What a step of the call's life is written through (routing/lifecycle.py)."""
-    sessions = need(Database).session_factory
-    return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
-
-
-def _bag():
-    """The app's whole bag, for the callees that still take it (recovery, recording)."""
-    return provided(current_app.extensions)
+    """What a step of the call's life is written through (routing/lifecycle.py), and a
+    rebuild after a Redis loss (routing/recovery.py)."""
+    db = need(Database)
+    return CallParts(
+        need(Router),
+        need(Dispatcher),
+        need(Carrier),
+        db.session_factory,
+        need(Clock),
+        db.read_session_factory,
+    )
 
 
 def _say(response: VoiceResponse, text: str, lang: str = DEFAULT_LANGUAGE) -> VoiceResponse:
@@ -141,14 +144,14 @@ def _empty_behaviour(queue, call_sid: str) -> str:
 
 
 def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) -> str:
-    d = _bag()
-    recovery.ensure(d)  # Redis lost its data and no ticker has noticed yet: rebuild first
-    router, dispatcher = need(Router), need(Dispatcher)
+    parts = _parts()
+    recovery.ensure(parts)  # Redis lost its data and no ticker has noticed yet: rebuild first
+    router, dispatcher = parts.router, parts.dispatcher
     event, lang = CallEvent.from_request(), _lang()
     queue = router.queue(queue_name)
     lifecycle.enqueued(
-        need(Database).session_factory,
-        need(Clock),
+        parts.session_factory,
+        parts.clock,
         call_sid,
         queue=queue.name,
         direction=event.direction,
@@ -170,7 +173,7 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
 
     outcome = join(None if check_empty else False)
     if outcome.state == "empty":
-        if not _agents_may_be_returning(d, queue.name):
+        if not _agents_may_be_returning(parts, queue.name):
             return _empty_behaviour(queue, call_sid)
         log.warning("queue %s looks empty just after a rebuild: %s waits", queue.name, call_sid)
         outcome = join(False)
@@ -186,18 +189,18 @@ def enqueue_into(queue_name: str, call_sid: str, *, check_empty: bool = True) ->
     return str(response)
 
 
-def _agents_may_be_returning(d, queue_name: str) -> bool:
+def _agents_may_be_returning(parts: CallParts, queue_name: str) -> bool:
     """Whether an empty queue may only mean agents not re-announced yet: Redis lost the
     router's state moments ago (its epoch is younger than ``EMPTY_AFTER_REBUILD``), and
     agents took this queue's calls within the hour before (SQL, which the loss did not
     touch). A first start of the installation, with nobody at work yet, is not such a
     moment."""
-    since = recovery.epoch_set_at(d)
+    since = recovery.epoch_set_at(parts)
     if since is None:
         return False  # not set (no ticker ran yet): nothing was lost that we know of
-    if not 0 <= (need(Clock).now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
+    if not 0 <= (parts.clock.now() - since).total_seconds() < EMPTY_AFTER_REBUILD:
         return False
-    with need(Database).read_session_factory() as session:
+    with parts.read_session_factory() as session:
         return session.scalar(_RECENTLY_ANSWERED, {"queue": queue_name, "after": since - HOUR})
 
 
