@@ -36,7 +36,7 @@ from crm_core.acd import record_estimates, record_offers, set_actual_wait, set_o
 from crm_core.acd_records import record_waits
 from crm_core.acd_schemas import EstimateRow, OfferOutcome, OfferRow, WaitOutcome, valid_rows
 from crm_core.errors import InvalidInput
-from routing.recovery import CHECK_SECONDS, epoch_lost
+from routing.recovery import CHECK_SECONDS, Parts, epoch_lost
 from routing.scripts import from_ms
 
 log = logging.getLogger("callcenter.routing.ticker")
@@ -54,7 +54,7 @@ WAIT_OUTCOMES = {
 class Ticker:
     def __init__(
         self,
-        deps: Any,
+        deps: Parts,
         *,
         interval: float = 0.25,
         drain_every: float = 2.0,
@@ -148,7 +148,7 @@ class Ticker:
                 thread.join(timeout=5)
 
 
-def drain(deps: Any, consumer: str, *, count: int = 500) -> int:
+def drain(deps: Parts, consumer: str, *, count: int = 500) -> int:
     """Write the router's stream records into SQL; returns how many were handled."""
     r, stream = deps.router.redis, deps.router.keys.offers
     try:
