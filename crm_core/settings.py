@@ -150,13 +150,9 @@ class Settings(BaseSettings):
                 self.twilio_api_base_url = self.public_base_url
 
     def as_config(self) -> dict[str, Any]:
-        """The settings by their upper-case names, for Flask's ``app.config``.
-
-        ``IVR_LANGUAGE_SKILLS`` keeps its text form there for readers that still parse it;
-        ``language_skills`` is the parsed one."""
-        config = {name.upper(): value for name, value in self}
-        config["IVR_LANGUAGE_SKILLS"] = format_language_skills(self.ivr_language_skills)
-        return config
+        """The settings by their upper-case names, parsed (Flask's ``app.config``, and what
+        takes a mapping of them: the carrier, the simulator)."""
+        return {name.upper(): value for name, value in self}
 
     def language_skills(self, language: str) -> dict[str, int]:
         """The skills a caller's language asks of the agent (none for other languages)."""
@@ -310,14 +306,6 @@ def _skill_pairs(text: Any, example: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def format_language_skills(skills: Mapping[str, Mapping[str, int]]) -> str:
-    """The text form of ``IVR_LANGUAGE_SKILLS`` (parse_language_skills' inverse)."""
-    return ";".join(
-        f"{language}=" + ",".join(f"{k}:{v}" for k, v in needs.items())
-        for language, needs in skills.items()
-    )
-
-
 def parse_states(raw: Any) -> frozenset[str]:
     """``RECORDING_ALL_PARTY_STATES`` ("CA,FL" or a collection) as two-letter codes."""
     parts = raw if _is_collection(raw) else _parts(raw, ",")
@@ -388,7 +376,10 @@ class Mirrored(dict):
     def __setitem__(self, key: Any, value: Any) -> None:
         name = key.lower() if isinstance(key, str) else None
         if self.settings is not None and name in Settings.names():
-            setattr(self.settings, name, value)  # a wrong value raises here
+            try:
+                setattr(self.settings, name, value)  # validated like the environment's
+            except ValidationError as exc:
+                raise SettingsError(describe(exc)) from None
         super().__setitem__(key, value)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
