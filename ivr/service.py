@@ -93,9 +93,12 @@ def answer(
     )
     if found.customer_id is None:
         return Caller(found.call_id, None, None, recorded_language=found.language)
-    customer = session.execute(
-        _CONTEXT, {"customer_id": found.customer_id, "now": clock.now()}
-    ).one()
+    # A Core statement on the transaction's connection: no ORM execution for a read.
+    customer = (
+        session.connection()
+        .execute(_CONTEXT, {"customer_id": found.customer_id, "now": clock.now()})
+        .one()
+    )
     vehicle = " ".join(
         filter(None, [_first(customer.preferred_makes), _first(customer.preferred_models)])
     )
@@ -114,30 +117,36 @@ def answer(
     )
 
 
+# Core statements (the tables' columns, not the mapped classes'): read on every call.
+_appointments, _customers, _leads = (
+    Appointment.__table__.c,
+    Customer.__table__.c,
+    Lead.__table__.c,
+)
 _NEXT_APPOINTMENT = (
-    select(Appointment.id)
+    select(_appointments.id)
     .where(
-        Appointment.customer_id == bindparam("customer_id"),
-        Appointment.status.in_(UPCOMING),
-        Appointment.start_at >= bindparam("now"),
+        _appointments.customer_id == bindparam("customer_id"),
+        _appointments.status.in_(UPCOMING),
+        _appointments.start_at >= bindparam("now"),
     )
-    .order_by(Appointment.start_at, Appointment.id)
+    .order_by(_appointments.start_at, _appointments.id)
     .limit(1)
 )
 # Everything the greeting needs to know of a known caller, in one statement.
 _CONTEXT = select(
-    Customer.language,
-    Customer.time_zone,
-    Customer.preferred_makes,
-    Customer.preferred_models,
-    select(Lead.id)
-    .where(Lead.customer_id == Customer.id, Lead.stage.in_(OPEN_STAGES))
-    .order_by(Lead.created_at.desc(), Lead.id.desc())
+    _customers.language,
+    _customers.time_zone,
+    _customers.preferred_makes,
+    _customers.preferred_models,
+    select(_leads.id)
+    .where(_leads.customer_id == _customers.id, _leads.stage.in_(OPEN_STAGES))
+    .order_by(_leads.created_at.desc(), _leads.id.desc())
     .limit(1)
     .scalar_subquery()
     .label("lead_id"),
     _NEXT_APPOINTMENT.scalar_subquery().label("appointment_id"),
-).where(Customer.id == bindparam("customer_id"))
+).where(_customers.id == bindparam("customer_id"))
 
 
 def _upcoming(session: Session, appointment_id: int, zone: str) -> Upcoming:

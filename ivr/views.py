@@ -60,6 +60,7 @@ from ivr.prompts import (
     tries_so_far,
 )
 from recording import consent
+from routing.service import Router
 from telephony import service as telephony
 from telephony.context import need
 from telephony.events import CallEvent
@@ -79,7 +80,8 @@ def voice() -> str:
     """The number answers: greeting, the recording notice, then the menu (or a shortcut for
     a known caller, or the after-hours message when every team is closed)."""
     event, script, settings = call_event(), auto_attendant(), need(Settings)
-    regular = [queue_config(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
+    queues = need(Router).queues()  # the queues' configuration, cached by the router
+    regular = [queues.get(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
     openness = openness_of([q for q in regular if q])
     with need(Database).session_factory.begin() as session:
         caller = service.answer(
