@@ -10,7 +10,7 @@ callback and may send one twice or late, so each is folded into the Recording ro
 * a callback only moves the row forward: ``in-progress`` after ``completed`` changes
   nothing; the first final status (completed, absent, failed) wins;
 * ``completed`` while the row is still ``pending`` enqueues the download job under the id
-  ``recording-<RecordingSid>`` (recording.download): a duplicate finds that job and makes
+  ``recording-<RecordingSid>`` (recording.download_queue): a duplicate finds that job and makes
   no second one while it is queued, scheduled or running. After a lost enqueue (Redis
   down), or a job that failed, was stopped or was abandoned by a worker that died, a
   repeated callback heals it; a row the download left ``failed`` is tried anew by it.

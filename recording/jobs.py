@@ -17,7 +17,8 @@ from rq import Queue, get_current_job
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.settings import Settings
-from recording.download import DOWNLOAD_QUEUE, Downloader, fail_stuck
+from recording.download import Downloader
+from recording.download_queue import DOWNLOAD_QUEUE, fail_stuck
 from recording.models import RecordingStatus
 from recording.retention import ensure_scheduled, finish_deletions, purge
 from recording.storage import Storage

@@ -32,7 +32,7 @@ from crm_core.models import RecordingConsent
 from crm_core.settings import Settings
 from recording import consent, control
 from recording.control import CALLBACK_PATH, Recorder
-from recording.download import DOWNLOAD_QUEUE, enqueue_download
+from recording.download_queue import DOWNLOAD_QUEUE, enqueue_download
 from recording.hooks import RecordingCallback, fold_callback
 from telephony.carrier import Carrier
 from telephony.context import need

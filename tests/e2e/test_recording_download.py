@@ -20,7 +20,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from crm_core.models import Call
-from recording.download import DOWNLOAD_QUEUE, job_id
+from recording.download_queue import DOWNLOAD_QUEUE, job_id
 from recording.models import Recording, RecordingStatus
 from recording.storage import storage_from_config
 from telephony.http import CarrierHttpClient

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from crm_core.audit import AuditEntry
 from recording import retention
-from recording.download import DOWNLOAD_QUEUE, Downloader, job_id
+from recording.download import Downloader
+from recording.download_queue import DOWNLOAD_QUEUE, job_id
 from recording.models import Recording, RecordingStatus
 from recording.storage import Storage
 from telephony.context import provided

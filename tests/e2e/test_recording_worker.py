@@ -26,7 +26,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from recording.download import DOWNLOAD_QUEUE, job_id
+from recording.download_queue import DOWNLOAD_QUEUE, job_id
 from recording.models import Recording, RecordingStatus
 from recording.storage import PARTIAL_SUFFIX, storage_from_config
 from telephony.simulator.engine import Simulator

@@ -17,14 +17,8 @@ from sqlalchemy import select
 
 from crm_core.calls import insert_call_if_new
 from crm_core.models import CallDirection
-from recording.download import (
-    DOWNLOAD_QUEUE,
-    Downloader,
-    DownloadRejected,
-    WavCheck,
-    job_id,
-    retry_intervals,
-)
+from recording.download import Downloader, DownloadRejected, WavCheck
+from recording.download_queue import DOWNLOAD_QUEUE, job_id, retry_intervals
 from recording.jobs import download_recording
 from recording.models import Recording, RecordingStatus
 from recording.storage import PARTIAL_SUFFIX, FileStorage, storage_from_config
@@ -395,7 +389,7 @@ def test_a_download_whose_job_is_gone_is_failed_where_a_person_sees_it(twilio, d
     """A worker killed during the last attempt: rq moves the job to its failed registry
     without our failure code, and the row would stay pending for ever. The daily sweep
     (with the retention purge) fails it with the reason; a live job is left alone."""
-    from recording.download import STUCK_GRACE_SECONDS, fail_stuck
+    from recording.download_queue import STUCK_GRACE_SECONDS, fail_stuck
 
     assert twilio.post("/twilio/recording", callback("completed")).status_code == 204
     queue = deps.queues[DOWNLOAD_QUEUE]
