@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from crm_core.clock import Clock
     from crm_core.db import Database
     from crm_core.hours import HolidayCache
+    from crm_core.privacy import ErasureHooks
     from crm_core.settings import Settings
     from routing.offers import Dispatcher
     from routing.service import Router
@@ -59,7 +60,7 @@ class Deps:
     queues: dict[str, Queue]
     clock: Clock
     carrier: Carrier
-    erasure_hooks: list[Any] = field(default_factory=list)  # crm_core.privacy.ErasureHooks
+    erasure_hooks: ErasureHooks  # what each package removes when a customer is erased
     router: Router | None = None  # the ACD (routing.service), built from the above
     dispatcher: Dispatcher | None = None  # carries the router's decisions out on the carrier
     scripts: Library | None = None  # the call-script library (scripts/), reloaded on change
@@ -116,12 +117,6 @@ def _load_settings(overrides: dict[str, Any] | None, instance_path: str) -> Sett
     return settings
 
 
-def _instance_secret(instance_path: str) -> str:
-    from crm_core.settings import instance_secret
-
-    return instance_secret(instance_path)
-
-
 def __getattr__(name: str) -> Any:
     """``SETTINGS`` (every setting's environment variable) and ``Worker`` (the job
     bootstrap), made on first use: the command starts without importing pydantic or rq."""
@@ -135,6 +130,7 @@ def __getattr__(name: str) -> Any:
 
 
 def build_deps(settings: Settings, instance_path: str, clock: Clock | None = None) -> Deps:
+    """Every collaborator, built once from the settings and filed under its type."""
     import redis as redis_module
     from rq import Queue
 
@@ -224,6 +220,8 @@ def _flask_class() -> type[Flask]:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The app. ``config``: settings by their upper-case names (over the environment's),
+    Flask's own keys, and for tests ``INSTANCE_PATH`` and ``CLOCK``."""
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("INSTANCE_PATH")
     clock = config.pop("CLOCK", None)

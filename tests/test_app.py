@@ -172,7 +172,10 @@ def test_a_process_attaching_while_the_last_one_leaves_never_loses_the_server(tm
 
 
 def test_workers_booting_together_agree_on_the_secret_key(tmp_path):
-    code = "import sys; from app import _instance_secret; print(_instance_secret(sys.argv[1]))"
+    code = (
+        "import sys; from crm_core.settings import instance_secret;"
+        " print(instance_secret(sys.argv[1]))"
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
