@@ -1,8 +1,8 @@
 """Call recording: consent, start/pause/resume, the download job, storage, access checks,
 retention and QA scores. ``init_recording(app)`` files the recordings' store among the
 app's collaborators (``need(Storage)``), registers the package's webhooks and its part of a
-customer's erasure; its tables are in ``recording.models``; its screens and JSON API are
-the agent's and supervisors' pages' (recordings, qa, recording_control)."""
+customer's erasure; its tables are in ``recording.models``. Its screens and JSON API
+belong to the pages' package, which imports this one, never the other way round."""
 
 from __future__ import annotations
 
