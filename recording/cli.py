@@ -6,11 +6,10 @@ context and asks ``need(...)`` for what it uses.
 from __future__ import annotations
 
 import click
-from flask import current_app
 
 from crm_core.clock import Clock
 from crm_core.db import Database
-from telephony.context import need, provided
+from telephony.context import need
 
 
 @click.group()
@@ -61,12 +60,14 @@ def recordings_purge(dry_run: bool) -> None:
     """Delete now the recordings older than RECORDING_RETENTION_DAYS days (except those
     on legal hold), as the daily job does, and finish deletions an earlier run left
     unfinished (files, the carrier's copies)."""
+    from crm_core.settings import Settings
     from recording import retention
+    from recording.storage import Storage
+    from telephony.carrier import Carrier
 
-    app = current_app._get_current_object()
-    d = provided(app.extensions)
-    days = retention.retention_days(d.config)
-    result = retention.purge(d, retention.storage_of(app), days, dry_run=dry_run)
+    days = need(Settings).recording_retention_days
+    sessions, storage = need(Database).session_factory, need(Storage)
+    result = retention.purge(sessions, need(Clock), need(Carrier), storage, days, dry_run=dry_run)
     ids = ", ".join(map(str, result.recordings)) or "none"
     if dry_run:
         click.echo(f"would delete {len(result.recordings)} recordings past {days} days: {ids}")
