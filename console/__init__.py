@@ -37,3 +37,8 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(wrapup_bp, url_prefix="/api")  # outcome drafts, calls left undisposed
     app.register_blueprint(click_to_call.bp)  # /twilio/client: routing's, with the softphone
     app.register_blueprint(demo_bp)  # /demo/*: the demo's phone and traffic, in demo mode only
+    from console import qa, recording_control, recordings
+
+    app.register_blueprint(qa.bp)  # QA scores: the API and the /qa pages
+    app.register_blueprint(recording_control.bp)  # the agent's recording pause/resume
+    app.register_blueprint(recordings.bp, url_prefix="/api")  # recordings, media, legal hold
