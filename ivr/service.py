@@ -38,7 +38,7 @@ from crm_core.tasks import open_task, task_of_call
 from crm_core.timeline import add_activity
 from ivr.choices import clean
 from telephony.events import CallEvent
-from telephony.service import inbound_call
+from telephony.service import InboundCall, inbound_call
 
 PATH_SEPARATOR = " > "
 PATH_LEN = 255
@@ -77,13 +77,13 @@ def answer(
     clock: Clock,
     *,
     region: str,
-    zone: str,
     script_name: str,
     script_version: str,
-) -> Caller:
-    """The new call's row (with the script it follows) and what is known of the caller:
-    one more SELECT for a known caller (two when they have an appointment coming)."""
-    found = inbound_call(
+) -> InboundCall:
+    """The new call's row (with the script it follows) and the caller's customer, found by
+    number or created: the webhook's write transaction, kept to that (it holds the write
+    lock; what is known of the caller is read after it, ``known_caller``)."""
+    return inbound_call(
         session,
         event,
         clock,
@@ -91,20 +91,20 @@ def answer(
         script_name=script_name[:120],
         script_version=script_version[:64],
     )
+
+
+def known_caller(db: Connection | Session, found: InboundCall, now: datetime, zone: str) -> Caller:
+    """What is known of the caller of ``found`` (the call ``answer`` wrote): one SELECT for
+    a known caller (two when they have an appointment coming), read on any connection."""
     if found.customer_id is None:
         return Caller(found.call_id, None, None, recorded_language=found.language)
-    # A Core statement on the transaction's connection: no ORM execution for a read.
-    customer = (
-        session.connection()
-        .execute(_CONTEXT, {"customer_id": found.customer_id, "now": clock.now()})
-        .one()
-    )
+    customer = db.execute(_CONTEXT, {"customer_id": found.customer_id, "now": now}).one()
     vehicle = " ".join(
         filter(None, [_first(customer.preferred_makes), _first(customer.preferred_models)])
     )
     upcoming = None
     if customer.appointment_id is not None:
-        upcoming = _upcoming(session, customer.appointment_id, customer.time_zone or zone)
+        upcoming = _upcoming(db, customer.appointment_id, customer.time_zone or zone)
     return Caller(
         found.call_id,
         found.customer_id,
@@ -149,8 +149,8 @@ _CONTEXT = select(
 ).where(_customers.id == bindparam("customer_id"))
 
 
-def _upcoming(session: Session, appointment_id: int, zone: str) -> Upcoming:
-    row = session.execute(
+def _upcoming(db: Connection | Session, appointment_id: int, zone: str) -> Upcoming:
+    row = db.execute(
         select(Appointment.id, Appointment.start_at, Appointment.type).where(
             Appointment.id == appointment_id
         )

@@ -83,27 +83,33 @@ def voice() -> str:
     queues = need(Router).queues()  # the queues' configuration, cached by the router
     regular = [queues.get(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
     openness = openness_of([q for q in regular if q])
-    with need(Database).session_factory.begin() as session:
-        caller = service.answer(
+    database, clock = need(Database), need(Clock)
+    # Three short steps, so the write lock is held only for the writes: the Call row (and a
+    # new caller's customer); what is known of the caller, read without the lock; on the
+    # call's first request, the language and the path, in one UPDATE.
+    with database.session_factory.begin() as session:
+        found = service.answer(
             session,
             event,
-            need(Clock),
+            clock,
             region=settings.default_region,
-            zone=settings.default_time_zone,
             script_name=script.name,
             script_version=str(script.version),
         )
-        lang = script.language(caller.language or ENGLISH)
-        closed = bool(openness) and not any(o.open for o in openness.values())
-        if caller.recorded_language is None:  # a first request (not Twilio retrying it)
-            steps = [] if lang == ENGLISH else [lang_step(lang)]
-            if closed:
-                holiday = any(o.holiday for o in openness.values())
-                steps.append("holiday" if holiday else "after hours")
+    with database.read_engine.connect() as connection:
+        caller = service.known_caller(connection, found, clock.now(), settings.default_time_zone)
+    lang = script.language(caller.language or ENGLISH)
+    closed = bool(openness) and not any(o.open for o in openness.values())
+    if caller.recorded_language is None:  # a first request (not Twilio retrying it)
+        steps = [] if lang == ENGLISH else [lang_step(lang)]
+        if closed:
+            holiday = any(o.holiday for o in openness.values())
+            steps.append("holiday" if holiday else "after hours")
+        with database.engine.begin() as connection:
             if steps:
-                service.add_step(session, event.call_sid, " > ".join(steps), language=lang)
+                service.add_step(connection, event.call_sid, " > ".join(steps), language=lang)
             else:
-                service.set_call(session, event.call_sid, language=lang)
+                service.set_call(connection, event.call_sid, language=lang)
     turn = new_turn(script, caller, lang)
     greeting = "greeting_known" if caller.first_name else "greeting"
     if closed:  # the queue that opens first says when, and takes the callback
