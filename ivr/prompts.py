@@ -10,7 +10,7 @@ answers the same string afterwards (see there for what keys it and when it is re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,9 +164,11 @@ def main_menu(turn: Turn, *lead_in: str, tries: int = 0) -> None:
     turn.say("main_menu", gather)
 
 
-def phrases(turn: Turn, options) -> list[tuple[Any, list[str]]]:
+def phrases(turn: Turn, options) -> Iterator[tuple[Any, list[str]]]:
+    """Each option with what a caller may say for it, rendered only when asked for:
+    ``choices.choose`` needs them only for words, not for a key pressed."""
     lang = turn.lang
-    return [(o, [turn.text(f"menu.{o.id}"), *(o.keywords.get(lang) or ())]) for o in options]
+    return ((o, [turn.text(f"menu.{o.id}"), *(o.keywords.get(lang) or ())]) for o in options)
 
 
 def label(script: Script, option) -> str:
