@@ -598,7 +598,8 @@ def _worker_class() -> type:
         comes from — inside the app's context, so that a job function asks ``need(...)``
         for what it uses (``need(Database)``, ``need(Carrier)``, ``need(Settings)``…) as a
         view does, and never builds an app. ``callcenter worker`` hands it the app it built;
-        ``rq worker -w app.Worker`` builds one from the environment when it starts.
+        ``rq worker -w app.Worker`` builds one from the environment when it starts working
+        (rq makes instances of its own too, to read a worker's state: those build none).
 
         rq runs each job in a work horse forked from the worker. The horse inherits the
         app: the database engines open connections of their own in a new process
@@ -608,7 +609,12 @@ def _worker_class() -> type:
 
         def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.app = app or create_app()
+            self.app = app
+
+        def work(self, *args: Any, **kwargs: Any) -> bool:
+            if self.app is None:  # ``rq worker -w app.Worker``: built before any fork
+                self.app = create_app()
+            return super().work(*args, **kwargs)
 
         def perform_job(self, job, queue, execution) -> bool:  # in the work horse
             from telephony.context import provided
