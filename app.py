@@ -124,8 +124,10 @@ def __getattr__(name: str) -> Any:
         from crm_core.settings import Settings
 
         return frozenset(field.upper() for field in Settings.names())
-    if name == "Worker":  # ``rq worker -w app.Worker``
-        return _worker_class()
+    if name == "Worker":  # ``rq worker -w app.Worker``: the job bootstrap, building its app
+        from console.worker import worker_class
+
+        return worker_class(create_app)
     raise AttributeError(name)
 
 
@@ -264,8 +266,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 # ---------------------------------------------------------------- the callcenter command
 
-# ---------------------------------------------------------------- the callcenter command
-
 # Each package's commands (its cli.py), imported only when used: ``callcenter --help`` lists
 # them from here and imports click alone. name → (where, the line the command list shows).
 PACKAGE_COMMANDS = {
@@ -279,6 +279,7 @@ PACKAGE_COMMANDS = {
     "simulator": ("telephony.cli:simulator", "Run the simulated phone carrier on its own."),
     "ticker": ("routing.cli:ticker", "Run only the queues' timer."),
     "tokens": ("console.cli:tokens", "API tokens, which let other systems use the API."),
+    "worker": ("console.worker:worker", "Run the background worker (jobs, and the queues' timer)."),
 }
 
 
@@ -431,6 +432,8 @@ def db_current() -> None:
     click.echo(current(need(Database).engine) or "empty (run: callcenter db upgrade)")
 
 
+# Declared here, not in console/cli.py, so that ``callcenter users … --help`` imports none
+# of the packages (tests/test_cli.py); the work is console's (console/cli.py).
 @cli.group()
 def users() -> None:
     """People who log in to the console: agents, supervisors and admins. Every change made
@@ -450,45 +453,17 @@ def users() -> None:
 @click.password_option(help="Asked for (twice) when not given")
 def users_add(username, role, skills, display_name, password) -> None:
     """Create a user who can log in to the console."""
-    from crm_core.audit import CLI
-    from crm_core.clock import Clock
-    from crm_core.db import Database
-    from crm_core.schemas import UserIn, parse
-    from crm_core.users import create_user
-    from telephony.context import need
+    from console.cli import add_user
 
-    data = parse(
-        UserIn,
-        {
-            "username": username,
-            "role": role,
-            "skills": skills,
-            "display_name": display_name,
-            "password": password,
-        },
-    )
-    with need(Database).session_factory.begin() as session:
-        user = create_user(session, data, need(Clock), actor=CLI)
-        click.echo(
-            f"user {user.username} ({user.role.value}) created, id {user.id}, "
-            f"softphone client:{user.softphone_identity}"
-        )
+    add_user(username, role, skills, display_name, password)
 
 
 @users.command("list")
 def users_list() -> None:
     """List every user with role and skills; deactivated users are marked."""
-    from sqlalchemy import select
+    from console.cli import list_users
 
-    from crm_core.db import Database
-    from crm_core.models import User
-    from telephony.context import need
-
-    with need(Database).session_factory() as session:
-        for u in session.scalars(select(User).order_by(User.username)):
-            skills = ",".join(f"{k}:{v}" for k, v in sorted(u.skills.items())) or "-"
-            state = "" if u.active else " (deactivated)"
-            click.echo(f"{u.id:>4}  {u.username:<20} {u.role.value:<10} {skills}{state}")
+    list_users()
 
 
 @users.command("set-password")
@@ -496,15 +471,9 @@ def users_list() -> None:
 @click.password_option(help="Asked for (twice) when not given")
 def users_set_password(username: str, password: str) -> None:
     """Give USERNAME a new password of 8 to 256 characters; the old one stops working."""
-    from crm_core.audit import CLI
-    from crm_core.clock import Clock
-    from crm_core.db import Database
-    from crm_core.users import change_password
-    from telephony.context import need
+    from console.cli import set_password
 
-    with need(Database).session_factory.begin() as session:
-        user = change_password(session, need(Clock), username, password, actor=CLI)
-        click.echo(f"password of {user.username} changed")
+    set_password(username, password)
 
 
 @users.command("deactivate")
@@ -512,38 +481,18 @@ def users_set_password(username: str, password: str) -> None:
 def users_deactivate(username: str) -> None:
     """Stop USERNAME from logging in and their API tokens from working, and take them
     out of the call queues. Reactivating restores both."""
-    from crm_core.audit import CLI
-    from crm_core.clock import Clock
-    from crm_core.db import Database
-    from crm_core.users import set_active
-    from routing.cli import take_offline
-    from telephony.context import need
+    from console.cli import set_user_active
 
-    with need(Database).session_factory.begin() as session:
-        user, changed = set_active(session, need(Clock), username, False, actor=CLI)
-        user_id, name = user.id, user.username
-    click.echo(f"{name} deactivated" if changed else f"{name} was already deactivated")
-    busy = take_offline(user_id)
-    if busy:
-        click.echo(
-            f"{name} is on a call now: it goes on, and they stay in the call queues until it "
-            f"ends; run this command again after the call to take them out"
-        )
+    set_user_active(username, False)
 
 
 @users.command("reactivate")
 @click.argument("username")
 def users_reactivate(username: str) -> None:
     """Let USERNAME log in again; their API tokens work again. They start offline."""
-    from crm_core.audit import CLI
-    from crm_core.clock import Clock
-    from crm_core.db import Database
-    from crm_core.users import set_active
-    from telephony.context import need
+    from console.cli import set_user_active
 
-    with need(Database).session_factory.begin() as session:
-        user, changed = set_active(session, need(Clock), username, True, actor=CLI)
-        click.echo(f"{user.username} reactivated" if changed else f"{user.username} is active")
+    set_user_active(username, True)
 
 
 @users.command("set")
@@ -556,140 +505,11 @@ def users_set(
 ) -> None:
     """Change USERNAME's role, skills or display name; only the options given change.
     New skills reach the call queues when the agent next sets their status."""
-    from crm_core.audit import CLI
-    from crm_core.clock import Clock
-    from crm_core.db import Database
-    from crm_core.users import update_user
-    from telephony.context import need
+    from console.cli import update_user
 
     if role is None and skills is None and display_name is None:
         raise click.UsageError("give at least one of --role, --skills or --name")
-    with need(Database).session_factory.begin() as session:
-        user, changes = update_user(
-            session,
-            need(Clock),
-            username,
-            actor=CLI,
-            role=role,
-            skills=("" if skills is not None and skills.strip() == "none" else skills),
-            display_name=display_name,
-        )
-        skills_text = ",".join(f"{k}:{v}" for k, v in sorted(user.skills.items())) or "-"
-        line = f"{user.username} ({user.display_name}): {user.role.value}, skills {skills_text}"
-        click.echo(line if changes else f"nothing changed: {line}")
-
-
-# The rq worker's timing. A job whose worker died (SIGKILL, the machine lost) stays
-# "started" until its heartbeat lapses; a worker's registry cleanup then retries it (rq's
-# StartedJobRegistry cleanup, AbandonedJobError). rq's own heartbeat outlives its worker by
-# a minute and its cleanup runs every ten: a download cut short would wait that long.
-WORKER_TTL = 25  # s: rq blocks on its queues for this less 15 s, then heartbeats and cleans
-JOB_MONITORING_SECONDS = 5  # s between a running job's heartbeats
-JOB_HEARTBEAT_GRACE = 15  # s a heartbeat may be late before the job counts as abandoned
-MAINTENANCE_SECONDS = 5  # s: registry cleanup, at the worker's next wake-up after this
-
-
-@functools.cache
-def _worker_class() -> type:
-    from rq import Worker as RqWorker
-
-    class Worker(RqWorker):
-        """The one job bootstrap: rq's worker, running every job — whichever package it
-        comes from — inside the app's context, so that a job function asks ``need(...)``
-        for what it uses (``need(Database)``, ``need(Carrier)``, ``need(Settings)``…) as a
-        view does, and never builds an app. ``callcenter worker`` hands it the app it built;
-        ``rq worker -w app.Worker`` builds one from the environment when it starts working
-        (rq makes instances of its own too, to read a worker's state: those build none).
-
-        rq runs each job in a work horse forked from the worker. The horse inherits the
-        app: the database engines open connections of their own in a new process
-        (crm_core.db), Redis's pool does too (redis-py checks the pid), and the carrier,
-        whose pooled HTTP connections the worker's ACD ticker uses, is replaced by one of
-        the horse's own (``Deps.after_fork``)."""
-
-        def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.app = app
-
-        def work(self, *args: Any, **kwargs: Any) -> bool:
-            if self.app is None:  # ``rq worker -w app.Worker``: built before any fork
-                self.app = create_app()
-            return super().work(*args, **kwargs)
-
-        def perform_job(self, job, queue, execution) -> bool:  # in the work horse
-            from telephony.context import provided
-
-            with self.app.app_context():
-                provided(self.app.extensions).after_fork()
-                return super().perform_job(job, queue, execution)
-
-        def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
-            ttl = super().get_heartbeat_ttl(job, working_time) - 60  # rq adds a minute
-            return max(ttl, 0) + JOB_HEARTBEAT_GRACE
-
-        def subscribe(self) -> None:
-            """rq's, with its command listener waking every second instead of every minute:
-            stopping waits for the listener, which after the unsubscribe may sit out its
-            whole wait (a worker that took a minute to stop, now and then)."""
-            self.pubsub = self.connection.pubsub()
-            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-            self.pubsub_thread = self.pubsub.run_in_thread(
-                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
-            )
-
-    Worker.__module__ = __name__
-    return Worker
-
-
-def _quiet_cleanups(record: logging.LogRecord) -> bool:
-    """rq notes each cleanup at INFO: four lines every few seconds, nothing to act on."""
-    return record.levelno > logging.INFO or "cleaning" not in str(record.msg)
-
-
-@cli.command()
-@click.option("--burst", is_flag=True, help="Do the jobs waiting now, then exit")
-@click.option(
-    "--no-ticker", is_flag=True, help="Without the timer (run callcenter ticker on its own)"
-)
-def worker(burst: bool, no_ticker: bool) -> None:
-    """Run the background worker: it does the jobs the app queues (recording downloads,
-    the daily clean-up...) and runs the queues' timer beside it (see ticker). A job cut
-    short by a worker that died is taken up again by a running worker within a minute."""
-    import redis
-    from flask import current_app
-
-    from routing.ticker import Ticker
-    from telephony.context import provided
-
-    logging.getLogger("rq.worker").addFilter(_quiet_cleanups)
-    app = current_app._get_current_object()
-    d = provided(app.extensions)
-    ticker = None if burst or no_ticker else Ticker(d).start()
-    if not burst:  # the daily recording retention purge (recording/retention.py)
-        from recording.retention import ensure_scheduled
-
-        ensure_scheduled(d.queues["low"], d.clock.now())
-    # rq's connections on a pool of their own: rq raises the socket timeout above its
-    # blocking dequeue only for connections made after it starts, and a connection the
-    # ticker made on the app's shorter timeout would time the dequeue out ("could not
-    # connect to Redis ... Timeout reading", with back-off, while Redis is up).
-    pool = d.redis.connection_pool
-    connection = redis.Redis(
-        connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
-    )
-    try:
-        _worker_class()(
-            list(d.queues),  # by name: rq makes them on its own connection
-            connection=connection,
-            worker_ttl=WORKER_TTL,
-            job_monitoring_interval=JOB_MONITORING_SECONDS,
-            maintenance_interval=MAINTENANCE_SECONDS,
-            app=app,
-        ).work(burst=burst, with_scheduler=True)
-    finally:
-        if ticker is not None:
-            ticker.stop()
-        connection.connection_pool.disconnect()
+    update_user(username, role, skills, display_name)
 
 
 if __name__ == "__main__":  # ``python -m app worker``: what ``run`` starts beside the server

@@ -1,4 +1,5 @@
-"""The console's commands: ``tokens`` (API tokens for other systems), and ``run`` and
+"""The console's commands: ``tokens`` (API tokens for other systems), the work of ``users``
+(whose options app.py declares), and ``run`` and
 ``demo``, the development server (console/serve.py) with, for the demo, a dealership's
 users and queues. Registered by ``app.py``; each command runs inside the app's context and
 asks ``need(...)`` for what it uses.
@@ -83,6 +84,97 @@ def tokens_revoke(token_id: int) -> None:
         row, changed = revoke_token(session, token_id, need(Clock), actor=CLI)
         name = row.name
     click.echo(f"token {token_id} ({name}) {'revoked' if changed else 'was already revoked'}")
+
+
+# ------------------------------------------------------------------- users (declared in app.py)
+
+
+def add_user(username: str, role: str, skills: str, display_name: str | None, password: str):
+    from crm_core.audit import CLI
+    from crm_core.schemas import UserIn, parse
+    from crm_core.users import create_user
+
+    data = parse(
+        UserIn,
+        {
+            "username": username,
+            "role": role,
+            "skills": skills,
+            "display_name": display_name,
+            "password": password,
+        },
+    )
+    with need(Database).session_factory.begin() as session:
+        user = create_user(session, data, need(Clock), actor=CLI)
+        click.echo(
+            f"user {user.username} ({user.role.value}) created, id {user.id}, "
+            f"softphone client:{user.softphone_identity}"
+        )
+
+
+def list_users() -> None:
+    from sqlalchemy import select
+
+    from crm_core.models import User
+
+    with need(Database).session_factory() as session:
+        for u in session.scalars(select(User).order_by(User.username)):
+            skills = ",".join(f"{k}:{v}" for k, v in sorted(u.skills.items())) or "-"
+            state = "" if u.active else " (deactivated)"
+            click.echo(f"{u.id:>4}  {u.username:<20} {u.role.value:<10} {skills}{state}")
+
+
+def set_password(username: str, password: str) -> None:
+    from crm_core.audit import CLI
+    from crm_core.users import change_password
+
+    with need(Database).session_factory.begin() as session:
+        user = change_password(session, need(Clock), username, password, actor=CLI)
+        click.echo(f"password of {user.username} changed")
+
+
+def set_user_active(username: str, active: bool) -> None:
+    """Deactivating also takes the agent out of the call queues (unless on a call)."""
+    from crm_core.audit import CLI
+    from crm_core.users import set_active
+    from routing.cli import take_offline
+
+    with need(Database).session_factory.begin() as session:
+        user, changed = set_active(session, need(Clock), username, active, actor=CLI)
+        user_id, name = user.id, user.username
+    if active:
+        click.echo(f"{name} reactivated" if changed else f"{name} is active")
+        return
+    click.echo(f"{name} deactivated" if changed else f"{name} was already deactivated")
+    if take_offline(user_id):
+        click.echo(
+            f"{name} is on a call now: it goes on, and they stay in the call queues until it "
+            f"ends; run this command again after the call to take them out"
+        )
+
+
+def update_user(
+    username: str, role: str | None, skills: str | None, display_name: str | None
+) -> None:
+    from crm_core.audit import CLI
+    from crm_core.users import update_user as update
+
+    with need(Database).session_factory.begin() as session:
+        user, changes = update(
+            session,
+            need(Clock),
+            username,
+            actor=CLI,
+            role=role,
+            skills=("" if skills is not None and skills.strip() == "none" else skills),
+            display_name=display_name,
+        )
+        skills_text = ",".join(f"{k}:{v}" for k, v in sorted(user.skills.items())) or "-"
+        line = f"{user.username} ({user.display_name}): {user.role.value}, skills {skills_text}"
+        click.echo(line if changes else f"nothing changed: {line}")
+
+
+# ------------------------------------------------------------------- the development server
 
 
 @click.command("run")
