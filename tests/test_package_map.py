@@ -117,7 +117,5 @@ def test_no_two_packages_import_each_other():
 def test_no_package_reaches_up_to_the_app():
     """The app factory wires the packages; a package that imports it wires upward."""
     _, graph = _graph()
-    importers = (
-        graph.find_modules_that_directly_import("app") if "app" in graph.modules else set()
-    )
+    importers = graph.find_modules_that_directly_import("app") if "app" in graph.modules else set()
     assert not importers
