@@ -152,6 +152,7 @@ def build_deps(settings: Settings, instance_path: str, clock: Clock | None = Non
     from telephony.carrier import DEMO_NUMBER, Carrier
     from telephony.messaging import erase_texts
     from telephony.twilio_carrier import TwilioCarrier
+    from telephony.twiml import ScriptTexts
 
     config = Mirrored(settings.as_config())
     config.attach(settings)
@@ -198,6 +199,7 @@ def build_deps(settings: Settings, instance_path: str, clock: Clock | None = Non
             Router: deps.router,
             Dispatcher: deps.dispatcher,
             Library: deps.scripts,
+            ScriptTexts: deps.scripts,  # what telephony's safe answers need of the library
             HolidayCache: deps.holidays,
             ErasureHooks: deps.erasure_hooks,
         }

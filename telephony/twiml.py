@@ -18,13 +18,14 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.settings import Settings
-from telephony.context import need, provided
+from telephony.context import need
 
 log = logging.getLogger("callcenter.telephony")
 
@@ -91,12 +92,20 @@ def caller_language() -> str:
     return raw if LANGUAGE_TAG.match(raw) else ENGLISH
 
 
+class ScriptTexts(Protocol):
+    """What the safe answers need of the call-script library (scripts.Library, filed under
+    this type by the app): one sentence of a script, in a language. A protocol, not the
+    Library itself, so that telephony names nothing of scripts/ (which imports telephony)."""
+
+    def text(
+        self, name: str, key: str, lang: str | None = ..., context: Any = None, **values: Any
+    ) -> str: ...
+
+
 def sentence(key: str, language: str, script: str = VOICEMAIL_SCRIPT) -> str:
     """One of a script's sentences (the voicemail script's by default), in ``language``
     (the library picks the nearest it has)."""
-    # The app's script library, by attribute: scripts/ imports telephony.context, so naming
-    # its Library type here (for need()) would tie the two packages in a circle.
-    library = provided(current_app.extensions).scripts
+    library = need(ScriptTexts)
     dealer = {"name": need(Settings).dealer_name}
     return library.text(script, key, language, {"dealer": dealer})
 
