@@ -50,9 +50,9 @@ from crm_core.schemas import OutcomeIn
 from crm_core.settings import Settings
 from routing import ending
 from routing.config import profile
+from routing.errors import IllegalTransition
 from routing.model import AgentProfile
 from routing.offers import Dispatcher
-from routing.scripts import IllegalTransition
 from routing.service import Router
 from telephony.carrier import DEMO_NUMBER
 from telephony.context import need, provided

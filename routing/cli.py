@@ -292,9 +292,9 @@ def take_offline(user_id: int) -> bool:
     goes to the next agent. True if they are on a call, which is not taken from them."""
     from crm_core.users import get_user
     from routing.config import profile
+    from routing.errors import IllegalTransition
     from routing.model import AgentState
     from routing.offers import Dispatcher
-    from routing.scripts import IllegalTransition
     from routing.service import Router
 
     router, dispatcher = need(Router), need(Dispatcher)

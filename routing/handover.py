@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crm_core.errors import NotFound
-from routing.errors import BUSY_NOW  # noqa: F401  (console/transfer.py reads it here)
 from routing.model import Outcome
 from routing.results import Result
 

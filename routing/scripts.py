@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from routing.errors import IllegalTransition, Stale, raise_for, refusal  # noqa: F401
+from routing.errors import raise_for
 
 LUA = Path(__file__).with_name("lua")
 NAMES = (

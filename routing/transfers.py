@@ -16,7 +16,7 @@ from typing import Any
 
 from crm_core.errors import Conflict, NotFound
 from routing import lifecycle, snapshot
-from routing.handover import BUSY_NOW
+from routing.errors import BUSY_NOW
 from routing.lifecycle import Parts
 from routing.model import Action, AgentProfile, AgentState, AwayReason, Outcome, Priority
 from routing.service import Router
