@@ -16,6 +16,7 @@ import logging
 from routing import lifecycle
 from routing.lifecycle import Parts, call_ended
 from routing.model import Outcome
+from routing.results import Result
 from telephony.carrier import CarrierError
 
 log = logging.getLogger("callcenter.routing")
@@ -34,7 +35,7 @@ def end_entry(d: Parts, entry_id: str, by: str) -> Outcome:
     if entry.get("state") != "connected":
         gone = d.router.caller_gone(entry_id, by)
         d.dispatcher.run(gone.actions)
-        if gone.state != "connected":
+        if gone.state != Result.CONNECTED:
             return gone
     return call_ended(d, entry_id)
 

@@ -30,6 +30,7 @@ from crm_core.drafts import settle_draft
 from crm_core.models import Call, CallDirection, CallStatus
 from routing.model import Outcome
 from routing.offers import Dispatcher
+from routing.results import Result
 from routing.service import Router
 from routing.urls import BRIDGE
 from telephony.carrier import Carrier
@@ -185,7 +186,7 @@ def accept(parts: Parts, agent_id: int, entry_id: str) -> Accepted:
     after the entry (``/bridge``)."""
     entry = parts.router.entry(entry_id)
     outcome = parts.router.accept(agent_id, entry_id)
-    if outcome.state != "connected" or entry is None:
+    if outcome.state != Result.CONNECTED or entry is None:
         return Accepted("gone", entry)
     parts.dispatcher.run(outcome.actions)
     if entry.get("kind") == "callback":
@@ -207,7 +208,7 @@ def caller_left(parts: Parts, call_sid: str) -> Outcome:
     connected ends."""
     gone = parts.router.caller_gone(call_sid, "abandoned")
     parts.dispatcher.run(gone.actions)
-    if gone.state == "connected":
+    if gone.state == Result.CONNECTED:
         call_ended(parts, call_sid)
     return gone
 
@@ -217,7 +218,7 @@ def call_ended(parts: Parts, entry_id: str, *, callback_status: str | None = Non
     row's figures, and a callback the router gave up on becomes a person's task."""
     outcome = parts.router.call_ended(entry_id, callback_status=callback_status)
     detail = outcome.detail
-    if outcome.state == "ended" and detail.get("call_sid"):
+    if outcome.state == Result.ENDED and detail.get("call_sid"):
         # The row's figures first: a wrap-up that ends at once (none, or the agent signed
         # out) settles the outcome of a call that must read as over.
         agent_part_over(
@@ -229,7 +230,7 @@ def call_ended(parts: Parts, entry_id: str, *, callback_status: str | None = Non
             talked_ms=detail["talked_ms"],
         )
     parts.dispatcher.run(outcome.actions)
-    if outcome.state == "ended" and detail.get("gave_up") and detail.get("phone"):
+    if outcome.state == Result.ENDED and detail.get("gave_up") and detail.get("phone"):
         with parts.session_factory.begin() as session:
             unanswered_callback_task(
                 session, detail["phone"], queue=detail["queue"], clock=parts.clock

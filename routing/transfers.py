@@ -19,6 +19,7 @@ from routing import lifecycle, snapshot
 from routing.errors import BUSY_NOW
 from routing.lifecycle import Parts
 from routing.model import Action, AgentProfile, AgentState, AwayReason, Outcome, Priority
+from routing.results import Result
 from routing.service import Router
 from routing.urls import ENQUEUE
 from telephony.carrier import CarrierError, attempt
@@ -43,7 +44,7 @@ def to_queue(parts: Parts, entry: dict[str, Any], agent_id: int, queue: str) -> 
     target = router.queue(queue)  # 404 naming "queue" if not an active queue
     caller = entry["call_sid"]
     ended = router.call_ended(entry["id"])  # the agent wraps up; nobody abandoned
-    if ended.state != "ended":
+    if ended.state != Result.ENDED:
         raise Conflict("the call ended in the meantime", field="call")
     dispatcher.run(ended.actions)
     dispatcher.forget_leg(entry["id"], agent_id)
