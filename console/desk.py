@@ -94,7 +94,7 @@ def desk():
         "awayReasons": [r.value for r in AwayReason if r is not AwayReason.MISSED_OFFERS],
         "dispositions": [d.value for d in Disposition],
         "appointmentTypes": [t.value for t in AppointmentType],
-        "softphone": softphone_settings(current_app.config),  # console/softphone.py
+        "softphone": softphone_settings(need(Settings)),  # console/softphone.py
     }
     return render_template("agent.html", settings=settings)
 

@@ -9,12 +9,16 @@ who is asking. Outgoing calls from the softphone arrive at ``/twilio/client``
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, url_for
+from flask import Blueprint, g, jsonify, url_for
 
 from console.api import ANY
 from console.auth import require_role
+from crm_core.clock import Clock
+from crm_core.db import Database
+from crm_core.settings import Settings
 from crm_core.users import get_user
 from telephony.access_tokens import voice_token
+from telephony.context import need
 
 bp = Blueprint("softphone", __name__)
 
@@ -24,10 +28,10 @@ bp = Blueprint("softphone", __name__)
 def my_softphone_token():
     """A short-lived Voice token for my softphone; the page asks again after
     ``refresh_after_seconds`` (Device.updateToken), before ``expires_at``."""
-    d = current_app.extensions["callcenter"]
-    with d.read_session_factory() as session:
+    with need(Database).read_session_factory() as session:
         identity = get_user(session, g.principal.id).softphone_identity
-    response = jsonify(voice_token(d.config, identity, d.clock.now()).as_dict())
+    token = voice_token(need(Settings).as_config(), identity, need(Clock).now())
+    response = jsonify(token.as_dict())
     response.headers["Cache-Control"] = "no-store"  # a credential: no cache may keep it
     return response
 
@@ -41,20 +45,20 @@ SDK_FILE = f"vendor/twilio-voice-sdk-{TWILIO_VOICE_SDK_VERSION}.min.js"
 SIMULATOR_DEVICE_PATH = "/simulator/softphone"  # telephony/simulator/softphones.py
 
 
-def page_settings(config) -> dict[str, str | None]:
+def page_settings(config: Settings) -> dict[str, str | None]:
     """What the desk's softphone.js needs: where its token comes from, and either the SDK
     (Twilio) or the local carrier's device API (the simulator; same origin when embedded
     in the app, as ``callcenter run`` does, else the separate simulator's address)."""
     settings = {
         "token": url_for("softphone.my_softphone_token"),
-        "carrier": config["CARRIER"],
+        "carrier": config.carrier,
         "sdk": None,
         "simulator": None,
     }
-    if config["CARRIER"] == "twilio":
+    if config.carrier == "twilio":
         settings["sdk"] = url_for("desk.static", filename=SDK_FILE)
     else:
-        base = (config.get("TWILIO_API_BASE_URL") or "").rstrip("/")
-        embedded = base == (config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+        base = (config.twilio_api_base_url or "").rstrip("/")
+        embedded = base == (config.public_base_url or "").rstrip("/")
         settings["simulator"] = ("" if embedded else base) + SIMULATOR_DEVICE_PATH
     return settings
