@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm_core.clock import Clock
@@ -269,7 +269,7 @@ def recording_consent(
     """What recording needs for this caller on ``queue`` (recording/consent.py)."""
     config = queue_config(queue)
     return consent.decide(
-        current_app.config,
+        need(Settings),
         phone=event.from_e164,
         queue=queue,
         queue_rule=config.recording_consent if config is not None else None,

@@ -21,6 +21,7 @@ auditor can see why a call was or was not recorded. Nothing here knows HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm_core.models import SHORT_LEN, Call, RecordingConsent
+from crm_core.settings import Settings
 
 QUEUE_RULES = ("notice", "explicit", "off")
 FALSE_WORDS = {"0", "false", "no", "off"}
@@ -70,17 +72,23 @@ class Decision:
         return self.consent in (RecordingConsent.NOTIFIED, RecordingConsent.GRANTED)
 
 
-def enabled(config: Any) -> bool:
-    """``RECORDING_ENABLED``: a bool, or a string from the environment ("false", "0")."""
+def enabled(config: Settings | Mapping[str, Any]) -> bool:
+    """``RECORDING_ENABLED``: the typed settings' (parsed once at start-up), or from a
+    mapping by name, a bool or a string ("false", "0")."""
+    if isinstance(config, Settings):
+        return config.recording_enabled
     value = config.get("RECORDING_ENABLED", True)
     if isinstance(value, str):
         return value.strip().lower() not in FALSE_WORDS
     return bool(value)
 
 
-def all_party_states(config: Any) -> frozenset[str]:
-    """``RECORDING_ALL_PARTY_STATES`` as a set of codes ("CA,FL" or a list); words that are
-    not a state's two-letter code are ignored."""
+def all_party_states(config: Settings | Mapping[str, Any]) -> frozenset[str]:
+    """``RECORDING_ALL_PARTY_STATES`` as a set of codes: the typed settings' (parsed and
+    checked once at start-up), or from a mapping by name ("CA,FL" or a list), where words
+    that are not a state's two-letter code are ignored."""
+    if isinstance(config, Settings):
+        return config.recording_all_party_states
     raw = config.get("RECORDING_ALL_PARTY_STATES") or ""
     if isinstance(raw, (list, tuple, set, frozenset)):
         parts = [str(p) for p in raw]
@@ -110,7 +118,7 @@ def state_of(phone: str | None) -> str | None:
 
 
 def decide(
-    config: Any,
+    config: Settings | Mapping[str, Any],
     *,
     phone: str | None,
     queue: str | None = None,

@@ -18,7 +18,7 @@ import logging
 import re
 
 import redis
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from rq import Queue
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
@@ -124,7 +124,7 @@ def _decide() -> consent.Decision:
                 select(RoutingQueue.recording_consent).where(RoutingQueue.name == queue)
             )
     return consent.decide(
-        current_app.config,  # the recording settings by name (as the IVR's decision reads them)
+        need(Settings),
         phone=request.form.get("To") or request.form.get("Called"),
         queue=queue,
         queue_rule=rule,
