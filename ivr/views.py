@@ -126,6 +126,8 @@ def voice() -> str:
         gather = turn.gather(step_url("shortcut", lang=turn.lang, kind="lead"))
         for key in (greeting, "recording_notice", "lead_shortcut"):
             turn.say(key, gather)
+    elif caller.first_name:  # greeted by name: this caller's own document
+        main_menu(turn, greeting, "recording_notice")
     else:  # the same document for every caller not greeted by name: built once
         return constant(turn, main_menu, greeting, "recording_notice")
     return str(turn)
