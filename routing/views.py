@@ -230,24 +230,43 @@ def hold() -> str:
     URL's answer cannot be the apology's voicemail anyway)."""
     router = need(Router)
     event, lang = CallEvent.from_request(), _lang()
-    response = VoiceResponse()
     try:
         entry = router.entry(event.call_sid or "")
         estimate = router.estimate(event.call_sid or "", entry) if entry else None
     except UNREACHABLE as exc:
         log.warning("hold without position: Redis unreachable (%s) CallSid=%s", exc, event.call_sid)
         entry = estimate = None
-    queue = entry.get("queue") if entry else None
+    library, queue = need(Library), entry.get("queue") if entry else None
+    config = router.queues().get(queue or "")
+    name = config.hold_script if config and config.hold_script in library else HOLD_SCRIPT
+    where = None
     if estimate is not None:
         position, seconds = estimate
-        minutes = max(1, math.ceil(seconds / 60))
-        where = {"position": position, "wait_minutes": minutes}
-        _say(response, _text("position", lang, queue, queue=where), lang)
-    if event.from_e164:
-        gather = response.gather(
-            num_digits=1, action=need(Dispatcher).url(HOLD_KEY, lang=lang), method="POST", timeout=5
-        )
-        gather.say(_text("callback_choice", lang, queue), language=lang)
+        where = (position, max(1, math.ceil(seconds / 60)))
+    key = (library.get(name), lang, where, bool(event.from_e164), need(Dispatcher).base_url)
+    document = _HOLD_DOCUMENTS.get(key)
+    if document is None:
+        if len(_HOLD_DOCUMENTS) >= 512:
+            _HOLD_DOCUMENTS.clear()
+        document = _HOLD_DOCUMENTS[key] = _hold_document(*key)
+    return document
+
+
+# The hold loop's answers: one per script, language, position and wait (in minutes),
+# callback offer or not, and base URL. The library replaces a script whose file changed
+# by a new object, so an edited script's documents are built again.
+_HOLD_DOCUMENTS: dict[tuple, str] = {}
+
+
+def _hold_document(script, lang: str, where, callback: bool, base_url: str) -> str:
+    response = VoiceResponse()
+    if where is not None:
+        context = {"queue": {"position": where[0], "wait_minutes": where[1]}}
+        _say(response, script.text("position", lang, context), lang)
+    if callback:
+        action = need(Dispatcher).url(HOLD_KEY, lang=lang)  # base_url: in the key
+        gather = response.gather(num_digits=1, action=action, method="POST", timeout=5)
+        gather.say(script.text("callback_choice", lang, None), language=lang)
     response.pause(length=HOLD_PAUSE_SECONDS)
     return str(response)
 
