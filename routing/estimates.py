@@ -36,7 +36,11 @@ Cost is bounded. A run simulates at most ``MAX_EVENTS`` departures, the rest at 
 rate (agents ÷ mean handle time); agents' documents are read only when the agents hash holds
 at most ``AGENT_SCAN_LIMIT`` (one HVALS); beyond that the estimate uses the queue's live
 counts of agents per state (``keys.counts``) and that long-run rate. The random draws are
-seeded by the entry and the instant, so an estimate is reproducible.
+seeded by the entry and the instant, so an estimate is reproducible. The hold loop asks for
+an estimate every round of every caller, so what it reads of Redis is one round trip: a
+read-only script (``routing/lua/estimate_reads.lua``) over the waiting sets of the router's
+cached skill signatures, checked against the signatures version it reads beside them; the
+announced estimate's record is the one write after it.
 
 No eligible agent logged in: the wait as if one agent were there (position times the mean handle
 time) — the queue's empty behaviour decides what happens to such callers, not the estimate.
@@ -78,6 +82,7 @@ MAX_EVENTS = 200
 AGENT_SCAN_LIMIT = 200
 MIN_SAMPLES = 5
 MIN_TAIL = 3
+READ_ATTEMPTS = 3  # signatures keep being added: the last read is estimate enough
 
 
 def estimate(
@@ -92,19 +97,10 @@ def estimate(
         return None
     if entry["state"] == "offered":
         return 1, 0.0
-    queue, keys = entry["queue"], router.keys
+    queue = entry["queue"]
     now = ms(router.clock.now())
     score = (2 - int(entry["prio"])) * PRIO + int(entry["t0"])
-    signatures = [m.decode() for m in router.redis.smembers(keys.signatures(queue))]
-    pipe = router.redis.pipeline(transaction=False)
-    for sig in signatures:
-        pipe.zcount(keys.waiting(queue, sig), "-inf", f"({score}")
-        pipe.zrangebyscore(keys.waiting(queue, sig), score, score)  # ties: by id, as a zset
-    pipe.hmget(keys.counts, [f"{queue}|{state}" for state in LOGGED_IN])
-    pipe.lrange(keys.handle_times(queue), 0, -1)
-    pipe.hlen(keys.agents)
-    pipe.get(keys.holdtime(queue))
-    *ahead, counts, handle_times, n_agents, holdtime = pipe.execute()
+    ahead, handle_times, holdtime, docs, counts = _reads(router, queue, score, now)
     mine = entry_id.encode()
     position = 1 + sum(ahead[0::2]) + sum(m < mine for tied in ahead[1::2] for m in tied)
     samples = [float(t) for t in handle_times]
@@ -113,9 +109,9 @@ def estimate(
     except NotFound:
         wrap = 0.0
     model = Lengths(samples, wrap, random.Random(f"{entry_id}|{now}"))
-    if n_agents <= AGENT_SCAN_LIMIT:
-        docs = [json.loads(raw) for raw in router.redis.hvals(keys.agents)]
-        frees = [f for f in (free_at(d, entry, now) for d in docs) if f is not None]
+    if docs is not None:
+        agents = (json.loads(raw) for raw in docs)
+        frees = [f for f in (free_at(d, entry, now) for d in agents) if f is not None]
         seconds = simulate(position, frees, model)
     else:
         by_state = dict(zip(LOGGED_IN, (int(c or 0) for c in counts), strict=True))
@@ -134,8 +130,37 @@ def estimate(
             "asterisk_seconds": asterisk,
             "at": now,
         }
-        router.redis.xadd(keys.offers, {"e": json.dumps(record)}, maxlen=100_000, approximate=True)
+        offers = router.keys.offers
+        router.redis.xadd(offers, {"e": json.dumps(record)}, maxlen=100_000, approximate=True)
     return position, seconds
+
+
+def _reads(router: Router, queue: str, score: int, now: int) -> tuple:
+    """What the estimate reads of ``queue``, in one round trip (routing/lua/estimate_reads.lua):
+    the signatures version, per waiting set of the queue the count ahead of ``score`` and the
+    members tied at it, the handle times, the holdtime, the agents' documents (None beyond
+    ``AGENT_SCAN_LIMIT``) and the queue's live counts per logged-in state. The waiting sets
+    are those of the router's cached signatures; when the version read beside them is not
+    the one they were cached at, a queue may have gained a signature since: read again."""
+    keys, seen = router.keys, None
+    for _ in range(READ_ATTEMPTS):
+        version, sigs = router.signatures([queue], seen=seen)
+        reply = router.scripts(
+            "estimate_reads",
+            [
+                keys.signatures_version,
+                keys.agents,
+                keys.counts,
+                keys.handle_times(queue),
+                keys.holdtime(queue),
+                *(keys.waiting(queue, sig) for sig in sigs[queue]),
+            ],
+            [now, score, AGENT_SCAN_LIMIT, *(f"{queue}|{state}" for state in LOGGED_IN)],
+        )
+        seen = reply[0] or "0"
+        if seen == version:
+            break
+    return reply[5:], reply[1], reply[2], reply[3], reply[4]
 
 
 def note_answered(router: Router, queue: str, waited_ms: int) -> int:

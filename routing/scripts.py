@@ -5,7 +5,7 @@ KEYS/ARGV header; ``_lib.lua`` is prepended to each (Redis 6.2 has no functions 
 redis-py's ``Script`` runs them with EVALSHA and loads them again after a SCRIPT FLUSH or on
 a new server, so nothing here needs to care which Redis it talks to.
 
-A tagged reply (``{'ok', …}``: every script but the four in ``UNTAGGED``) comes back with
+A tagged reply (``{'ok', …}``: every script but those in ``UNTAGGED``) comes back with
 its tag as a ``routing.results.Reply``, and the tags that mean a retry or a refusal are
 raised here, once, as routing/errors.py says (as rq maps its scripts' results).
 """
@@ -38,9 +38,11 @@ NAMES = (
     "restore_agent",
     "restore_stats",
     "sweep_legs",
+    "estimate_reads",
 )
-# Scripts whose reply is not a tag and its fields: due deadlines, a number, a scan's cursor
-UNTAGGED = frozenset({"claim_due", "holdtime", "restore_stats", "sweep_legs"})
+# Scripts whose reply is not a tag and its fields: due deadlines, a number, a scan's cursor,
+# the estimate's reads (the one read-only script: one round trip for the hold loop)
+UNTAGGED = frozenset({"claim_due", "holdtime", "restore_stats", "sweep_legs", "estimate_reads"})
 # Times in the scripts are whole milliseconds since this instant: small enough that a
 # priority times 1e12 plus a time stays an exact integer in a double (see _lib.lua).
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
