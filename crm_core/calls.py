@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_core.clock import Clock
@@ -76,7 +77,7 @@ _INSERT_IF_NEW = {
 
 
 def insert_call_if_new(
-    session: Session,
+    db: Connection | Session,
     *,
     call_sid: str,
     direction: CallDirection,
@@ -88,6 +89,8 @@ def insert_call_if_new(
 ) -> int | None:
     """The one way a Call row is made: one ``INSERT ... ON CONFLICT DO NOTHING``, so a
     webhook repeated, or raced by another for the same call, never makes a second row.
+    ``db``: a session's transaction, or a bare connection's (the voice webhook's first
+    request writes its row on one, with no ORM session at all).
 
     Returns the new row's id, or None when a row for ``call_sid`` already exists (another
     webhook for the same call got there first; if its transaction is still open, the
@@ -103,8 +106,8 @@ def insert_call_if_new(
         "created_at": clock.now(),
         **fields,
     }
-    statement = _INSERT_IF_NEW[session.get_bind().dialect.name]
-    return session.execute(statement, values).scalar()
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
+    return db.execute(_INSERT_IF_NEW[dialect.name], values).scalar()
 
 
 def log_call(

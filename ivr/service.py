@@ -6,23 +6,37 @@ The views (``ivr/views.py``) turn these answers into TwiML; nothing here knows H
 Redis. Every function that writes takes the session of the webhook's one transaction;
 the path on the Call (``add_step``, ``set_call``), a Core statement written on most steps,
 also takes a bare connection, so a step that writes nothing else needs no ORM session.
+The greeting (``arrival``, ``answer``) takes the database: one read without a lock, then
+only the writes it needs, each in the shortest transaction that holds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, cast, func, literal, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_core.acd import QueueConfig
 from crm_core.calls import OPEN_STAGES
 from crm_core.clock import Clock
+from crm_core.customers import create_from_caller_id
+from crm_core.db import Database
 from crm_core.hours import WEEKDAYS, Openness, holidays_for, is_open
 from crm_core.models import (
     ActivityKind,
@@ -30,6 +44,7 @@ from crm_core.models import (
     AppointmentStatus,
     Call,
     Customer,
+    CustomerPhone,
     Lead,
     Task,
     TaskKind,
@@ -38,7 +53,14 @@ from crm_core.tasks import open_task, task_of_call
 from crm_core.timeline import add_activity
 from ivr.choices import clean
 from telephony.events import CallEvent
-from telephony.service import InboundCall, inbound_call
+from telephony.service import (
+    STATE,
+    InboundCall,
+    MissingCallSid,
+    inbound_call,
+    repeat_changes,
+    start_call,
+)
 
 PATH_SEPARATOR = " > "
 PATH_LEN = 255
@@ -71,31 +93,113 @@ class Caller:
 # ---------------------------------------------------------------- the caller
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """What the voice webhook's one read finds: the Call row's state (``telephony.service
+    .STATE``; None while the call is new) and who is calling."""
+
+    state: dict[str, Any] | None
+    caller: Caller
+
+
+def arrival(db: Connection, event: CallEvent, now: datetime, zone: str) -> Arrival:
+    """The Call row of ``event`` and what is known of its caller (the row's customer, else
+    the caller ID's owner): language, open lead, next appointment. ONE SELECT, on a
+    connection that takes no lock: a request Twilio repeats needs nothing more."""
+    if not event.call_sid:
+        raise MissingCallSid("no CallSid")
+    params = {"call_sid": event.call_sid[:64], "e164": event.from_e164, "now": now}
+    row = db.execute(_ARRIVAL, params).one()._asdict()
+    state = {c.key: row[c.key] for c in STATE} if row["id"] is not None else None
+    recorded = state["language"] if state is not None else None
+    if row["owner_id"] is None:
+        return Arrival(state, Caller(row["id"] or 0, None, None, recorded_language=recorded))
+    vehicle = " ".join(filter(None, [_first(row["makes"]), _first(row["models"])]))
+    upcoming = None
+    if row["appointment_id"] is not None:
+        at = row["appointment_start"].astimezone(_zone(row["time_zone"] or zone))
+        upcoming = Upcoming(row["appointment_id"], at, str(row["appointment_type"]))
+    caller = Caller(
+        row["id"] or 0,
+        row["owner_id"],
+        row["first_name"],
+        language=row["customer_language"],
+        appointment=upcoming,
+        lead_id=row["lead_id"],
+        vehicle=vehicle or None,
+        recorded_language=recorded,
+    )
+    return Arrival(state, caller)
+
+
 def answer(
-    session: Session,
+    database: Database,
     event: CallEvent,
     clock: Clock,
+    seen: Arrival,
     *,
     region: str,
+    zone: str,
     script_name: str,
     script_version: str,
-) -> InboundCall:
-    """The new call's row (with the script it follows) and the caller's customer, found by
-    number or created: the webhook's write transaction, kept to that (it holds the write
-    lock; what is known of the caller is read after it, ``known_caller``)."""
-    return inbound_call(
-        session,
-        event,
-        clock,
-        region=region,
-        script_name=script_name[:120],
-        script_version=script_version[:64],
-    )
+    language: str | None = None,
+    path: str | None = None,
+) -> Caller:
+    """Write what the voice request changes, and no more: nothing for a request Twilio
+    repeats; a new call's row whole (script, ``language`` and ``path`` when given, the
+    caller's customer, the status) in one INSERT on a bare connection, an ORM session only
+    when the caller's customer must be created. Anything else (a row made by a status
+    callback, a race for the CallSid) goes through ``inbound_call``, under the row's lock.
+    ``language``: the first request's (None leaves the row's language and path alone)."""
+    fields: dict[str, Any] = {
+        "script_name": script_name[:120],
+        "script_version": script_version[:64],
+    }
+    caller = seen.caller
+    if seen.state is not None:
+        changes = repeat_changes(seen.state, event, clock, **fields)
+        attach = seen.state["customer_id"] is None and event.from_e164
+        if not changes and not attach and language is None:
+            return caller  # Twilio asked again: nothing to write, no lock taken
+    else:
+        first = dict(fields)
+        if language is not None:
+            first["language"] = language
+            if path:
+                first["ivr_path"] = path[:60]
+        if caller.customer_id is not None or not event.from_e164:
+            with database.engine.begin() as connection:
+                call_id = start_call(
+                    connection, event, clock, customer_id=caller.customer_id, **first
+                )
+            if call_id is not None:
+                return replace(caller, call_id=call_id)
+        else:  # a caller ID nobody owns: the customer is made through the ORM
+            with database.session_factory.begin() as session:
+                customer = create_from_caller_id(
+                    session, event.from_e164, clock, region=region, name=event.caller_name
+                )
+                customer_id, first_name = customer.id, customer.first_name
+                call_id = start_call(session, event, clock, customer_id=customer_id, **first)
+            if call_id is not None:
+                return replace(
+                    caller, call_id=call_id, customer_id=customer_id, first_name=first_name
+                )
+    with database.session_factory.begin() as session:
+        found = inbound_call(session, event, clock, region=region, **fields)
+        if language is not None and found.language is None:
+            if path:
+                add_step(session, event.call_sid, path, language=language)
+            else:
+                set_call(session, event.call_sid, language=language)
+        if found.customer_id != caller.customer_id:  # attached or made just now
+            return known_caller(session, found, clock.now(), zone)
+    return replace(caller, call_id=found.call_id)
 
 
 def known_caller(db: Connection | Session, found: InboundCall, now: datetime, zone: str) -> Caller:
-    """What is known of the caller of ``found`` (the call ``answer`` wrote): one SELECT for
-    a known caller (two when they have an appointment coming), read on any connection."""
+    """What is known of the caller of ``found`` (a call ``inbound_call`` wrote): one SELECT
+    for a known caller (two when they have an appointment coming), read on any connection."""
     if found.customer_id is None:
         return Caller(found.call_id, None, None, recorded_language=found.language)
     customer = db.execute(_CONTEXT, {"customer_id": found.customer_id, "now": now}).one()
@@ -133,20 +237,70 @@ _NEXT_APPOINTMENT = (
     .order_by(_appointments.start_at, _appointments.id)
     .limit(1)
 )
+_OPEN_LEAD = (
+    select(_leads.id)
+    .where(_leads.customer_id == _customers.id, _leads.stage.in_(OPEN_STAGES))
+    .order_by(_leads.created_at.desc(), _leads.id.desc())
+    .limit(1)
+    .correlate(Customer.__table__)
+    .scalar_subquery()
+    .label("lead_id")
+)
 # Everything the greeting needs to know of a known caller, in one statement.
 _CONTEXT = select(
     _customers.language,
     _customers.time_zone,
     _customers.preferred_makes,
     _customers.preferred_models,
-    select(_leads.id)
-    .where(_leads.customer_id == _customers.id, _leads.stage.in_(OPEN_STAGES))
-    .order_by(_leads.created_at.desc(), _leads.id.desc())
-    .limit(1)
-    .scalar_subquery()
-    .label("lead_id"),
+    _OPEN_LEAD,
     _NEXT_APPOINTMENT.scalar_subquery().label("appointment_id"),
 ).where(_customers.id == bindparam("customer_id"))
+
+
+def _arrival_statement():
+    """The Call row (if any) and its caller's context as one row: a one-row source, the
+    call by CallSid, the caller ID's owner when the row has no customer, that customer, and
+    their next appointment (a LEFT JOIN on the first one's id) — on SQLite and PostgreSQL."""
+    calls, phones = Call.__table__, CustomerPhone.__table__
+    customers, appointments = Customer.__table__, Appointment.__table__
+    one = select(literal_column("1").label("one")).subquery("one")
+    upcoming = Appointment.__table__.alias("upcoming").c
+    next_appointment = (
+        select(upcoming.id)
+        .where(
+            upcoming.customer_id == _customers.id,
+            upcoming.status.in_(UPCOMING),
+            upcoming.start_at >= bindparam("now"),
+        )
+        .order_by(upcoming.start_at, upcoming.id)
+        .limit(1)
+        .correlate(customers)
+        .scalar_subquery()
+    )
+    source = (
+        one.outerjoin(calls, calls.c.call_sid == bindparam("call_sid"))
+        .outerjoin(phones, and_(calls.c.customer_id.is_(None), phones.c.e164 == bindparam("e164")))
+        .outerjoin(
+            customers, customers.c.id == func.coalesce(calls.c.customer_id, phones.c.customer_id)
+        )
+        .outerjoin(appointments, appointments.c.id == next_appointment)
+    )
+    return select(
+        *STATE,
+        customers.c.id.label("owner_id"),
+        customers.c.first_name,
+        customers.c.language.label("customer_language"),
+        customers.c.time_zone,
+        customers.c.preferred_makes.label("makes"),
+        customers.c.preferred_models.label("models"),
+        _OPEN_LEAD,
+        appointments.c.id.label("appointment_id"),
+        appointments.c.start_at.label("appointment_start"),
+        appointments.c.type.label("appointment_type"),
+    ).select_from(source)
+
+
+_ARRIVAL = _arrival_statement()
 
 
 def _upcoming(db: Connection | Session, appointment_id: int, zone: str) -> Upcoming:

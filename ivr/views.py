@@ -84,32 +84,30 @@ def voice() -> str:
     regular = [queues.get(o.queue) for o in script.menu if o.queue and o.priority != "emergency"]
     openness = openness_of([q for q in regular if q])
     database, clock = need(Database), need(Clock)
-    # Three short steps, so the write lock is held only for the writes: the Call row (and a
-    # new caller's customer); what is known of the caller, read without the lock; on the
-    # call's first request, the language and the path, in one UPDATE.
-    with database.session_factory.begin() as session:
-        found = service.answer(
-            session,
-            event,
-            clock,
-            region=settings.default_region,
-            script_name=script.name,
-            script_version=str(script.version),
-        )
+    # One read, without a lock: the Call row and what is known of the caller. A request
+    # Twilio repeats writes nothing; a new call's row is one INSERT (with its language and
+    # path), and an ORM session is opened only to make a new caller's customer.
     with database.read_engine.connect() as connection:
-        caller = service.known_caller(connection, found, clock.now(), settings.default_time_zone)
-    lang = script.language(caller.language or ENGLISH)
+        seen = service.arrival(connection, event, clock.now(), settings.default_time_zone)
+    lang = script.language(seen.caller.language or ENGLISH)
     closed = bool(openness) and not any(o.open for o in openness.values())
-    if caller.recorded_language is None:  # a first request (not Twilio retrying it)
-        steps = [] if lang == ENGLISH else [lang_step(lang)]
-        if closed:
-            holiday = any(o.holiday for o in openness.values())
-            steps.append("holiday" if holiday else "after hours")
-        with database.engine.begin() as connection:
-            if steps:
-                service.add_step(connection, event.call_sid, " > ".join(steps), language=lang)
-            else:
-                service.set_call(connection, event.call_sid, language=lang)
+    first = seen.caller.recorded_language is None  # the call's first request, not a repeat
+    steps = [] if lang == ENGLISH or not first else [lang_step(lang)]
+    if first and closed:
+        holiday = any(o.holiday for o in openness.values())
+        steps.append("holiday" if holiday else "after hours")
+    caller = service.answer(
+        database,
+        event,
+        clock,
+        seen,
+        region=settings.default_region,
+        zone=settings.default_time_zone,
+        script_name=script.name,
+        script_version=str(script.version),
+        language=lang if first else None,
+        path=" > ".join(steps) or None,
+    )
     turn = new_turn(script, caller, lang)
     greeting = "greeting_known" if caller.first_name else "greeting"
     if closed:  # the queue that opens first says when, and takes the callback

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_core.calls import insert_call_if_new
@@ -73,7 +74,9 @@ class InboundCall(NamedTuple):
 # The hot path (every voice webhook and status callback) reads and writes the Call row
 # through Core: the columns the status rules need, one narrow SELECT, locked for the
 # transaction (FOR UPDATE OF calls on PostgreSQL; SQLite's writers hold the database lock
-# from BEGIN IMMEDIATE), and an UPDATE of only what changed, or none at all.
+# from BEGIN IMMEDIATE), and an UPDATE of only what changed, or none at all. The voice
+# webhook reads its row first without a lock (``STATE``, ``repeat_changes``) and comes here
+# only when it has something to write that its one INSERT (``start_call``) cannot.
 _calls = Call.__table__
 _customers = Customer.__table__
 _STATE = (
@@ -86,17 +89,14 @@ _STATE = (
     _calls.c.parent_call_sid,
     _calls.c.customer_id,
 )
+# The columns a voice request reads of its Call row (``repeat_changes``), for a statement
+# that reads them with more (the IVR reads who is calling in the same SELECT).
+STATE = (*_STATE, _calls.c.language, _calls.c.script_name, _calls.c.script_version)
 _CALL_STATE = (
     select(*_STATE).where(_calls.c.call_sid == bindparam("call_sid")).with_for_update(of=_calls)
 )
 _CALL_AND_CALLER = (
-    select(
-        *_STATE,
-        _calls.c.language,
-        _calls.c.script_name,
-        _calls.c.script_version,
-        _customers.c.first_name,
-    )
+    select(*STATE, _customers.c.first_name)
     .outerjoin(_customers, _customers.c.id == _calls.c.customer_id)
     .where(_calls.c.call_sid == bindparam("call_sid"))
     .with_for_update(of=_calls)
@@ -107,19 +107,55 @@ _ENDED_STATE = select(_calls.c.status, _calls.c.ended_at).where(
 _UPDATE_CALL = update(_calls).where(_calls.c.id == bindparam("_call_id"))
 
 
-def _new_call(session: Session, event: CallEvent, clock: Clock, **fields: Any) -> int | None:
+def _new_call(
+    db: Connection | Session,
+    event: CallEvent,
+    clock: Clock,
+    status: CallStatus = CallStatus.QUEUED,
+    **fields: Any,
+) -> int | None:
     """Insert the event's Call row unless it exists; its id, or None if it existed."""
     return insert_call_if_new(
-        session,
+        db,
         call_sid=event.call_sid[:64],
         direction=event.direction or CallDirection.INBOUND,
         from_number=(event.from_e164 or event.from_ or "")[:64] or None,
         to_number=(event.to_e164 or event.to or "")[:64] or None,
         clock=clock,
-        status=CallStatus.QUEUED,
+        status=status,
         parent_call_sid=(event.parent_call_sid or "")[:64] or None,
         **fields,
     )
+
+
+def start_call(
+    db: Connection | Session, event: CallEvent, clock: Clock, **fields: Any
+) -> int | None:
+    """The Call row of a call's first voice request, whole, in one ``INSERT ... ON CONFLICT
+    DO NOTHING``: ``fields`` (script, language, path, customer) and what the event says of
+    its status, as ``inbound_call`` would write them on a row it had just made. Its id, or
+    None when a row for the CallSid exists after all (another request got there first)."""
+    if not event.call_sid:
+        raise MissingCallSid("no CallSid")
+    new = dict.fromkeys(c.key for c in _STATE)
+    new.update(status=CallStatus.QUEUED, parent_call_sid=(event.parent_call_sid or "")[:64] or None)
+    changes = status_changes(new, event, clock)
+    return _new_call(db, event, clock, **{**fields, **changes})
+
+
+def repeat_changes(
+    state: dict[str, Any], event: CallEvent, clock: Clock, **fields: Any
+) -> dict[str, Any]:
+    """What a voice request for a call whose row exists (``state``: ``STATE``'s columns, as
+    read) would change: the ``fields`` that differ and the status. CallAlreadyEnded when
+    the call is over. Read without a lock, so a caller that finds changes writes them
+    through ``inbound_call``, which reads the row again under the lock; none (Twilio
+    repeating a request) means nothing to write and no lock to take."""
+    if has_ended(state):
+        raise CallAlreadyEnded(event.call_sid)
+    changes = {k: v for k, v in fields.items() if state.get(k) != v}
+    changes.update(status_changes(state, event, clock))
+    return changes
 
 
 def _call_state(
