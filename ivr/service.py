@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -46,6 +47,7 @@ from crm_core.models import (
     Customer,
     CustomerPhone,
     Lead,
+    LeadStage,
     Task,
     TaskKind,
 )
@@ -237,9 +239,11 @@ _NEXT_APPOINTMENT = (
     .order_by(_appointments.start_at, _appointments.id)
     .limit(1)
 )
+# Not IN (...): a list the statement's cache cannot keep compiled (expanded per execution).
+_OPEN = [_leads.stage != stage for stage in LeadStage if stage not in OPEN_STAGES]
 _OPEN_LEAD = (
     select(_leads.id)
-    .where(_leads.customer_id == _customers.id, _leads.stage.in_(OPEN_STAGES))
+    .where(_leads.customer_id == _customers.id, *_OPEN)
     .order_by(_leads.created_at.desc(), _leads.id.desc())
     .limit(1)
     .correlate(Customer.__table__)
@@ -269,7 +273,7 @@ def _arrival_statement():
         select(upcoming.id)
         .where(
             upcoming.customer_id == _customers.id,
-            upcoming.status.in_(UPCOMING),
+            or_(*(upcoming.status == status for status in UPCOMING)),
             upcoming.start_at >= bindparam("now"),
         )
         .order_by(upcoming.start_at, upcoming.id)
