@@ -91,16 +91,32 @@ def estimate(
     """(position in line, estimated seconds still to wait) for a waiting caller; (1, 0.0)
     while an agent's phone rings for it; None for anyone else. ``log``: append the estimate
     (and Asterisk's) to the offers stream, as for an announcement. ``entry``: the caller's
-    entry as just read (the hold loop has it), saving a round trip."""
-    entry = entry if entry is not None else router.entry(entry_id)
-    if entry is None or entry["state"] not in ("waiting", "offered"):
-        return None
-    if entry["state"] == "offered":
-        return 1, 0.0
-    queue = entry["queue"]
+    entry as just read, if it was (the queue it waits in is then known)."""
+    return where(router, entry_id, log=log, entry=entry)[1]
+
+
+def where(
+    router: Router, entry_id: str, *, log: bool = True, entry: dict[str, Any] | None = None
+) -> tuple[dict[str, Any] | None, tuple[int, float] | None]:
+    """The caller's entry (None if the router has none) and its estimate, as ``estimate``
+    says: what the hold loop announces, its reads in one round trip (the entry among them,
+    unless ``entry`` is given)."""
+    if entry is not None and entry["state"] != "waiting":
+        return entry, ((1, 0.0) if entry["state"] == "offered" else None)
     now = ms(router.clock.now())
-    score = (2 - int(entry["prio"])) * PRIO + int(entry["t0"])
-    ahead, handle_times, holdtime, docs, counts = _reads(router, queue, score, now)
+    queues = [entry["queue"]] if entry is not None else list(router.queues())
+    entry, reads = _reads(router, entry_id, queues, now)
+    if entry is not None and entry["state"] == "waiting" and reads is None:
+        # a queue the router's configuration does not know (any more): its keys, now
+        entry, reads = _reads(router, entry_id, [entry["queue"]], now)
+    if entry is None or entry["state"] not in ("waiting", "offered"):
+        return entry, None
+    if entry["state"] == "offered":
+        return entry, (1, 0.0)
+    if reads is None:  # moved to another queue in that very instant
+        return entry, None
+    handle_times, holdtime, docs, counts, *ahead = reads
+    queue = entry["queue"]
     mine = entry_id.encode()
     position = 1 + sum(ahead[0::2]) + sum(m < mine for tied in ahead[1::2] for m in tied)
     samples = [float(t) for t in handle_times]
@@ -132,35 +148,40 @@ def estimate(
         }
         offers = router.keys.offers
         router.redis.xadd(offers, {"e": json.dumps(record)}, maxlen=100_000, approximate=True)
-    return position, seconds
+    return entry, (position, seconds)
 
 
-def _reads(router: Router, queue: str, score: int, now: int) -> tuple:
-    """What the estimate reads of ``queue``, in one round trip (routing/lua/estimate_reads.lua):
-    the signatures version, per waiting set of the queue the count ahead of ``score`` and the
-    members tied at it, the handle times, the holdtime, the agents' documents (None beyond
-    ``AGENT_SCAN_LIMIT``) and the queue's live counts per logged-in state. The waiting sets
-    are those of the router's cached signatures; when the version read beside them is not
-    the one they were cached at, a queue may have gained a signature since: read again."""
+def _reads(
+    router: Router, entry_id: str, queues: list[str], now: int
+) -> tuple[dict[str, Any] | None, list | None]:
+    """The entry, and what the estimate reads of its queue if it waits in one of ``queues``,
+    in one round trip (routing/lua/estimate_reads.lua): its handle times, holdtime, the
+    agents' documents (None beyond ``AGENT_SCAN_LIMIT``), the queue's live counts per
+    logged-in state, then per waiting set of the queue the count ahead of the caller and the
+    members tied with it. The waiting sets are those of the router's cached signatures;
+    when the signatures version read beside them is not the one they were cached at, a
+    queue may have gained a signature since: read again."""
     keys, seen = router.keys, None
     for _ in range(READ_ATTEMPTS):
-        version, sigs = router.signatures([queue], seen=seen)
+        version, sigs = router.signatures(queues, seen=seen)
+        blocks, queue_keys = {}, []
+        for queue in queues:
+            blocks[queue] = [5 + len(queue_keys), len(sigs[queue])]
+            queue_keys += [keys.handle_times(queue), keys.holdtime(queue)]
+            queue_keys += [keys.waiting(queue, sig) for sig in sigs[queue]]
         reply = router.scripts(
             "estimate_reads",
-            [
-                keys.signatures_version,
-                keys.agents,
-                keys.counts,
-                keys.handle_times(queue),
-                keys.holdtime(queue),
-                *(keys.waiting(queue, sig) for sig in sigs[queue]),
-            ],
-            [now, score, AGENT_SCAN_LIMIT, *(f"{queue}|{state}" for state in LOGGED_IN)],
+            [keys.signatures_version, keys.agents, keys.counts, keys.entries, *queue_keys],
+            [now, entry_id, AGENT_SCAN_LIMIT, blocks, *LOGGED_IN],
         )
         seen = reply[0] or "0"
         if seen == version:
             break
-    return reply[5:], reply[1], reply[2], reply[3], reply[4]
+    if not reply[1]:
+        return None, None
+    entry = json.loads(reply[1])
+    entry["need"] = entry.get("need") or {}  # as Router.entry reads it
+    return entry, (reply[2:] or None)
 
 
 def note_answered(router: Router, queue: str, waited_ms: int) -> int:

@@ -42,7 +42,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.models import Call
-from routing import lifecycle, recovery
+from routing import estimates, lifecycle, recovery
 from routing.lifecycle import CallParts
 from routing.offers import Dispatcher
 from routing.service import Priority, Router
@@ -231,8 +231,7 @@ def hold() -> str:
     router = need(Router)
     event, lang = CallEvent.from_request(), _lang()
     try:
-        entry = router.entry(event.call_sid or "")
-        estimate = router.estimate(event.call_sid or "", entry) if entry else None
+        entry, estimate = estimates.where(router, event.call_sid or "")
     except UNREACHABLE as exc:
         log.warning("hold without position: Redis unreachable (%s) CallSid=%s", exc, event.call_sid)
         entry = estimate = None
