@@ -31,7 +31,7 @@ from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.hours import Openness
 from crm_core.settings import Settings
-from ivr import choices, service
+from ivr import call, choices, service
 from ivr.prompts import (
     BACK_KEY,
     ENGLISH,
@@ -88,7 +88,7 @@ def voice() -> str:
     # Twilio repeats writes nothing; a new call's row is one INSERT (with its language and
     # path), and an ORM session is opened only to make a new caller's customer.
     with database.read_engine.connect() as connection:
-        seen = service.arrival(connection, event, clock.now(), settings.default_time_zone)
+        seen = call.arrival(connection, event, clock.now(), settings.default_time_zone)
     lang = script.language(seen.caller.language or ENGLISH)
     closed = bool(openness) and not any(o.open for o in openness.values())
     first = seen.caller.recorded_language is None  # the call's first request, not a repeat
@@ -96,7 +96,7 @@ def voice() -> str:
     if first and closed:
         holiday = any(o.holiday for o in openness.values())
         steps.append("holiday" if holiday else "after hours")
-    caller = service.answer(
+    caller = call.answer(
         database,
         event,
         clock,
