@@ -37,10 +37,11 @@ rate (agents ÷ mean handle time); agents' documents are read only when the agen
 at most ``AGENT_SCAN_LIMIT`` (one HVALS); beyond that the estimate uses the queue's live
 counts of agents per state (``keys.counts``) and that long-run rate. The random draws are
 seeded by the entry and the instant, so an estimate is reproducible. The hold loop asks for
-an estimate every round of every caller, so what it reads of Redis is one round trip: a
-read-only script (``routing/lua/estimate_reads.lua``) over the waiting sets of the router's
-cached skill signatures, checked against the signatures version it reads beside them; the
-announced estimate's record is the one write after it.
+an estimate every round of every caller, so what it reads of Redis, the caller's entry
+included, is one round trip: a read-only script (``routing/lua/estimate_reads.lua``) given
+the keys of every configured queue, the waiting sets those of the router's cached skill
+signatures, checked against the signatures version it reads beside them; the announced
+estimate's record is the one write after it.
 
 No eligible agent logged in: the wait as if one agent were there (position times the mean handle
 time) — the queue's empty behaviour decides what happens to such callers, not the estimate.
