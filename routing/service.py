@@ -128,9 +128,14 @@ class Router:
         now = self.clock.now()
         return ms(now), now.astimezone(self.zone).date().isoformat()
 
-    def _signatures(self, queues: list[str]) -> tuple[str, dict[str, set[str]]]:
+    def signatures(
+        self, queues: list[str], *, seen: str | None = None
+    ) -> tuple[str, dict[str, set[str]]]:
         """The signatures of these queues and the version they were read at, read together
-        (one MULTI) and cached until a script reports the version moved on."""
+        (one MULTI) and cached until a script reports the version moved on, or a reader
+        saw another version (``seen``: the hold loop's estimate reads it beside the sets)."""
+        if seen is not None and seen != self._sigver:
+            self._sigs.clear()
         missing = [q for q in queues if q not in self._sigs]
         if missing:
             pipe = self.redis.pipeline(transaction=True)
@@ -145,7 +150,7 @@ class Router:
             for q, found in zip(missing, members, strict=True):
                 self._sigs[q] = {m.decode() for m in found}
             if any(q not in self._sigs for q in queues):  # cleared: read them all again
-                return self._signatures(queues)
+                return self.signatures(queues)
         return self._sigver, {q: self._sigs[q] for q in queues}
 
     # ------------------------------------------------------------------ agents
@@ -180,7 +185,7 @@ class Router:
             ready_keys, ready_desc, wait_keys, wait_desc = [], [], [], []
             version, sigs = "0", {}
             if state is AgentState.AVAILABLE:
-                version, sigs = self._signatures([q.name for q in queues])
+                version, sigs = self.signatures([q.name for q in queues])
                 for q in queues:
                     ready_keys.append(self.keys.ready(q.name))
                     ready_desc.append(
