@@ -89,16 +89,21 @@ def _conference(entry: dict) -> str:
 _caller_leg = control.caller_leg
 
 
-def _log(action: str, entry: dict, **detail) -> None:
+def audit_call(action: str, entry_id: str, **detail) -> None:
+    """The signed-in user's action on a live call, in the audit log."""
     with need(Database).session_factory.begin() as session:
         audit(
             session,
             need(Clock),
             actor_id=g.principal.id,
             action=action,
-            target=f"call:{entry['id']}",
+            target=f"call:{entry_id}",
             **detail,
         )
+
+
+def _log(action: str, entry: dict, **detail) -> None:
+    audit_call(action, entry["id"], **detail)
 
 
 def _held_since(entry_id: str) -> datetime | None:

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict
 
 from console.api import LEADS, _body
 from console.auth import require_role
-from crm_core.audit import AuditEntry, audit, recent
+from console.incall import audit_call
+from crm_core.audit import AuditEntry, recent
 from crm_core.clock import Clock
 from crm_core.db import Database
 from crm_core.errors import NotFound
@@ -51,18 +52,6 @@ def _parts() -> CallParts:
     return CallParts(need(Router), need(Dispatcher), need(Carrier), sessions, need(Clock))
 
 
-def _audit(action: str, entry_id: str, **detail) -> None:
-    with need(Database).session_factory.begin() as session:
-        audit(
-            session,
-            need(Clock),
-            actor_id=g.principal.id,
-            action=action,
-            target=f"call:{entry_id}",
-            **detail,
-        )
-
-
 @bp.post("/acd/calls/<entry_id>/monitor")
 @require_role(*LEADS)
 def monitor(entry_id: str):
@@ -72,7 +61,7 @@ def monitor(entry_id: str):
     with need(Database).read_session_factory() as session:
         identity = get_user(session, g.principal.id).softphone_identity
     participant = control.monitor(_parts(), entry, g.principal.id, identity, data.mode)
-    _audit(
+    audit_call(
         MONITOR,
         entry["id"],
         mode=data.mode,
@@ -104,7 +93,7 @@ def change_mode(entry_id: str, participant: str):
     _own_leg(entry_id, participant)
     entry = control.connected(need(Router), entry_id[:64])
     control.change_mode(_parts(), entry, participant, data.mode)
-    _audit("call.monitor_mode", entry["id"], mode=data.mode, participant=participant)
+    audit_call("call.monitor_mode", entry["id"], mode=data.mode, participant=participant)
     return {"entry": entry["id"], "mode": data.mode, "participant": participant}
 
 
@@ -114,7 +103,7 @@ def leave(entry_id: str, participant: str):
     """The supervisor hangs up their leg; the call goes on."""
     _own_leg(entry_id, participant)
     left = control.leave(need(Carrier), entry_id[:64], participant)
-    _audit("call.monitor_leave", entry_id[:64], participant=participant)
+    audit_call("call.monitor_leave", entry_id[:64], participant=participant)
     return {"entry": entry_id[:64], "participant": participant, "left": left}
 
 

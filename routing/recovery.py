@@ -41,15 +41,15 @@ from sqlalchemy import func, select
 from crm_core.acd_records import OfferRecord, WaitRecord, epoch_ms
 from crm_core.acd_schemas import OfferOutcome, WaitOutcome
 from crm_core.models import Call, CallStatus, User
+from routing import lifecycle
 from routing.config import profile
 from routing.results import Reply
 from routing.scripts import ms
-from telephony.carrier import Carrier, CarrierError
+from telephony.carrier import CarrierError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
 
-    from routing.offers import Dispatcher
     from routing.service import Router
 
 log = logging.getLogger("callcenter.routing.recovery")
@@ -58,19 +58,12 @@ LIVE = (CallStatus.QUEUED, CallStatus.INITIATED, CallStatus.RINGING, CallStatus.
 CALL_HOURS = 12  # a call not ended that began longer ago than this is not looked at
 
 
-class Parts(Protocol):
-    """What a rebuild is done with: the router, the carrier (who is holding, which calls
-    are bridged), the Dispatcher (offers to make once callers are back) and SQL (the
-    durable truth; the router's stream records are drained into it first)."""
+class Parts(lifecycle.Parts, Protocol):
+    """What a rebuild is done with: a lifecycle step's parts (the router, the carrier: who
+    is holding, which calls are bridged; the Dispatcher: offers to make once callers are
+    back; SQL: the durable truth, the router's stream records drained into it first) and
+    the read sessions."""
 
-    @property
-    def router(self) -> Router: ...
-    @property
-    def dispatcher(self) -> Dispatcher: ...
-    @property
-    def carrier(self) -> Carrier: ...
-    @property
-    def session_factory(self) -> sessionmaker: ...
     @property
     def read_session_factory(self) -> sessionmaker: ...
 
